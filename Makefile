@@ -1,0 +1,38 @@
+# zwamp — build, test, fuzz, bench.
+GO        ?= go
+FUZZTIME  ?= 30s
+SMOKETIME ?= 2s
+BENCHTIME ?= 1s
+PKGS      ?= ./...
+
+.PHONY: all test vet unit fuzz fuzz-smoke bench run build
+
+all: build
+
+build:
+	$(GO) build ./...
+
+# test is what CI runs (.ci/run) and what README.md tells a newcomer to run.
+test: vet unit fuzz-smoke
+
+vet:
+	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+unit:
+	$(GO) test -race -count=1 $(PKGS)
+
+# fuzz runs every fuzz target in ./fuzz for FUZZTIME each.
+fuzz:
+	@set -e; for t in $$($(GO) test -list '^Fuzz' ./fuzz | grep '^Fuzz'); do \
+		echo "== $$t ($(FUZZTIME))"; \
+		$(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) ./fuzz; \
+	done
+
+# fuzz-smoke runs each fuzz target briefly; part of make test.
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(SMOKETIME)
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) $(PKGS)
