@@ -1,0 +1,391 @@
+package cbor
+
+import (
+	"encoding/binary"
+	"math"
+	"unicode/utf8"
+
+	"github.com/zwamp/zwamp/codec"
+)
+
+// CBOR major types (the top three bits of an item's initial byte).
+const (
+	majorUint   = 0
+	majorNeg    = 1
+	majorBytes  = 2
+	majorText   = 3
+	majorArray  = 4
+	majorMap    = 5
+	majorTag    = 6
+	majorSimple = 7
+)
+
+// Additional-information values with a fixed meaning.
+const (
+	aiFalse = 20
+	aiTrue  = 21
+	aiNull  = 22
+	aiUndef = 23
+	aiF16   = 25
+	aiF32   = 26
+	aiF64   = 27
+	aiIndef = 31
+
+	breakByte = 0xff
+)
+
+// head reads the head of the data item at p, skipping any tags in front of
+// it (tags are transparent everywhere in this codec). It returns the major
+// type, the additional information, the argument (the length, count, integer
+// value or float bits; 0 for indefinite lengths), where the untagged head
+// starts, and the offset just after the head. On error next is the offset
+// where the problem was found.
+//
+// The argument is not checked against the remaining input here; callers
+// that use it as a length do that, so a header claiming 2^64 elements fails
+// at once with ErrTruncated instead of starting a long loop.
+func head(data []byte, p int) (major, ai byte, arg uint64, start, next int, err error) {
+	for {
+		if p >= len(data) {
+			return 0, 0, 0, p, p, codec.ErrTruncated
+		}
+		ib := data[p]
+		major, ai = ib>>5, ib&0x1f
+		q := p + 1
+		switch {
+		case ai < 24:
+			arg = uint64(ai)
+		case ai == 24:
+			if q >= len(data) {
+				return 0, 0, 0, p, q, codec.ErrTruncated
+			}
+			arg = uint64(data[q])
+			q++
+		case ai == 25:
+			if len(data)-q < 2 {
+				return 0, 0, 0, p, q, codec.ErrTruncated
+			}
+			arg = uint64(binary.BigEndian.Uint16(data[q:]))
+			q += 2
+		case ai == 26:
+			if len(data)-q < 4 {
+				return 0, 0, 0, p, q, codec.ErrTruncated
+			}
+			arg = uint64(binary.BigEndian.Uint32(data[q:]))
+			q += 4
+		case ai == 27:
+			if len(data)-q < 8 {
+				return 0, 0, 0, p, q, codec.ErrTruncated
+			}
+			arg = binary.BigEndian.Uint64(data[q:])
+			q += 8
+		case ai == aiIndef:
+			// Integers and tags have no indefinite form; for major 7 this
+			// is a break, which only the container loops may consume.
+			if major <= majorNeg || major == majorTag {
+				return 0, 0, 0, p, p, codec.ErrSyntax
+			}
+			arg = 0
+		default: // 28..30 are reserved
+			return 0, 0, 0, p, p, codec.ErrSyntax
+		}
+		if major != majorTag {
+			return major, ai, arg, p, q, nil
+		}
+		p = q
+	}
+}
+
+// simpleOK reports whether a major-7 item with additional information ai is
+// one this codec accepts: false, true, null, undefined or a float. Other
+// simple values and a stray break are malformed for WAMP.
+func simpleOK(ai byte) bool {
+	return (ai >= aiFalse && ai <= aiUndef) || (ai >= aiF16 && ai <= aiF64)
+}
+
+// mismatch classifies an item that is not of the wanted type: malformed
+// when it is not an acceptable item at all, otherwise a type error.
+func mismatch(major, ai byte) error {
+	if major == majorSimple && !simpleOK(ai) {
+		return codec.ErrSyntax
+	}
+	return codec.ErrType
+}
+
+// isNull reports whether the head is null or undefined, which WAMP treats
+// alike (a known key whose value is null is absent).
+func isNull(major, ai byte) bool {
+	return major == majorSimple && (ai == aiNull || ai == aiUndef)
+}
+
+// validUTF8 is utf8.Valid with a cheaper path for the short ASCII strings
+// (keys, URIs) that dominate WAMP messages.
+func validUTF8(b []byte) bool {
+	if len(b) < 16 {
+		for _, c := range b {
+			if c >= utf8.RuneSelf {
+				return utf8.Valid(b)
+			}
+		}
+		return true
+	}
+	return utf8.Valid(b)
+}
+
+// str validates the body of a string item whose head ended at q (major is
+// majorBytes or majorText) and returns the offset after it. Indefinite
+// strings are a sequence of definite chunks of the same major type ended by
+// a break; for text each chunk must be valid UTF-8 on its own (RFC 8949
+// 3.2.3: a code point cannot span chunks).
+func str(data []byte, q int, major, ai byte, arg uint64) (int, error) {
+	if ai != aiIndef {
+		if arg > uint64(len(data)-q) {
+			return q, codec.ErrTruncated
+		}
+		end := q + int(arg)
+		if major == majorText && !validUTF8(data[q:end]) {
+			return q, codec.ErrUTF8
+		}
+		return end, nil
+	}
+	for {
+		if q >= len(data) {
+			return q, codec.ErrTruncated
+		}
+		c := data[q]
+		if c == breakByte {
+			return q + 1, nil
+		}
+		if c>>5 != major || c&0x1f == aiIndef {
+			return q, codec.ErrSyntax
+		}
+		_, _, n, _, cq, err := head(data, q)
+		if err != nil {
+			return cq, err
+		}
+		if n > uint64(len(data)-cq) {
+			return cq, codec.ErrTruncated
+		}
+		end := cq + int(n)
+		if major == majorText && !validUTF8(data[cq:end]) {
+			return cq, codec.ErrUTF8
+		}
+		q = end
+	}
+}
+
+// appendChunks appends the concatenated chunks of the indefinite-length
+// string whose head ended at q to dst and returns the offset after the
+// break. It assumes str has validated the string already.
+func appendChunks(dst, data []byte, q int) ([]byte, int) {
+	for q < len(data) && data[q] != breakByte {
+		_, _, n, _, cq, _ := head(data, q)
+		end := cq + int(n)
+		dst = append(dst, data[cq:end]...)
+		q = end
+	}
+	return dst, q + 1
+}
+
+// iter steps through the elements of a definite or indefinite array or map
+// (for maps, one step per pair).
+type iter struct {
+	n     uint64 // elements left, definite containers
+	indef bool
+}
+
+// open reads the head of the container at p, which must have major type
+// want (majorArray or majorMap). It checks the declared count against the
+// remaining input (every element takes at least one byte).
+func open(data []byte, p int, want byte) (it iter, start, next int, err error) {
+	major, ai, arg, start, q, err := head(data, p)
+	if err != nil {
+		return iter{}, start, q, err
+	}
+	if major != want {
+		return iter{}, start, start, mismatch(major, ai)
+	}
+	if ai == aiIndef {
+		return iter{indef: true}, start, q, nil
+	}
+	room := uint64(len(data) - q)
+	if want == majorMap {
+		room /= 2
+	}
+	if arg > room {
+		return iter{}, start, q, codec.ErrTruncated
+	}
+	return iter{n: arg}, start, q, nil
+}
+
+// more reports whether another element follows at p. At the end of an
+// indefinite container it consumes the break and returns the offset after it.
+func (it *iter) more(data []byte, p int) (bool, int, error) {
+	if !it.indef {
+		if it.n == 0 {
+			return false, p, nil
+		}
+		it.n--
+		return true, p, nil
+	}
+	if p >= len(data) {
+		return false, p, codec.ErrTruncated
+	}
+	if data[p] == breakByte {
+		return false, p + 1, nil
+	}
+	return true, p, nil
+}
+
+// key validates the map key at p, which must be a text string, and returns
+// the offset after it.
+func key(data []byte, p int) (int, error) {
+	major, ai, arg, start, q, err := head(data, p)
+	if err != nil {
+		return q, err
+	}
+	if major != majorText {
+		if major == majorSimple && !simpleOK(ai) {
+			return start, codec.ErrSyntax
+		}
+		return start, codec.ErrKey
+	}
+	return str(data, q, major, ai, arg)
+}
+
+// skip validates the data item at p completely (well-formed, UTF-8 text,
+// text keys, nesting) and returns the offset after it. depth is the nesting
+// depth the item has if it is a container; deeper than maxDepth is ErrDepth.
+// On error the offset returned is where the problem was found.
+func skip(data []byte, p, depth, maxDepth int) (int, error) {
+	major, ai, arg, start, q, err := head(data, p)
+	if err != nil {
+		return q, err
+	}
+	switch major {
+	case majorUint, majorNeg:
+		return q, nil
+	case majorBytes, majorText:
+		return str(data, q, major, ai, arg)
+	case majorArray:
+		if depth > maxDepth {
+			return start, codec.ErrDepth
+		}
+		if ai == aiIndef {
+			for {
+				if q >= len(data) {
+					return q, codec.ErrTruncated
+				}
+				if data[q] == breakByte {
+					return q + 1, nil
+				}
+				if q, err = skip(data, q, depth+1, maxDepth); err != nil {
+					return q, err
+				}
+			}
+		}
+		if arg > uint64(len(data)-q) {
+			return q, codec.ErrTruncated
+		}
+		for n := int(arg); n > 0; n-- {
+			// Scalars that fit in the initial byte (small ints, false,
+			// true, null, undefined) need no call.
+			if q < len(data) {
+				if c := data[q]; c < 0x38 && c&0x1f < 24 || c >= 0xf4 && c <= 0xf7 {
+					q++
+					continue
+				}
+			}
+			if q, err = skip(data, q, depth+1, maxDepth); err != nil {
+				return q, err
+			}
+		}
+		return q, nil
+	case majorMap:
+		if depth > maxDepth {
+			return start, codec.ErrDepth
+		}
+		if ai != aiIndef && arg > uint64(len(data)-q)/2 {
+			return q, codec.ErrTruncated
+		}
+		it := iter{n: arg, indef: ai == aiIndef}
+		for {
+			more, nq, err := it.more(data, q)
+			if err != nil || !more {
+				return nq, err
+			}
+			if q, err = key(data, nq); err != nil {
+				return q, err
+			}
+			if q, err = skip(data, q, depth+1, maxDepth); err != nil {
+				return q, err
+			}
+		}
+	default: // majorSimple; majorTag never comes out of head
+		if !simpleOK(ai) {
+			return start, codec.ErrSyntax
+		}
+		return q, nil
+	}
+}
+
+// count validates the elements of the indefinite-length container whose
+// head ended at q and returns how many there are (pairs, for a map), so that
+// Walk can give the exact count up front.
+func count(data []byte, q, depth, maxDepth int, isMap bool) (int, error) {
+	n := 0
+	for {
+		if q >= len(data) {
+			return q, codec.ErrTruncated
+		}
+		if data[q] == breakByte {
+			return n, nil
+		}
+		var err error
+		if isMap {
+			if q, err = key(data, q); err != nil {
+				return q, err
+			}
+		}
+		if q, err = skip(data, q, depth+1, maxDepth); err != nil {
+			return q, err
+		}
+		n++
+	}
+}
+
+// float widens the bits of a half, single or double precision float (ai 25,
+// 26, 27) to float64 exactly. NaN payloads are carried over bit for bit:
+// going through a float32 conversion would quiet signalling NaNs.
+func float(ai byte, bits uint64) float64 {
+	switch ai {
+	case aiF16:
+		return half(uint16(bits))
+	case aiF32:
+		b := uint32(bits)
+		if b&0x7f800000 == 0x7f800000 && b&0x7fffff != 0 {
+			return math.Float64frombits(uint64(b>>31)<<63 | 0x7ff<<52 | uint64(b&0x7fffff)<<29)
+		}
+		return float64(math.Float32frombits(b))
+	default:
+		return math.Float64frombits(bits)
+	}
+}
+
+// half converts an IEEE 754 binary16 value to float64 exactly, including
+// subnormals, infinities and NaN payloads.
+func half(h uint16) float64 {
+	sign := uint64(h>>15) << 63
+	exp := uint64(h>>10) & 0x1f
+	mant := uint64(h & 0x3ff)
+	switch exp {
+	case 0:
+		// Subnormal (or zero): mant × 2^-24, exact in float64.
+		v := float64(mant) / (1 << 24)
+		return math.Float64frombits(sign | math.Float64bits(v))
+	case 0x1f:
+		return math.Float64frombits(sign | 0x7ff<<52 | mant<<42)
+	default:
+		return math.Float64frombits(sign | (exp-15+1023)<<52 | mant<<42)
+	}
+}

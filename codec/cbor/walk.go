@@ -1,0 +1,176 @@
+package cbor
+
+import (
+	"math"
+	"sync"
+
+	"github.com/zwamp/zwamp/codec"
+)
+
+// scratchPool holds the buffers indefinite-length strings are joined in
+// before Walk reports them as one token.
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// maxPooledScratch keeps one huge string from pinning its buffer in the pool.
+const maxPooledScratch = 64 << 10
+
+// walker is the state of one Walk call; it lives on Walk's stack.
+type walker struct {
+	data    []byte
+	w       codec.ValueWriter
+	max     int
+	scratch *[]byte // taken from scratchPool on first use
+}
+
+// Walk validates the single CBOR value in data (no trailing bytes) and
+// reports it token by token to w. Containers are reported with their exact
+// element count; for indefinite-length containers Walk counts the elements
+// first. Indefinite-length strings are joined and reported as one token.
+// Tags are skipped (bignums therefore arrive as byte strings), undefined is
+// reported as nil, and a negative integer below math.MinInt64 is
+// codec.ErrUnsupported. maxDepth bounds nesting, the value itself being
+// depth 1; maxDepth <= 0 means codec.DefaultMaxDepth. When Walk fails, w
+// may have received part of the value.
+func Walk(data []byte, w codec.ValueWriter, maxDepth int) error {
+	if maxDepth <= 0 {
+		maxDepth = codec.DefaultMaxDepth
+	}
+	wk := walker{data: data, w: w, max: maxDepth}
+	p, err := wk.value(0, 1)
+	if wk.scratch != nil {
+		if cap(*wk.scratch) <= maxPooledScratch {
+			*wk.scratch = (*wk.scratch)[:0]
+			scratchPool.Put(wk.scratch)
+		}
+	}
+	if err != nil {
+		return &codec.Error{Offset: p, Err: err}
+	}
+	if p != len(data) {
+		return &codec.Error{Offset: p, Err: codec.ErrTrailing}
+	}
+	return nil
+}
+
+// value reports the item at p, which has nesting depth depth if it is a
+// container, and returns the offset after it (or where it failed).
+func (wk *walker) value(p, depth int) (int, error) {
+	data := wk.data
+	major, ai, arg, start, q, err := head(data, p)
+	if err != nil {
+		return q, err
+	}
+	switch major {
+	case majorUint:
+		wk.w.WriteUint(arg)
+		return q, nil
+	case majorNeg:
+		if arg > math.MaxInt64 {
+			return start, codec.ErrUnsupported
+		}
+		wk.w.WriteInt(int64(^arg))
+		return q, nil
+	case majorBytes, majorText:
+		s, end, err := wk.str(q, major, ai, arg)
+		if err != nil {
+			return end, err
+		}
+		if major == majorText {
+			wk.w.WriteString(s)
+		} else {
+			wk.w.WriteBytes(s)
+		}
+		return end, nil
+	case majorArray, majorMap:
+		if depth > wk.max {
+			return start, codec.ErrDepth
+		}
+		isMap := major == majorMap
+		n := int(arg)
+		if ai == aiIndef {
+			if n, err = count(data, q, depth, wk.max, isMap); err != nil {
+				return n, err
+			}
+		} else {
+			room := uint64(len(data) - q)
+			if isMap {
+				room /= 2
+			}
+			if arg > room {
+				return q, codec.ErrTruncated
+			}
+		}
+		if isMap {
+			wk.w.BeginMap(n)
+		} else {
+			wk.w.BeginArray(n)
+		}
+		for i := 0; i < n; i++ {
+			if isMap {
+				if q, err = wk.key(q); err != nil {
+					return q, err
+				}
+			}
+			if q, err = wk.value(q, depth+1); err != nil {
+				return q, err
+			}
+		}
+		if ai == aiIndef {
+			q++ // the break, found by count
+		}
+		wk.w.End()
+		return q, nil
+	default: // majorSimple
+		switch ai {
+		case aiFalse:
+			wk.w.WriteBool(false)
+		case aiTrue:
+			wk.w.WriteBool(true)
+		case aiNull, aiUndef:
+			wk.w.WriteNil()
+		case aiF16, aiF32, aiF64:
+			wk.w.WriteFloat(float(ai, arg))
+		default:
+			return start, codec.ErrSyntax
+		}
+		return q, nil
+	}
+}
+
+// key reports a map key, which must be a text string.
+func (wk *walker) key(p int) (int, error) {
+	major, ai, arg, start, q, err := head(wk.data, p)
+	if err != nil {
+		return q, err
+	}
+	if major != majorText {
+		if major == majorSimple && !simpleOK(ai) {
+			return start, codec.ErrSyntax
+		}
+		return start, codec.ErrKey
+	}
+	s, end, err := wk.str(q, major, ai, arg)
+	if err != nil {
+		return end, err
+	}
+	wk.w.WriteString(s)
+	return end, nil
+}
+
+// str validates a string whose head ended at q and returns its bytes: a
+// view into data, or for an indefinite string its chunks joined in the
+// walker's scratch buffer (valid until the next indefinite string).
+func (wk *walker) str(q int, major, ai byte, arg uint64) ([]byte, int, error) {
+	end, err := str(wk.data, q, major, ai, arg)
+	if err != nil {
+		return nil, end, err
+	}
+	if ai != aiIndef {
+		return wk.data[q:end:end], end, nil
+	}
+	if wk.scratch == nil {
+		wk.scratch = scratchPool.Get().(*[]byte)
+	}
+	*wk.scratch, _ = appendChunks((*wk.scratch)[:0], wk.data, q)
+	return *wk.scratch, end, nil
+}
