@@ -1,0 +1,97 @@
+package core
+
+import (
+	crand "crypto/rand"
+	"encoding/binary"
+	"math/rand/v2"
+	"sync"
+
+	"github.com/zwamp/zwamp/codec"
+)
+
+// Batch is the per-driver-goroutine working state for one batch of input:
+// the decoded message, encode buffers, match results, a random source for
+// global IDs, and the set of transports with pending output. A driver takes
+// one with AcquireBatch when it starts processing input, passes it to every
+// Session.Receive of that batch, and calls Release at the end, which
+// flushes every transport written to exactly once.
+//
+// A Batch is used by one goroutine at a time. Pooled, so steady-state
+// message handling allocates nothing.
+type Batch struct {
+	pending []Transport
+
+	in  codec.Message // the message being handled
+	out codec.Message // the message being built
+
+	enc    [codec.NumFormats][]byte // per-serializer encode buffers (fan-out)
+	encOK  [codec.NumFormats]bool
+	buf    []byte // encode buffer for single replies
+	subs   []*subscription
+	rng    *rand.ChaCha8
+	strict bool
+}
+
+var batchPool = sync.Pool{New: func() any { return newBatch() }}
+
+func newBatch() *Batch {
+	var seed [32]byte
+	_, _ = crand.Read(seed[:])
+	return &Batch{
+		rng:  rand.NewChaCha8(seed),
+		buf:  make([]byte, 0, 512),
+		subs: make([]*subscription, 0, 16),
+	}
+}
+
+// AcquireBatch returns a Batch from the pool.
+func AcquireBatch() *Batch { return batchPool.Get().(*Batch) }
+
+// Release flushes pending output and returns b to the pool. b must not be
+// used afterwards.
+func (b *Batch) Release() {
+	b.Flush()
+	batchPool.Put(b)
+}
+
+// Flush calls Flush on every transport that asked for it since the last
+// Flush. Drivers that keep a Batch across input batches call it at the end
+// of each one.
+func (b *Batch) Flush() {
+	for i, t := range b.pending {
+		t.Flush()
+		b.pending[i] = nil
+	}
+	b.pending = b.pending[:0]
+}
+
+// send encodes m for t and queues it.
+func (b *Batch) send(t Transport, m *codec.Message) error {
+	c := codec.ByFormat(t.Format())
+	out, err := c.Append(b.buf[:0], m)
+	if err != nil {
+		return err
+	}
+	b.buf = out
+	b.sendRaw(t, out)
+	return nil
+}
+
+// sendRaw queues already encoded bytes for t.
+func (b *Batch) sendRaw(t Transport, msg []byte) {
+	if t.Send(msg) {
+		b.pending = append(b.pending, t)
+	}
+}
+
+// globalID draws a global-scope ID uniformly from [1, 2^53].
+func (b *Batch) globalID() uint64 {
+	return b.rng.Uint64()&(codec.MaxID-1) + 1
+}
+
+// randomID draws a global-scope ID without a Batch (joins, tests).
+func randomID() uint64 {
+	var x [8]byte
+	_, _ = crand.Read(x[:])
+	return binary.LittleEndian.Uint64(x[:])&(codec.MaxID-1) + 1
+}

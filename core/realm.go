@@ -1,0 +1,229 @@
+package core
+
+import (
+	"strconv"
+	"sync"
+
+	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/trie"
+)
+
+// Realm is a routing namespace: its own Broker (subscriptions), Dealer
+// (registrations) and sessions.
+type Realm struct {
+	name           string
+	router         *Router
+	subs           *trie.Index[*subscription]
+	regs           *trie.Index[*registration]
+	subByID        sync.Map // uint64 → *subscription
+	regByID        sync.Map // uint64 → *registration
+	sessions       sessionTable
+	authorizer     Authorizer
+	authenticators []Authenticator
+	denyAnonymous  bool
+	meta           metaAPI
+}
+
+func newRealm(r *Router, rc RealmConfig) *Realm {
+	o := trie.Options{Shards: r.cfg.Shards}
+	realm := &Realm{
+		name:           rc.Name,
+		router:         r,
+		subs:           trie.New[*subscription](o),
+		regs:           trie.New[*registration](o),
+		authorizer:     rc.Authorizer,
+		authenticators: rc.Authenticators,
+		denyAnonymous:  rc.DenyAnonymous,
+	}
+	realm.sessions.init()
+	realm.meta.realm = realm
+	return realm
+}
+
+// Name returns the realm's URI.
+func (r *Realm) Name() string { return r.name }
+
+// SessionCount returns the number of sessions joined to the realm.
+func (r *Realm) SessionCount() int { return r.sessions.count() }
+
+// sessionTable maps session ids to sessions, sharded so joins and leaves
+// on different pollers rarely meet on a lock.
+type sessionTable struct {
+	shards [64]sessionShard
+}
+
+type sessionShard struct {
+	mu sync.Mutex
+	m  map[uint64]*Session
+	_  [40]byte // keep shards on separate cache lines
+}
+
+func (t *sessionTable) init() {
+	for i := range t.shards {
+		t.shards[i].m = make(map[uint64]*Session)
+	}
+}
+
+// add assigns s a fresh random global id and stores it.
+func (t *sessionTable) add(s *Session) uint64 {
+	for {
+		id := randomID()
+		sh := &t.shards[id%uint64(len(t.shards))]
+		sh.mu.Lock()
+		if _, taken := sh.m[id]; !taken {
+			s.id = id
+			sh.m[id] = s
+			sh.mu.Unlock()
+			return id
+		}
+		sh.mu.Unlock()
+	}
+}
+
+func (t *sessionTable) remove(s *Session) {
+	sh := &t.shards[s.id%uint64(len(t.shards))]
+	sh.mu.Lock()
+	if sh.m[s.id] == s {
+		delete(sh.m, s.id)
+	}
+	sh.mu.Unlock()
+}
+
+func (t *sessionTable) get(id uint64) *Session {
+	sh := &t.shards[id%uint64(len(t.shards))]
+	sh.mu.Lock()
+	s := sh.m[id]
+	sh.mu.Unlock()
+	return s
+}
+
+func (t *sessionTable) count() int {
+	n := 0
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		n += len(sh.m)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// each calls fn for every session; fn runs under a shard lock and must not
+// call back into the table.
+func (t *sessionTable) each(fn func(*Session)) {
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		for _, s := range sh.m {
+			fn(s)
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// Action is what an authorizer is asked to allow.
+type Action uint8
+
+// Actions.
+const (
+	ActionPublish Action = iota + 1
+	ActionSubscribe
+	ActionCall
+	ActionRegister
+)
+
+func (a Action) String() string {
+	switch a {
+	case ActionPublish:
+		return "publish"
+	case ActionSubscribe:
+		return "subscribe"
+	case ActionCall:
+		return "call"
+	case ActionRegister:
+		return "register"
+	}
+	return "Action(" + strconv.Itoa(int(a)) + ")"
+}
+
+// Authorizer decides whether a session may perform an action on a URI. It
+// runs inline on the hot path (every PUBLISH and CALL), so implementations
+// must be fast and must not block; uri is only valid during the call.
+type Authorizer interface {
+	Authorize(s *Session, a Action, uri []byte) bool
+}
+
+// Identity is what authentication establishes for a session.
+type Identity struct {
+	AuthID, AuthRole, AuthMethod, AuthProvider string
+}
+
+// Hello is what an authenticator sees of a HELLO.
+type Hello struct {
+	Realm       string
+	AuthID      string
+	AuthMethods []string
+	AuthExtra   map[string]any
+	Transport   TransportInfo
+}
+
+// Authenticator implements one authmethod. Authenticate decides a HELLO
+// without a challenge round (anonymous, ticket-less trust, TLS). Methods
+// that need CHALLENGE/AUTHENTICATE plug in at the same place (see
+// connChallenging in the session state chart); the hook runs on the
+// driver goroutine and must not block — slow verifiers answer later
+// through the session's event path.
+type Authenticator interface {
+	Method() string
+	Authenticate(h *Hello) (Identity, *AuthError)
+}
+
+// AuthError refuses a session with an ABORT reason and message.
+type AuthError struct {
+	URI     string
+	Message string
+}
+
+// authenticate picks the first of the client's authmethods the realm
+// supports and runs it; with no authenticators configured, sessions are
+// anonymous.
+func (r *Realm) authenticate(c *Conn, m *codec.Message) (Identity, *AuthError) {
+	d := &m.Details
+	methods := d.AuthMethods
+	if len(r.authenticators) > 0 {
+		h := &Hello{Realm: r.name, AuthID: string(d.Str[codec.KeyAuthID]), Transport: c.t.Info()}
+		for _, mm := range methods {
+			h.AuthMethods = append(h.AuthMethods, string(mm))
+		}
+		if d.AuthExtra.Present() {
+			h.AuthExtra, _ = codec.ToDict(d.AuthExtra)
+		}
+		for _, mm := range methods {
+			for _, a := range r.authenticators {
+				if a.Method() == string(mm) {
+					return a.Authenticate(h)
+				}
+			}
+		}
+	}
+	anonymousOK := !r.denyAnonymous && len(r.authenticators) == 0
+	if !anonymousOK {
+		return Identity{}, &AuthError{ErrNoAuthMethod, "no acceptable authmethod offered"}
+	}
+	if len(methods) > 0 {
+		offered := false
+		for _, mm := range methods {
+			if string(mm) == "anonymous" {
+				offered = true
+			}
+		}
+		if !offered {
+			return Identity{}, &AuthError{ErrNoAuthMethod, "this realm only allows anonymous sessions"}
+		}
+	}
+	authID := string(d.Str[codec.KeyAuthID])
+	if authID == "" {
+		authID = "anonymous-" + strconv.FormatUint(randomID(), 36)
+	}
+	return Identity{AuthID: authID, AuthRole: "anonymous", AuthMethod: "anonymous", AuthProvider: "static"}, nil
+}

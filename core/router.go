@@ -1,0 +1,238 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/trie"
+)
+
+// Version is reported as the router's agent string.
+const Version = "0.1.0"
+
+// WAMP error and close URIs the router sends.
+const (
+	ErrInvalidURI             = "wamp.error.invalid_uri"
+	ErrNoSuchProcedure        = "wamp.error.no_such_procedure"
+	ErrProcedureAlreadyExists = "wamp.error.procedure_already_exists"
+	ErrNoSuchRegistration     = "wamp.error.no_such_registration"
+	ErrNoSuchSubscription     = "wamp.error.no_such_subscription"
+	ErrNoSuchSession          = "wamp.error.no_such_session"
+	ErrInvalidArgument        = "wamp.error.invalid_argument"
+	ErrCanceled               = "wamp.error.canceled"
+	ErrPayloadSizeExceeded    = "wamp.error.payload_size_exceeded"
+	ErrProtocolViolation      = "wamp.error.protocol_violation"
+	ErrNotAuthorized          = "wamp.error.not_authorized"
+	ErrAuthorizationFailed    = "wamp.error.authorization_failed"
+	ErrAuthenticationFailed   = "wamp.error.authentication_failed"
+	ErrNoAuthMethod           = "wamp.error.no_auth_method"
+	ErrNoSuchRealm            = "wamp.error.no_such_realm"
+	ErrNoSuchRole             = "wamp.error.no_such_role"
+	CloseSystemShutdown       = "wamp.close.system_shutdown"
+	CloseCloseRealm           = "wamp.close.close_realm"
+	CloseGoodbyeAndOut        = "wamp.close.goodbye_and_out"
+)
+
+// Config configures a Router.
+type Config struct {
+	// Realms are created at start.
+	Realms []RealmConfig
+	// AutoCreateRealms creates a realm (with default settings) on the
+	// first HELLO that names it.
+	AutoCreateRealms bool
+	// StrictURIs applies the strict URI rules ([0-9a-z_] components)
+	// instead of the loose ones.
+	StrictURIs bool
+	// LaxRequestIDs turns off the check that session-scope request ids
+	// from clients are sequential (a protocol violation per the spec).
+	LaxRequestIDs bool
+	// MaxDepth bounds payload nesting (0: codec.DefaultMaxDepth).
+	MaxDepth int
+	// Shards is the number of trie shards per realm index (0: default).
+	Shards int
+	// Logger receives the router's logs (nil: slog.Default()).
+	Logger *slog.Logger
+}
+
+// RealmConfig configures one realm.
+type RealmConfig struct {
+	Name string
+	// Authorizer decides publish/subscribe/call/register; nil allows all.
+	Authorizer Authorizer
+	// Authenticators by authmethod; none means anonymous only.
+	Authenticators []Authenticator
+	// DenyAnonymous refuses sessions that do not authenticate.
+	DenyAnonymous bool
+}
+
+// Router is a WAMP router: a set of realms, each with a Broker and a Dealer.
+type Router struct {
+	cfg     Config
+	log     *slog.Logger
+	realms  sync.Map // string → *Realm
+	conns   sync.Map // *Conn → struct{}
+	ids     atomic.Uint64
+	stats   stats
+	closing atomic.Bool
+}
+
+type stats struct {
+	conns        counter
+	sessions     counter
+	received     counter
+	violations   counter
+	decodeErrors counter
+	encodeErrors counter
+	errors       counter
+}
+
+// Stats is a snapshot of router counters.
+type Stats struct {
+	Conns, Sessions                 int64
+	Received                        int64 // messages decoded
+	ProtocolViolations, DecodeError int64
+	EncodeErrors                    int64 // outgoing messages that could not be encoded (e.g. transcoding)
+	Errors                          int64 // ERROR replies sent by the router
+}
+
+// Stats returns the router's counters.
+func (r *Router) Stats() Stats {
+	return Stats{
+		Conns: r.stats.conns.Load(), Sessions: r.stats.sessions.Load(),
+		Received: r.stats.received.Load(), ProtocolViolations: r.stats.violations.Load(),
+		DecodeError: r.stats.decodeErrors.Load(), EncodeErrors: r.stats.encodeErrors.Load(),
+		Errors: r.stats.errors.Load(),
+	}
+}
+
+// NewRouter creates a router with the configured realms.
+func NewRouter(cfg Config) (*Router, error) {
+	r := &Router{cfg: cfg, log: cfg.Logger}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	for _, rc := range cfg.Realms {
+		if err := r.AddRealm(rc); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// AddRealm creates a realm.
+func (r *Router) AddRealm(rc RealmConfig) error {
+	if !trie.ValidURI([]byte(rc.Name), 0) {
+		return fmt.Errorf("core: invalid realm name %q", rc.Name)
+	}
+	realm := newRealm(r, rc)
+	if _, loaded := r.realms.LoadOrStore(rc.Name, realm); loaded {
+		return fmt.Errorf("core: realm %q already exists", rc.Name)
+	}
+	return nil
+}
+
+// realm returns the realm named name, creating it if so configured.
+func (r *Router) realm(name []byte) *Realm {
+	if v, ok := r.realms.Load(string(name)); ok {
+		return v.(*Realm)
+	}
+	if !r.cfg.AutoCreateRealms || r.closing.Load() {
+		return nil
+	}
+	realm := newRealm(r, RealmConfig{Name: string(name)})
+	v, _ := r.realms.LoadOrStore(realm.name, realm)
+	return v.(*Realm)
+}
+
+// Realm returns the realm named name, or nil.
+func (r *Router) Realm(name string) *Realm {
+	if v, ok := r.realms.Load(name); ok {
+		return v.(*Realm)
+	}
+	return nil
+}
+
+// Shutdown sends every session GOODBYE wamp.close.system_shutdown and
+// closes idle connections. Transports close once the clients reply (or
+// the driver's timeout fires).
+func (r *Router) Shutdown() {
+	r.closing.Store(true)
+	b := AcquireBatch()
+	r.conns.Range(func(k, _ any) bool {
+		k.(*Conn).Shutdown(b, CloseSystemShutdown, "the router is shutting down")
+		b.Flush()
+		return true
+	})
+	b.Release()
+}
+
+// nextID returns a router-scope id (subscriptions, registrations).
+func (r *Router) nextID() uint64 { return r.ids.Add(1) }
+
+func (r *Router) uriRules() trie.Rules {
+	if r.cfg.StrictURIs {
+		return trie.Strict
+	}
+	return 0
+}
+
+// validTopic checks a concrete topic or procedure URI.
+func (r *Router) validTopic(uri []byte) bool { return trie.ValidURI(uri, r.uriRules()) }
+
+// validPattern checks a subscription or registration URI for its policy.
+func (r *Router) validPattern(uri []byte, p trie.Policy) bool {
+	switch p {
+	case trie.Exact:
+		return trie.ValidURI(uri, r.uriRules())
+	case trie.Prefix:
+		return trie.ValidURI(uri, r.uriRules()|trie.AllowEmpty) && len(uri) > 0
+	default:
+		return trie.ValidURI(uri, r.uriRules()|trie.AllowEmpty)
+	}
+}
+
+// Features the router announces, per role. Each is implemented and tested.
+var (
+	brokerFeatures = codec.FeaturePublisherExclusion | codec.FeatureSubscriberBlackwhiteListing |
+		codec.FeaturePublisherIdentification | codec.FeaturePatternBasedSubscription |
+		codec.FeatureSubscriptionMetaAPI | codec.FeatureSessionMetaAPI | codec.FeaturePayloadPassthruMode
+	dealerFeatures = codec.FeatureCallerIdentification | codec.FeaturePatternBasedRegistration |
+		codec.FeatureSharedRegistration | codec.FeatureProgressiveCallResults |
+		codec.FeatureRegistrationMetaAPI | codec.FeatureSessionMetaAPI | codec.FeaturePayloadPassthruMode
+)
+
+func featureDict(f codec.Feature) map[string]any {
+	d := make(map[string]any)
+	for i := 0; i < codec.NumFeatures; i++ {
+		if f&(1<<i) != 0 {
+			d[codec.FeatureNames[i]] = true
+		}
+	}
+	return d
+}
+
+// welcomeDetails encodes WELCOME.Details for s.
+func (r *Router) welcomeDetails(f codec.Format, s *Session) codec.Raw {
+	d := map[string]any{
+		"realm": s.realm.name,
+		"roles": map[string]any{
+			"broker": map[string]any{"features": featureDict(brokerFeatures)},
+			"dealer": map[string]any{"features": featureDict(dealerFeatures)},
+		},
+		"authid":       s.authID,
+		"authrole":     s.authRole,
+		"authmethod":   s.authMeth,
+		"authprovider": s.authProv,
+		"agent":        "zwamp-" + Version,
+	}
+	raw, err := codec.EncodeGo(f, d)
+	if err != nil {
+		// Only plain strings and bools above: cannot fail for a registered codec.
+		panic(errors.Join(errors.New("core: encode WELCOME details"), err))
+	}
+	return raw
+}

@@ -1,0 +1,410 @@
+package core
+
+import (
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/trie"
+)
+
+// Conn is the router side of one transport connection. A transport can
+// outlive the WAMP sessions it carries: after GOODBYE the client may HELLO
+// again on the same Conn and gets a new Session.
+//
+// Receive and Detach are called by the transport's driver, one at a time.
+type Conn struct {
+	r      *Router
+	t      Transport
+	codec  codec.Codec
+	format codec.Format
+	// mu serialises the driver's Receive and Detach with Shutdown from
+	// other goroutines; uncontended on the hot path.
+	mu       sync.Mutex
+	sess     *Session // current session; nil between sessions
+	state    connState
+	detached bool
+}
+
+type connState uint8
+
+const (
+	connIdle         connState = iota // waiting for HELLO
+	connEstablished                   // session open
+	connShuttingDown                  // router sent GOODBYE, waiting for the reply
+	connClosed                        // ABORTed or detached; input is ignored
+)
+
+// Session is one WAMP session: from WELCOME to GOODBYE, ABORT or the
+// transport's end. Fields without a comment are written before the session
+// is published to the realm and only read afterwards.
+type Session struct {
+	id       uint64
+	conn     *Conn
+	realm    *Realm
+	format   codec.Format
+	authID   string
+	authRole string
+	authMeth string
+	authProv string
+	roles    codec.Role
+	features [codec.NumRoles]codec.Feature
+	joined   time.Time
+
+	// Owned by the conn's driver goroutine.
+	lastReq uint64 // last request id received (sequential check)
+	subs    []*subscription
+	regs    []*registration
+
+	mu      sync.Mutex // guards the fields below
+	closed  bool
+	calls   map[uint64]*invocation // as caller, by CALL.Request
+	invs    map[uint64]*invocation // as callee, by INVOCATION.Request
+	lastInv uint64                 // last INVOCATION.Request issued
+}
+
+// Role indexes into Session.features.
+const (
+	rolePublisher = iota
+	roleSubscriber
+	roleCaller
+	roleCallee
+)
+
+// ID returns the WAMP session id.
+func (s *Session) ID() uint64 { return s.id }
+
+// Attach registers a new transport connection with the router. The driver
+// then passes every incoming message to Conn.Receive and reports the end of
+// the connection with Conn.Detach.
+func (r *Router) Attach(t Transport) *Conn {
+	f := t.Format()
+	c := &Conn{r: r, t: t, codec: codec.ByFormat(f), format: f}
+	r.conns.Store(c, struct{}{})
+	r.stats.conns.Add(1)
+	return c
+}
+
+// Transport returns the connection's transport.
+func (c *Conn) Transport() Transport { return c.t }
+
+// Session returns the current session, or nil.
+func (c *Conn) Session() *Session { return c.sess }
+
+// Receive handles one complete WAMP message from the peer. data is only
+// read during the call. Output produced for any session is queued on the
+// transports and recorded in b for flushing.
+func (c *Conn) Receive(b *Batch, data []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state == connClosed {
+		return
+	}
+	m := &b.in
+	m.MaxDepth = c.r.cfg.MaxDepth
+	if err := c.codec.Decode(m, data); err != nil {
+		c.r.stats.decodeErrors.Add(1)
+		c.violation(b, "malformed message: "+err.Error())
+		return
+	}
+	c.r.stats.received.Add(1)
+	switch c.state {
+	case connIdle:
+		switch m.Type {
+		case codec.HELLO:
+			c.handleHello(b, m)
+		case codec.ABORT:
+			c.close()
+		default:
+			c.violation(b, "received "+m.Type.String()+" before the session was established")
+		}
+	case connEstablished:
+		c.sess.dispatch(b, m)
+	case connShuttingDown:
+		switch m.Type {
+		case codec.GOODBYE:
+			c.endSession(b)
+			c.state = connIdle
+		case codec.ABORT:
+			c.endSession(b)
+			c.close()
+		}
+		// Anything else is ignored while closing (state chart edge 14).
+	}
+}
+
+// Detach ends the connection's session, if any; the driver calls it once
+// when the transport has closed.
+func (c *Conn) Detach() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.detached {
+		return
+	}
+	c.detached = true
+	if c.sess != nil {
+		b := AcquireBatch()
+		c.endSession(b)
+		b.Release()
+	}
+	c.state = connClosed
+	c.r.conns.Delete(c)
+	c.r.stats.conns.Add(-1)
+}
+
+func (c *Conn) close() {
+	c.state = connClosed
+	c.t.Close()
+}
+
+// violation answers a protocol error: ABORT wamp.error.protocol_violation,
+// dispose of the session and drop the transport.
+func (c *Conn) violation(b *Batch, msg string) {
+	c.r.stats.violations.Add(1)
+	c.r.log.Debug("protocol violation", "session", c.sessID(), "error", msg)
+	c.sendAbort(b, ErrProtocolViolation, msg)
+	c.endSession(b)
+	c.close()
+}
+
+func (c *Conn) sessID() uint64 {
+	if c.sess != nil {
+		return c.sess.id
+	}
+	return 0
+}
+
+func (c *Conn) sendAbort(b *Batch, reason, msg string) {
+	out := &b.out
+	out.Reset()
+	out.Type = codec.ABORT
+	out.URI = unsafeBytes(reason)
+	if msg != "" {
+		out.Details.SetString(codec.KeyMessage, unsafeBytes(msg))
+	}
+	_ = b.send(c.t, out)
+}
+
+func (c *Conn) sendGoodbye(b *Batch, reason, msg string) {
+	out := &b.out
+	out.Reset()
+	out.Type = codec.GOODBYE
+	out.URI = unsafeBytes(reason)
+	if msg != "" {
+		out.Details.SetString(codec.KeyMessage, unsafeBytes(msg))
+	}
+	_ = b.send(c.t, out)
+}
+
+// endSession disposes of the current session: its subscriptions,
+// registrations, calls and invocations, and its place in the realm.
+func (c *Conn) endSession(b *Batch) {
+	s := c.sess
+	if s == nil {
+		return
+	}
+	c.sess = nil
+	r := s.realm
+	s.leaveDealer(b)
+	for _, sub := range s.subs {
+		deleted := r.unsubscribe(s, sub)
+		r.meta.unsubscribed(b, s, sub, deleted)
+	}
+	s.subs = nil
+	r.sessions.remove(s)
+	c.r.stats.sessions.Add(-1)
+	r.meta.left(b, s)
+}
+
+// Shutdown sends GOODBYE with reason to the connection's session (or closes
+// an idle connection) — used when the router or a realm shuts down.
+func (c *Conn) Shutdown(b *Batch, reason, msg string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch c.state {
+	case connEstablished:
+		c.sendGoodbye(b, reason, msg)
+		c.state = connShuttingDown
+	case connIdle:
+		c.close()
+	}
+}
+
+// handleHello opens a session: pick the realm, authenticate, WELCOME.
+func (c *Conn) handleHello(b *Batch, m *codec.Message) {
+	r := c.r
+	if !trie.ValidURI(m.URI, 0) {
+		c.sendAbort(b, ErrInvalidURI, "invalid realm URI "+quote(m.URI))
+		c.close()
+		return
+	}
+	d := &m.Details
+	if d.Roles&(codec.RolePublisher|codec.RoleSubscriber|codec.RoleCaller|codec.RoleCallee) == 0 {
+		c.violation(b, "HELLO announces no client role")
+		return
+	}
+	realm := r.realm(m.URI)
+	if realm == nil {
+		c.sendAbort(b, ErrNoSuchRealm, "no realm "+quote(m.URI)+" on this router")
+		c.close()
+		return
+	}
+	id, err := realm.authenticate(c, m)
+	if err != nil {
+		c.sendAbort(b, err.URI, err.Message)
+		c.close()
+		return
+	}
+	s := &Session{
+		conn:     c,
+		realm:    realm,
+		format:   c.format,
+		authID:   id.AuthID,
+		authRole: id.AuthRole,
+		authMeth: id.AuthMethod,
+		authProv: id.AuthProvider,
+		roles:    d.Roles,
+		features: d.Features,
+		joined:   time.Now(),
+	}
+	s.id = realm.sessions.add(s)
+	c.sess = s
+	c.state = connEstablished
+	r.stats.sessions.Add(1)
+
+	out := &b.out
+	out.Reset()
+	out.Type = codec.WELCOME
+	out.ID = s.id
+	out.Dict = r.welcomeDetails(c.format, s)
+	_ = b.send(c.t, out)
+	realm.meta.joined(b, s)
+}
+
+// dispatch routes one message of an established session.
+func (s *Session) dispatch(b *Batch, m *codec.Message) {
+	switch m.Type {
+	case codec.PUBLISH, codec.SUBSCRIBE, codec.UNSUBSCRIBE, codec.CALL, codec.REGISTER, codec.UNREGISTER:
+		if !s.checkRequestID(b, m) {
+			return
+		}
+	}
+	switch m.Type {
+	case codec.PUBLISH:
+		s.handlePublish(b, m)
+	case codec.CALL:
+		s.handleCall(b, m)
+	case codec.YIELD:
+		s.handleYield(b, m)
+	case codec.SUBSCRIBE:
+		s.handleSubscribe(b, m)
+	case codec.UNSUBSCRIBE:
+		s.handleUnsubscribe(b, m)
+	case codec.REGISTER:
+		s.handleRegister(b, m)
+	case codec.UNREGISTER:
+		s.handleUnregister(b, m)
+	case codec.ERROR:
+		if m.ErrorType != codec.INVOCATION {
+			s.violation(b, "ERROR with REQUEST.Type "+m.ErrorType.String()+" sent to a router")
+			return
+		}
+		s.handleInvocationError(b, m)
+	case codec.CANCEL:
+		// Call canceling is not announced; a CANCEL is answered by nothing
+		// and the call completes normally.
+	case codec.GOODBYE:
+		c := s.conn
+		c.sendGoodbye(b, CloseGoodbyeAndOut, "")
+		c.endSession(b)
+		c.state = connIdle
+	case codec.ABORT:
+		c := s.conn
+		c.endSession(b)
+		c.close()
+	default:
+		s.violation(b, "received "+m.Type.String()+" after the session was established")
+	}
+}
+
+// checkRequestID enforces sequential session-scope request ids
+// (building_blocks.md, protocol errors) unless Config.LaxRequestIDs.
+func (s *Session) checkRequestID(b *Batch, m *codec.Message) bool {
+	if s.realm.router.cfg.LaxRequestIDs {
+		return true
+	}
+	want := nextRequestID(s.lastReq)
+	if m.Request != want {
+		s.violation(b, "non-sequential request id "+strconv.FormatUint(m.Request, 10)+", want "+strconv.FormatUint(want, 10))
+		return false
+	}
+	s.lastReq = want
+	return true
+}
+
+func (s *Session) violation(b *Batch, msg string) { s.conn.violation(b, msg) }
+
+// send encodes m in s's serializer and queues it on s's transport.
+func (s *Session) send(b *Batch, m *codec.Message) error {
+	return b.send(s.conn.t, m)
+}
+
+// replyError sends ERROR for a request of s; msg, when set, becomes the
+// error's single argument (the convention of Crossbar and Autobahn).
+func (s *Session) replyError(b *Batch, reqType codec.Type, req uint64, uri, msg string) {
+	s.realm.router.stats.errors.Add(1)
+	out := &b.out
+	out.Reset()
+	out.Type = codec.ERROR
+	out.ErrorType = reqType
+	out.Request = req
+	out.URI = unsafeBytes(uri)
+	if msg != "" {
+		if args, err := codec.EncodeGo(s.format, []any{msg}); err == nil {
+			out.Args = args
+		}
+	}
+	_ = s.send(b, out)
+}
+
+// authorize asks the realm's authorizer.
+func (s *Session) authorize(a Action, uri []byte) bool {
+	az := s.realm.authorizer
+	if az == nil {
+		return true
+	}
+	return az.Authorize(s, a, uri)
+}
+
+// unsafeBytes views a string's bytes without copying. The result must not
+// be modified; encoders only read it.
+func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// Info describes a session for authorizers and the meta API.
+type Info struct {
+	ID           uint64
+	Realm        string
+	AuthID       string
+	AuthRole     string
+	AuthMethod   string
+	AuthProvider string
+	Transport    TransportInfo
+}
+
+// Info returns a description of s.
+func (s *Session) Info() Info {
+	return Info{ID: s.id, Realm: s.realm.name, AuthID: s.authID, AuthRole: s.authRole,
+		AuthMethod: s.authMeth, AuthProvider: s.authProv, Transport: s.conn.t.Info()}
+}
+
+// AuthID returns the session's authid.
+func (s *Session) AuthID() string { return s.authID }
+
+// AuthRole returns the session's authrole.
+func (s *Session) AuthRole() string { return s.authRole }
+
+// counter is an atomic statistic.
+type counter = atomic.Int64
