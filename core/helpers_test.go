@@ -52,8 +52,8 @@ func join(t testing.TB, r *core.Router, f codec.Format) *peer {
 
 var allRoles = map[string]any{
 	"publisher": map[string]any{}, "subscriber": map[string]any{},
-	"caller":    map[string]any{"features": map[string]any{"progressive_call_results": true}},
-	"callee":    map[string]any{"features": map[string]any{"progressive_call_results": true}},
+	"caller": map[string]any{"features": map[string]any{"progressive_call_results": true}},
+	"callee": map[string]any{"features": map[string]any{"progressive_call_results": true}},
 }
 
 func (p *peer) hello(realm string, details map[string]any) {
