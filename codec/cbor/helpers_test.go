@@ -1,0 +1,533 @@
+package cbor
+
+import (
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"math/big"
+	"math/rand"
+	"reflect"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	fxcbor "github.com/fxamacker/cbor/v2"
+
+	"github.com/zwamp/zwamp/codec"
+)
+
+func newRand(seed int64) *rand.Rand { return rand.New(rand.NewSource(seed)) }
+
+// refEnc encodes reference inputs deterministically (sorted map keys), so
+// that golden bytes and benchmarks do not depend on Go's map order.
+var refEnc = func() fxcbor.EncMode {
+	em, err := fxcbor.EncOptions{Sort: fxcbor.SortCanonical}.EncMode()
+	if err != nil {
+		panic(err)
+	}
+	return em
+}()
+
+// refDec decodes like the WAMP codec should where both are defined: string
+// keys only, no duplicate keys, only false/true/null/undefined as simple
+// values, no tags, deep nesting and big containers allowed (the codec has
+// its own depth limit, checked separately).
+var refDec = mustDecMode(fxcbor.TagsForbidden)
+
+// refDecTags is refDec with tags allowed; unregistered tags decode to their
+// content, as the codec treats them.
+var refDecTags = mustDecMode(fxcbor.TagsAllowed)
+
+func mustDecMode(tags fxcbor.TagsMode) fxcbor.DecMode {
+	var rejects []func(*fxcbor.SimpleValueRegistry) error
+	for sv := 0; sv < 256; sv++ {
+		if (sv >= 20 && sv <= 23) || (sv >= 24 && sv <= 31) {
+			continue
+		}
+		rejects = append(rejects, fxcbor.WithRejectedSimpleValue(fxcbor.SimpleValue(sv)))
+	}
+	reg, err := fxcbor.NewSimpleValueRegistryFromDefaults(rejects...)
+	if err != nil {
+		panic(err)
+	}
+	opts := fxcbor.DecOptions{
+		DupMapKey:        fxcbor.DupMapKeyEnforcedAPF,
+		MaxNestedLevels:  65535,
+		MaxArrayElements: math.MaxInt32,
+		MaxMapPairs:      math.MaxInt32,
+		IndefLength:      fxcbor.IndefLengthAllowed,
+		TagsMd:           tags,
+		DefaultMapType:   reflect.TypeOf(map[string]any{}),
+		SimpleValues:     reg,
+	}
+	if tags == fxcbor.TagsAllowed {
+		opts.UnrecognizedTagToAny = fxcbor.UnrecognizedTagContentToAny
+	}
+	dm, err := opts.DecMode()
+	if err != nil {
+		panic(err)
+	}
+	return dm
+}
+
+// mustRef encodes v with the reference library.
+func mustRef(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := refEnc.Marshal(v)
+	if err != nil {
+		t.Fatalf("reference marshal %#v: %v", v, err)
+	}
+	return b
+}
+
+// unhex decodes a hex string with optional spaces.
+func unhex(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
+	if err != nil {
+		t.Fatalf("bad hex %q: %v", s, err)
+	}
+	return b
+}
+
+// benchMessages are the six hot-path messages of the allocation tests and
+// benchmarks; PUBLISH is the headline message.
+var benchMessages = []struct {
+	Name  string
+	Value []any
+}{
+	{"PUBLISH", []any{16, 239714735, map[string]any{}, "com.myapp.topic1", []any{"Hello, world!"}, map[string]any{"color": "orange"}}},
+	{"EVENT", []any{36, 5512315355, 4429313566, map[string]any{}, []any{"Hello, world!"}, map[string]any{"color": "orange"}}},
+	{"CALL", []any{48, 7814135, map[string]any{}, "com.myapp.user.new", []any{"johnny"}, map[string]any{"firstname": "John", "surname": "Doe"}}},
+	{"INVOCATION", []any{68, 6131533, 9823529, map[string]any{}, []any{"johnny"}, map[string]any{"firstname": "John", "surname": "Doe"}}},
+	{"YIELD", []any{70, 6131533, map[string]any{}, []any{"Hello, world!"}}},
+	{"RESULT", []any{50, 7814135, map[string]any{}, []any{30}, map[string]any{"userid": 123, "karma": 10}}},
+}
+
+// tok is one ValueWriter call; floats are kept as bits so that -0 and NaN
+// payloads compare exactly.
+type tok struct {
+	kind byte // n b i u f s y [ { ]
+	v    uint64
+	s    string
+}
+
+func (t tok) String() string {
+	switch t.kind {
+	case 's', 'y':
+		return fmt.Sprintf("%c%q", t.kind, t.s)
+	}
+	return fmt.Sprintf("%c%d", t.kind, t.v)
+}
+
+// recorder is a ValueWriter that records tokens.
+type recorder struct{ toks []tok }
+
+func (r *recorder) add(k byte, v uint64, s string) { r.toks = append(r.toks, tok{k, v, s}) }
+func (r *recorder) WriteNil()                     { r.add('n', 0, "") }
+func (r *recorder) WriteBool(v bool) {
+	if v {
+		r.add('b', 1, "")
+	} else {
+		r.add('b', 0, "")
+	}
+}
+func (r *recorder) WriteInt(v int64)     { r.add('i', uint64(v), "") }
+func (r *recorder) WriteUint(v uint64)   { r.add('u', v, "") }
+func (r *recorder) WriteFloat(v float64) { r.add('f', math.Float64bits(v), "") }
+func (r *recorder) WriteString(s []byte) { r.add('s', 0, string(s)) }
+func (r *recorder) WriteBytes(b []byte)  { r.add('y', 0, string(b)) }
+func (r *recorder) BeginArray(n int)     { r.add('[', uint64(n), "") }
+func (r *recorder) BeginMap(n int)       { r.add('{', uint64(n), "") }
+func (r *recorder) End()                 { r.add(']', 0, "") }
+
+// checkTokens verifies that toks is exactly one value whose containers
+// hold the counts they announced, map keys are strings, and WriteInt only
+// carries negative numbers (the Walk contract).
+func checkTokens(toks []tok) error {
+	i, err := checkValue(toks, 0)
+	if err != nil {
+		return err
+	}
+	if i != len(toks) {
+		return fmt.Errorf("%d tokens after the value", len(toks)-i)
+	}
+	return nil
+}
+
+func checkValue(toks []tok, i int) (int, error) {
+	if i >= len(toks) {
+		return i, fmt.Errorf("missing value at token %d", i)
+	}
+	t := toks[i]
+	i++
+	switch t.kind {
+	case 'i':
+		if int64(t.v) >= 0 {
+			return i, fmt.Errorf("WriteInt(%d) for a non-negative integer", int64(t.v))
+		}
+	case '[', '{':
+		for n := 0; n < int(t.v); n++ {
+			if t.kind == '{' {
+				if i >= len(toks) || toks[i].kind != 's' {
+					return i, fmt.Errorf("map key at token %d is not a string", i)
+				}
+				i++
+			}
+			var err error
+			if i, err = checkValue(toks, i); err != nil {
+				return i, err
+			}
+		}
+		if i >= len(toks) || toks[i].kind != ']' {
+			return i, fmt.Errorf("container of %d at token %d not closed after its count", t.v, i)
+		}
+		i++
+	case ']':
+		return i, fmt.Errorf("stray End at token %d", i-1)
+	}
+	return i, nil
+}
+
+// walkTokens walks data into a new recorder.
+func walkTokens(data []byte, maxDepth int) ([]tok, error) {
+	var r recorder
+	err := Walk(data, &r, maxDepth)
+	return r.toks, err
+}
+
+// sameValue compares Go values strictly: integers by numeric value across
+// int64/uint64, floats bit for bit (any NaN equals any NaN only when
+// nanLoose), strings, bytes, lists and string-keyed maps.
+func sameValue(a, b any, nanLoose bool) bool {
+	switch x := a.(type) {
+	case nil:
+		return b == nil
+	case bool:
+		y, ok := b.(bool)
+		return ok && x == y
+	case float64:
+		y, ok := b.(float64)
+		if !ok {
+			return false
+		}
+		if math.IsNaN(x) && math.IsNaN(y) && nanLoose {
+			return true
+		}
+		return math.Float64bits(x) == math.Float64bits(y)
+	case string:
+		y, ok := b.(string)
+		return ok && x == y
+	case []byte:
+		y, ok := b.([]byte)
+		return ok && bytes.Equal(x, y)
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !sameValue(x[i], y[i], nanLoose) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !sameValue(v, w, nanLoose) {
+				return false
+			}
+		}
+		return true
+	}
+	xi, ok1 := intOf(a)
+	yi, ok2 := intOf(b)
+	return ok1 && ok2 && xi.Cmp(yi) == 0
+}
+
+func intOf(v any) (*big.Int, bool) {
+	switch x := v.(type) {
+	case int:
+		return big.NewInt(int64(x)), true
+	case int64:
+		return big.NewInt(x), true
+	case uint64:
+		return new(big.Int).SetUint64(x), true
+	}
+	return nil, false
+}
+
+// refValue decodes data with the reference library, normalised to the
+// shapes codec.ToGo produces. ok is false when the reference decoding is
+// outside what the codec promises to agree on (a bignum, a time tag).
+func refValue(dm fxcbor.DecMode, data []byte) (v any, ok bool, err error) {
+	if err = dm.Unmarshal(data, &v); err != nil {
+		return nil, false, err
+	}
+	return v, plainValue(v), nil
+}
+
+func plainValue(v any) bool {
+	switch x := v.(type) {
+	case nil, bool, int64, uint64, float64, string, []byte:
+		return true
+	case []any:
+		for _, e := range x {
+			if !plainValue(e) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		for _, e := range x {
+			if !plainValue(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// gen generates random values covering every scalar kind the codecs carry,
+// with the edge cases that break encoders: integer width boundaries and
+// extremes, -0, subnormals, huge floats, NaN, infinities, multi-byte UTF-8,
+// empty and long strings, binary, and nesting.
+type gen struct{ r *rand.Rand }
+
+var (
+	genUints = []uint64{0, 1, 23, 24, 255, 256, 65535, 65536, 1<<32 - 1, 1 << 32, codec.MaxID, codec.MaxID + 1, math.MaxInt64, math.MaxInt64 + 1, math.MaxUint64}
+	genInts  = []int64{-1, -24, -25, -256, -257, -65536, -65537, -1 << 32, -1<<32 - 1, -codec.MaxID, math.MinInt64 + 1, math.MinInt64}
+	genFloat = []float64{0, math.Copysign(0, -1), 1, -1.5, 0.1, 65504, 5.960464477539063e-08, 6.103515625e-05, math.SmallestNonzeroFloat64,
+		math.MaxFloat64, -math.MaxFloat64, math.MaxFloat32, math.Inf(1), math.Inf(-1), math.NaN(), 1e300, 2.2250738585072014e-308, 1 << 53, 3.4028234663852886e+38}
+	genStrs = []string{"", "a", "ü€𝄞", "Hello, world!", "\x00\x7f", "日本語テキスト", "com.myapp.topic1", "\u2028\ufeff", strings.Repeat("x", 23), strings.Repeat("y", 24), strings.Repeat("é", 200)}
+)
+
+func (g *gen) value(depth int) any {
+	n := 12
+	if depth >= 5 {
+		n = 10 // no more containers
+	}
+	switch g.r.Intn(n) {
+	case 0:
+		return nil
+	case 1:
+		return g.r.Intn(2) == 1
+	case 2:
+		if g.r.Intn(2) == 0 {
+			return genUints[g.r.Intn(len(genUints))]
+		}
+		return g.r.Uint64() >> uint(g.r.Intn(64))
+	case 3:
+		if g.r.Intn(2) == 0 {
+			return genInts[g.r.Intn(len(genInts))]
+		}
+		return -1 - int64(g.r.Uint64()>>uint(1+g.r.Intn(63)))
+	case 4:
+		if g.r.Intn(2) == 0 {
+			return genFloat[g.r.Intn(len(genFloat))]
+		}
+		return math.Float64frombits(g.r.Uint64())
+	case 5:
+		return float64(math.Float32frombits(g.r.Uint32()))
+	case 6, 7:
+		if g.r.Intn(2) == 0 {
+			return genStrs[g.r.Intn(len(genStrs))]
+		}
+		return g.str()
+	case 8, 9:
+		b := make([]byte, g.r.Intn(40))
+		g.r.Read(b)
+		if g.r.Intn(20) == 0 {
+			b = make([]byte, 300)
+		}
+		return b
+	case 10:
+		l := make([]any, g.r.Intn(6))
+		for i := range l {
+			l[i] = g.value(depth + 1)
+		}
+		return l
+	default:
+		m := map[string]any{}
+		for i := g.r.Intn(6); i > 0; i-- {
+			m[g.str()] = g.value(depth + 1)
+		}
+		return m
+	}
+}
+
+// str returns a random valid UTF-8 string mixing 1- to 4-byte runes.
+func (g *gen) str() string {
+	var sb strings.Builder
+	for i := g.r.Intn(12); i > 0; i-- {
+		switch g.r.Intn(4) {
+		case 0:
+			sb.WriteRune(rune(0x20 + g.r.Intn(0x5f)))
+		case 1:
+			sb.WriteRune(rune(0x80 + g.r.Intn(0x780)))
+		case 2:
+			r := rune(0x800 + g.r.Intn(0xf800))
+			if !utf8.ValidRune(r) {
+				r = 'ß'
+			}
+			sb.WriteRune(r)
+		default:
+			sb.WriteRune(rune(0x10000 + g.r.Intn(0x100000)))
+		}
+	}
+	return sb.String()
+}
+
+// halfOf maps the float64 bits of every non-NaN binary16 value to its
+// half-precision bits, so the variant encoder can use half floats where
+// they are exact.
+var halfOf = func() map[uint64]uint16 {
+	m := make(map[uint64]uint16, 1<<16)
+	for h := 0; h < 1<<16; h++ {
+		f := half(uint16(h))
+		if !math.IsNaN(f) {
+			m[math.Float64bits(f)] = uint16(h)
+		}
+	}
+	return m
+}()
+
+// variant encodes v as valid CBOR in randomly chosen non-preferred forms:
+// wider integer arguments, half and single floats where exact, indefinite
+// strings split into chunks (text at rune boundaries), indefinite arrays and
+// maps, and unregistered tags in front of values. Every decoder must read
+// these exactly like the preferred encoding.
+func (g *gen) variant(dst []byte, v any) []byte {
+	if g.r.Intn(12) == 0 {
+		tags := []uint64{6, 24 + 100, 1000, 55799, 1<<32 + 5}
+		dst = g.head(dst, majorTag, tags[g.r.Intn(len(tags))])
+	}
+	switch x := v.(type) {
+	case nil:
+		if g.r.Intn(3) == 0 {
+			return append(dst, 0xf7) // undefined reads as nil
+		}
+		return append(dst, byteNull)
+	case bool:
+		return appendBool(dst, x)
+	case uint64:
+		return g.head(dst, majorUint, x)
+	case int64:
+		if x >= 0 {
+			return g.head(dst, majorUint, uint64(x))
+		}
+		return g.head(dst, majorNeg, uint64(^x))
+	case float64:
+		bits := math.Float64bits(x)
+		if h, ok := halfOf[bits]; ok && g.r.Intn(2) == 0 {
+			return append(dst, 0xf9, byte(h>>8), byte(h))
+		}
+		if f := float32(x); float64(f) == x && !math.IsNaN(x) && g.r.Intn(2) == 0 {
+			b := math.Float32bits(f)
+			return append(dst, 0xfa, byte(b>>24), byte(b>>16), byte(b>>8), byte(b))
+		}
+		return append(dst, 0xfb, byte(bits>>56), byte(bits>>48), byte(bits>>40), byte(bits>>32), byte(bits>>24), byte(bits>>16), byte(bits>>8), byte(bits))
+	case string:
+		return g.chunked(dst, majorText, []byte(x))
+	case []byte:
+		return g.chunked(dst, majorBytes, x)
+	case []any:
+		indef := g.r.Intn(3) == 0
+		if indef {
+			dst = append(dst, 0x9f)
+		} else {
+			dst = g.head(dst, majorArray, uint64(len(x)))
+		}
+		for _, e := range x {
+			dst = g.variant(dst, e)
+		}
+		if indef {
+			dst = append(dst, breakByte)
+		}
+		return dst
+	case map[string]any:
+		indef := g.r.Intn(3) == 0
+		if indef {
+			dst = append(dst, 0xbf)
+		} else {
+			dst = g.head(dst, majorMap, uint64(len(x)))
+		}
+		for k, e := range x {
+			dst = g.chunked(dst, majorText, []byte(k))
+			dst = g.variant(dst, e)
+		}
+		if indef {
+			dst = append(dst, breakByte)
+		}
+		return dst
+	}
+	panic(fmt.Sprintf("variant: unexpected %T", v))
+}
+
+// head writes a head with an argument at least as wide as needed.
+func (g *gen) head(dst []byte, major byte, n uint64) []byte {
+	if g.r.Intn(4) != 0 {
+		return appendHead(dst, major, n)
+	}
+	w := 24 + g.r.Intn(4) // 1, 2, 4 or 8 bytes
+	for w < 27 && n >= 1<<(8<<(w-24)) {
+		w++
+	}
+	dst = append(dst, major<<5|byte(w))
+	for i := (1 << (w - 24)) - 1; i >= 0; i-- {
+		dst = append(dst, byte(n>>(8*i)))
+	}
+	return dst
+}
+
+// chunked writes a string definite or as indefinite chunks.
+func (g *gen) chunked(dst []byte, major byte, s []byte) []byte {
+	if g.r.Intn(4) != 0 {
+		return append(g.head(dst, major, uint64(len(s))), s...)
+	}
+	dst = append(dst, major<<5|aiIndef)
+	for len(s) > 0 {
+		n := 1 + g.r.Intn(len(s))
+		if major == majorText {
+			for n < len(s) && !utf8.RuneStart(s[n]) {
+				n++
+			}
+		}
+		if g.r.Intn(4) == 0 {
+			dst = g.head(dst, major, 0) // empty chunks are allowed
+		}
+		dst = append(g.head(dst, major, uint64(n)), s[:n]...)
+		s = s[n:]
+	}
+	return append(dst, breakByte)
+}
+
+// normal converts a generated value to the shapes codec.ToGo returns.
+func normal(v any) any {
+	switch x := v.(type) {
+	case uint64:
+		if x <= math.MaxInt64 {
+			return int64(x)
+		}
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = normal(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = normal(e)
+		}
+		return out
+	}
+	return v
+}
