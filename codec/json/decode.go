@@ -318,11 +318,14 @@ func (d *decoder) dict(i int) (int, error) {
 			d.key = -1
 		} else if j, err = d.skipValue(j, 3); err != nil {
 			err = d.fail(err, j, d.elem+"."+string(key), "")
+		} else {
+			// Known values may live in m.Buf now; only an unknown key's
+			// unescaped name can be dropped.
+			d.m.Buf = d.m.Buf[:mark]
 		}
 		if err != nil {
 			return j, err
 		}
-		d.m.Buf = d.m.Buf[:mark]
 		if i, more, err = d.objNext(j); err != nil {
 			return i, err
 		}

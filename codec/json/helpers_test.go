@@ -1,0 +1,345 @@
+package json
+
+import (
+	"bytes"
+	"encoding/base64"
+	stdjson "encoding/json"
+	"fmt"
+	"math"
+	"math/big"
+	"strings"
+	"testing"
+
+	"github.com/zwamp/zwamp/codec"
+)
+
+// refValue converts a codectest-style Go value into what encoding/json
+// must marshal to follow the WAMP binary convention: []byte becomes
+// "\x00" + base64.
+func refValue(v any) any {
+	switch x := v.(type) {
+	case []byte:
+		return "\x00" + base64.StdEncoding.EncodeToString(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = refValue(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = refValue(e)
+		}
+		return out
+	}
+	return v
+}
+
+// refMarshal encodes v with encoding/json after refValue.
+func refMarshal(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := stdjson.Marshal(refValue(v))
+	if err != nil {
+		t.Fatalf("encoding/json.Marshal(%#v): %v", v, err)
+	}
+	return b
+}
+
+// refUnmarshal decodes data with encoding/json, keeping numbers exact.
+func refUnmarshal(data []byte) (any, error) {
+	dec := stdjson.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("trailing data")
+	}
+	return v, nil
+}
+
+// conventionBytes applies the WAMP binary convention as a reference, built
+// on encoding/base64 rather than on the package's own decoder: padded
+// (length a multiple of 4) or unpadded base64 after a leading NUL. '\r' and
+// '\n', which encoding/base64 would skip, make the string a plain string.
+func conventionBytes(s string) ([]byte, bool) {
+	if len(s) == 0 || s[0] != 0 {
+		return nil, false
+	}
+	rest := s[1:]
+	if strings.ContainsAny(rest, "\r\n") {
+		return nil, false
+	}
+	enc := base64.StdEncoding
+	if len(rest)%4 != 0 {
+		enc = base64.RawStdEncoding
+	}
+	b, err := enc.DecodeString(rest)
+	if err != nil {
+		return nil, false
+	}
+	if b == nil {
+		b = []byte{}
+	}
+	return b, true
+}
+
+// sameAsRef reports whether got (from codec.ToGo) equals ref (from
+// refUnmarshal): numbers compare by exact value, strings following the
+// binary convention compare as bytes, map keys never do.
+func sameAsRef(got, ref any) bool {
+	switch r := ref.(type) {
+	case nil:
+		return got == nil
+	case bool:
+		g, ok := got.(bool)
+		return ok && g == r
+	case stdjson.Number:
+		return sameNumber(got, string(r))
+	case string:
+		if b, ok := conventionBytes(r); ok {
+			g, ok := got.([]byte)
+			return ok && bytes.Equal(g, b)
+		}
+		g, ok := got.(string)
+		return ok && g == r
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(r) {
+			return false
+		}
+		for i := range r {
+			if !sameAsRef(g[i], r[i]) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok || len(g) != len(r) {
+			return false
+		}
+		for k, rv := range r {
+			gv, ok := g[k]
+			if !ok || !sameAsRef(gv, rv) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// sameNumber compares a decoded number with a JSON number literal exactly:
+// integers by value, floats as the correctly rounded float64 of the text.
+func sameNumber(got any, lit string) bool {
+	switch g := got.(type) {
+	case int64:
+		want, ok := new(big.Int).SetString(lit, 10)
+		return ok && want.Cmp(big.NewInt(g)) == 0
+	case uint64:
+		want, ok := new(big.Int).SetString(lit, 10)
+		return ok && want.Cmp(new(big.Int).SetUint64(g)) == 0
+	case float64:
+		f, _, err := big.ParseFloat(lit, 10, 53, big.ToNearestEven)
+		if err != nil {
+			return false
+		}
+		want, _ := f.Float64()
+		return want == g && !math.IsInf(want, 0)
+	}
+	return false
+}
+
+// refEqual compares two refUnmarshal results, numbers by exact value.
+func refEqual(a, b any) bool {
+	switch x := a.(type) {
+	case stdjson.Number:
+		y, ok := b.(stdjson.Number)
+		if !ok {
+			return false
+		}
+		rx, ok1 := new(big.Rat).SetString(string(x))
+		ry, ok2 := new(big.Rat).SetString(string(y))
+		return ok1 && ok2 && rx.Cmp(ry) == 0
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !refEqual(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !refEqual(v, w) {
+				return false
+			}
+		}
+		return true
+	}
+	return a == b
+}
+
+// strictEqual compares Go values as produced by codec.ToGo, telling int64
+// from uint64 from float64 and -0 from 0.
+func strictEqual(a, b any) bool {
+	switch x := a.(type) {
+	case float64:
+		y, ok := b.(float64)
+		return ok && math.Float64bits(x) == math.Float64bits(y)
+	case []byte:
+		y, ok := b.([]byte)
+		return ok && bytes.Equal(x, y)
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !strictEqual(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !strictEqual(v, w) {
+				return false
+			}
+		}
+		return true
+	}
+	return a == b
+}
+
+// token is one ValueWriter call.
+type token struct {
+	op  byte // n b i u f s y [ { ]
+	i   int64
+	u   uint64
+	f   uint64 // float bits, so -0 and 0 differ
+	s   string
+	cnt int
+}
+
+// recorder is a ValueWriter that records the tokens it receives.
+type recorder struct{ toks []token }
+
+func (r *recorder) WriteNil() { r.toks = append(r.toks, token{op: 'n'}) }
+func (r *recorder) WriteBool(v bool) {
+	t := token{op: 'b'}
+	if v {
+		t.u = 1
+	}
+	r.toks = append(r.toks, t)
+}
+func (r *recorder) WriteInt(v int64)   { r.toks = append(r.toks, token{op: 'i', i: v}) }
+func (r *recorder) WriteUint(v uint64) { r.toks = append(r.toks, token{op: 'u', u: v}) }
+func (r *recorder) WriteFloat(v float64) {
+	r.toks = append(r.toks, token{op: 'f', f: math.Float64bits(v)})
+}
+func (r *recorder) WriteString(s []byte) { r.toks = append(r.toks, token{op: 's', s: string(s)}) }
+func (r *recorder) WriteBytes(b []byte)  { r.toks = append(r.toks, token{op: 'y', s: string(b)}) }
+func (r *recorder) BeginArray(n int)     { r.toks = append(r.toks, token{op: '[', cnt: n}) }
+func (r *recorder) BeginMap(n int)       { r.toks = append(r.toks, token{op: '{', cnt: n}) }
+func (r *recorder) End()                 { r.toks = append(r.toks, token{op: ']'}) }
+
+// replay sends recorded tokens to w.
+func replay(toks []token, w codec.ValueWriter) {
+	for _, t := range toks {
+		switch t.op {
+		case 'n':
+			w.WriteNil()
+		case 'b':
+			w.WriteBool(t.u == 1)
+		case 'i':
+			w.WriteInt(t.i)
+		case 'u':
+			w.WriteUint(t.u)
+		case 'f':
+			w.WriteFloat(math.Float64frombits(t.f))
+		case 's':
+			w.WriteString([]byte(t.s))
+		case 'y':
+			w.WriteBytes([]byte(t.s))
+		case '[':
+			w.BeginArray(t.cnt)
+		case '{':
+			w.BeginMap(t.cnt)
+		case ']':
+			w.End()
+		}
+	}
+}
+
+// checkCounts verifies that every BeginArray/BeginMap count equals the
+// number of elements (pairs) actually written before its End.
+func checkCounts(t testing.TB, toks []token) {
+	t.Helper()
+	type open struct {
+		want, got int
+		isMap     bool
+	}
+	var stack []open
+	for _, tk := range toks {
+		if len(stack) > 0 {
+			top := &stack[len(stack)-1]
+			if tk.op != ']' {
+				top.got++
+			}
+		}
+		switch tk.op {
+		case '[', '{':
+			stack = append(stack, open{want: tk.cnt, isMap: tk.op == '{'})
+		case ']':
+			top := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			got := top.got
+			if top.isMap {
+				got /= 2
+			}
+			if got != top.want {
+				t.Fatalf("container announced %d elements, got %d", top.want, got)
+			}
+		}
+	}
+}
+
+// walkTokens walks data and returns its tokens.
+func walkTokens(data []byte, maxDepth int) ([]token, error) {
+	var r recorder
+	err := Walk(data, &r, maxDepth)
+	return r.toks, err
+}
+
+// indentVariants returns data re-indented in a few whitespace styles that
+// RFC 8259 allows.
+func indentVariants(t testing.TB, data []byte) [][]byte {
+	t.Helper()
+	var tabs, spaces bytes.Buffer
+	if err := stdjson.Indent(&tabs, data, "", "\t"); err != nil {
+		t.Fatalf("Indent: %v", err)
+	}
+	if err := stdjson.Indent(&spaces, data, " ", "   "); err != nil {
+		t.Fatalf("Indent: %v", err)
+	}
+	crlf := bytes.ReplaceAll(spaces.Bytes(), []byte("\n"), []byte("\r\n"))
+	padded := append(append([]byte(" \t\r\n"), data...), " \n\t\r "...)
+	return [][]byte{data, tabs.Bytes(), crlf, padded}
+}
