@@ -1,0 +1,100 @@
+package core_test
+
+import (
+	"strconv"
+	"testing"
+
+	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/core"
+)
+
+// jsonPublish builds [16, req, {}, topic, [payload]] without allocating.
+func jsonPublish(dst []byte, req uint64, topic, payload string) []byte {
+	dst = append(dst, "[16,"...)
+	dst = strconv.AppendUint(dst, req, 10)
+	dst = append(dst, `,{},"`...)
+	dst = append(dst, topic...)
+	dst = append(dst, `",["`...)
+	dst = append(dst, payload...)
+	return append(dst, `"]]`...)
+}
+
+func jsonCall(dst []byte, req uint64, proc string) []byte {
+	dst = append(dst, "[48,"...)
+	dst = strconv.AppendUint(dst, req, 10)
+	dst = append(dst, `,{},"`...)
+	dst = append(dst, proc...)
+	return append(dst, `",["ping"],{"k":1}]`...)
+}
+
+func jsonYield(dst []byte, req uint64) []byte {
+	dst = append(dst, "[70,"...)
+	dst = strconv.AppendUint(dst, req, 10)
+	return append(dst, `,{},["pong"]]`...)
+}
+
+// TestAllocsPublishFanOut: a PUBLISH fanned out to 100 subscribers over
+// three serializers allocates nothing in steady state.
+func TestAllocsPublishFanOut(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	r := newRouter(t, core.Config{})
+	subs := make([]*peer, 100)
+	for i := range subs {
+		subs[i] = join(t, r, formats[i%3])
+		subs[i].subscribe("com.myapp.topic1", nil)
+	}
+	pub := join(t, r, codec.JSON)
+	buf := make([]byte, 0, 128)
+	run := func() {
+		buf = jsonPublish(buf[:0], pub.req(), "com.myapp.topic1", "Hello, world!")
+		_ = pub.l.Write(buf)
+		for _, s := range subs {
+			if _, ok := s.l.TryRead(); !ok {
+				t.Fatal("subscriber got no event")
+			}
+		}
+	}
+	for i := 0; i < 10; i++ {
+		run()
+	}
+	if n := testing.AllocsPerRun(200, run); n != 0 {
+		t.Fatalf("PUBLISH → 100 EVENTs: %v allocs per publish, want 0", n)
+	}
+}
+
+// TestAllocsCallRoundTrip: CALL → INVOCATION → YIELD → RESULT inside the
+// router allocates nothing in steady state.
+func TestAllocsCallRoundTrip(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	r := newRouter(t, core.Config{})
+	callee := join(t, r, codec.JSON)
+	callee.register("com.echo", nil)
+	caller := join(t, r, codec.JSON)
+	var m codec.Message
+	jc := codec.ByFormat(codec.JSON)
+	buf := make([]byte, 0, 128)
+	run := func() {
+		buf = jsonCall(buf[:0], caller.req(), "com.echo")
+		_ = caller.l.Write(buf)
+		inv, ok := callee.l.TryRead()
+		if !ok || jc.Decode(&m, inv) != nil || m.Type != codec.INVOCATION {
+			t.Fatal("no INVOCATION")
+		}
+		buf = jsonYield(buf[:0], m.Request)
+		_ = callee.l.Write(buf)
+		res, ok := caller.l.TryRead()
+		if !ok || jc.Decode(&m, res) != nil || m.Type != codec.RESULT {
+			t.Fatal("no RESULT")
+		}
+	}
+	for i := 0; i < 10; i++ {
+		run()
+	}
+	if n := testing.AllocsPerRun(200, run); n != 0 {
+		t.Fatalf("call round trip: %v allocs, want 0", n)
+	}
+}
