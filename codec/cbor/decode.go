@@ -177,7 +177,18 @@ func (d *decoder) errorType(p int, field string) (int, error) {
 // sentinels with the offset in next, for the caller to wrap with its field.
 func (d *decoder) text(p int) (s []byte, next int, err error) {
 	data := d.data
-	major, ai, arg, start, q, err := head(data, p)
+	if c, ok := short(data, p); ok && c>>5 == majorText {
+		end := p + 1 + int(c&0x1f)
+		if end > len(data) {
+			return nil, p + 1, codec.ErrTruncated
+		}
+		s = data[p+1 : end : end]
+		if !validUTF8(s) {
+			return nil, p + 1, codec.ErrUTF8
+		}
+		return s, end, nil
+	}
+	major, ai, arg, start, q, err := headSlow(data, p)
 	if err != nil {
 		return nil, q, err
 	}
@@ -212,12 +223,20 @@ func (d *decoder) text(p int) (s []byte, next int, err error) {
 // exact bytes of the list or dict (without any tags in front of it).
 func (d *decoder) payload(p int, want byte, field, wantName string) ([]byte, int, error) {
 	data := d.data
-	major, ai, _, start, q, err := head(data, p)
-	if err != nil {
-		return nil, q, d.fail(field, q, err, "")
-	}
-	if major != want {
-		return nil, start, d.failType(field, start, mismatch(major, ai), wantName)
+	start := p
+	if p < len(data) && data[p]>>5 == majorTag {
+		major, ai, _, tstart, q, err := head(data, p)
+		if err != nil {
+			return nil, q, d.fail(field, q, err, "")
+		}
+		if major != want {
+			return nil, tstart, d.failType(field, tstart, mismatch(major, ai), wantName)
+		}
+		start = tstart
+	} else if p >= len(data) {
+		return nil, p, d.fail(field, p, codec.ErrTruncated, "")
+	} else if c := data[p]; c>>5 != want {
+		return nil, p, d.failType(field, p, mismatch(c>>5, c&0x1f), wantName)
 	}
 	end, err := skip(data, start, depthElem, d.max)
 	if err != nil {

@@ -95,7 +95,7 @@ func Append(dst []byte, m *codec.Message) ([]byte, error) {
 			dst = appendText(dst, m.URI)
 		case codec.SlotDict:
 			if m.Dict.Bytes != nil {
-				dst, err = codec.AppendRaw(dst, codec.CBOR, m.Dict, m.Depth())
+				dst, err = appendRaw(dst, m.Dict, m.Depth())
 			} else {
 				dst, err = appendDetails(dst, m, e.Name)
 			}
@@ -103,16 +103,25 @@ func Append(dst []byte, m *codec.Message) ([]byte, error) {
 			if m.Args.Bytes == nil {
 				dst = append(dst, byteEmptyList)
 			} else {
-				dst, err = codec.AppendRaw(dst, codec.CBOR, m.Args, m.Depth())
+				dst, err = appendRaw(dst, m.Args, m.Depth())
 			}
 		case codec.SlotKwargs:
-			dst, err = codec.AppendRaw(dst, codec.CBOR, m.Kwargs, m.Depth())
+			dst, err = appendRaw(dst, m.Kwargs, m.Depth())
 		}
 		if err != nil {
 			return dst[:orig], annotate(err, m, e.Name)
 		}
 	}
 	return dst, nil
+}
+
+// appendRaw copies a CBOR value verbatim, without a call into codec, and
+// transcodes a value in another format through codec.AppendRaw.
+func appendRaw(dst []byte, r codec.Raw, maxDepth int) ([]byte, error) {
+	if r.Format == codec.CBOR {
+		return append(dst, r.Bytes...), nil
+	}
+	return codec.AppendRaw(dst, codec.CBOR, r, maxDepth)
 }
 
 // encFail builds an encode error; there is no input offset.
@@ -193,7 +202,7 @@ func appendDetails(dst []byte, m *codec.Message, elem string) ([]byte, error) {
 				break
 			}
 			var err error
-			if dst, err = codec.AppendRaw(dst, codec.CBOR, d.AuthExtra, m.Depth()); err != nil {
+			if dst, err = appendRaw(dst, d.AuthExtra, m.Depth()); err != nil {
 				return dst, annotate(err, m, elem+"."+codec.KeyNames[k])
 			}
 		}

@@ -45,6 +45,14 @@ const (
 // that use it as a length do that, so a header claiming 2^64 elements fails
 // at once with ErrTruncated instead of starting a long loop.
 func head(data []byte, p int) (major, ai byte, arg uint64, start, next int, err error) {
+	if c, ok := short(data, p); ok {
+		return c >> 5, c & 0x1f, uint64(c & 0x1f), p, p + 1, nil
+	}
+	return headSlow(data, p)
+}
+
+// headSlow is head for multi-byte heads, tags, indefinite lengths and errors.
+func headSlow(data []byte, p int) (major, ai byte, arg uint64, start, next int, err error) {
 	for {
 		if p >= len(data) {
 			return 0, 0, 0, p, p, codec.ErrTruncated
@@ -118,18 +126,47 @@ func isNull(major, ai byte) bool {
 	return major == majorSimple && (ai == aiNull || ai == aiUndef)
 }
 
-// validUTF8 is utf8.Valid with a cheaper path for the short ASCII strings
-// (keys, URIs) that dominate WAMP messages.
+// validUTF8 is utf8.Valid with a faster path for the short ASCII strings
+// (keys, URIs, small payload strings) that dominate WAMP messages: it ORs
+// the bytes together a word at a time and calls utf8.Valid only when a
+// byte with the high bit set turns up.
 func validUTF8(b []byte) bool {
-	if len(b) < 16 {
-		for _, c := range b {
-			if c >= utf8.RuneSelf {
-				return utf8.Valid(b)
+	const hi = 0x8080808080808080
+	n := len(b)
+	switch {
+	case n >= 8:
+		i := 0
+		for ; i+8 <= n; i += 8 {
+			if binary.LittleEndian.Uint64(b[i:])&hi != 0 {
+				return utf8.Valid(b[i:])
 			}
 		}
+		if i < n && binary.LittleEndian.Uint64(b[n-8:])&hi != 0 {
+			return utf8.Valid(b[i:])
+		}
 		return true
+	case n >= 4: // two overlapping words cover every byte
+		if (binary.LittleEndian.Uint32(b)|binary.LittleEndian.Uint32(b[n-4:]))&0x80808080 != 0 {
+			return utf8.Valid(b)
+		}
+		return true
+	case n > 0: // positions 0, n/2 and n-1 cover every byte of 1..3
+		if (b[0]|b[n/2]|b[n-1])&0x80 != 0 {
+			return utf8.Valid(b)
+		}
 	}
-	return utf8.Valid(b)
+	return true
+}
+
+// short reports whether the item at p has a one-byte head that is not a
+// tag, returning that byte. Callers use it to skip the call to head for
+// the common case; head itself is too big to inline.
+func short(data []byte, p int) (byte, bool) {
+	if p < len(data) {
+		c := data[p]
+		return c, c&0x1f < 24 && c>>5 != majorTag
+	}
+	return 0, false
 }
 
 // str validates the body of a string item whose head ended at q (major is
@@ -240,7 +277,17 @@ func (it *iter) more(data []byte, p int) (bool, int, error) {
 // key validates the map key at p, which must be a text string, and returns
 // the offset after it.
 func key(data []byte, p int) (int, error) {
-	major, ai, arg, start, q, err := head(data, p)
+	if c, ok := short(data, p); ok && c>>5 == majorText {
+		end := p + 1 + int(c&0x1f)
+		if end > len(data) {
+			return p + 1, codec.ErrTruncated
+		}
+		if !validUTF8(data[p+1 : end]) {
+			return p + 1, codec.ErrUTF8
+		}
+		return end, nil
+	}
+	major, ai, arg, start, q, err := headSlow(data, p)
 	if err != nil {
 		return q, err
 	}
@@ -258,15 +305,32 @@ func key(data []byte, p int) (int, error) {
 // depth the item has if it is a container; deeper than maxDepth is ErrDepth.
 // On error the offset returned is where the problem was found.
 func skip(data []byte, p, depth, maxDepth int) (int, error) {
-	major, ai, arg, start, q, err := head(data, p)
-	if err != nil {
+	var (
+		major, ai byte
+		arg       uint64
+		start, q  int
+		err       error
+	)
+	if c, ok := short(data, p); ok {
+		major, ai, arg, start, q = c>>5, c&0x1f, uint64(c&0x1f), p, p+1
+	} else if major, ai, arg, start, q, err = headSlow(data, p); err != nil {
 		return q, err
 	}
 	switch major {
 	case majorUint, majorNeg:
 		return q, nil
 	case majorBytes, majorText:
-		return str(data, q, major, ai, arg)
+		if ai == aiIndef {
+			return str(data, q, major, ai, arg)
+		}
+		if arg > uint64(len(data)-q) {
+			return q, codec.ErrTruncated
+		}
+		end := q + int(arg)
+		if major == majorText && !validUTF8(data[q:end]) {
+			return q, codec.ErrUTF8
+		}
+		return end, nil
 	case majorArray:
 		if depth > maxDepth {
 			return start, codec.ErrDepth
