@@ -464,7 +464,7 @@ func TestAppendDetails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = unhex(t, "83 02 01 a1 65 726f6c6573 a2 66 62726f6b6572 a0 66 6465616c6572 a1 68 6665617475726573 a2" +
+	want = unhex(t, "83 02 01 a1 65 726f6c6573 a2 66 62726f6b6572 a0 66 6465616c6572 a1 68 6665617475726573 a2"+
 		" 78 18 70726f67726573736976655f63616c6c5f726573756c7473 f5 6e 63616c6c5f63616e63656c696e67 f5")
 	if !bytes.Equal(out, want) {
 		t.Errorf("Append = %x\nwant     %x", out, want)

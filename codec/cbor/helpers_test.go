@@ -125,7 +125,7 @@ func (t tok) String() string {
 type recorder struct{ toks []tok }
 
 func (r *recorder) add(k byte, v uint64, s string) { r.toks = append(r.toks, tok{k, v, s}) }
-func (r *recorder) WriteNil()                     { r.add('n', 0, "") }
+func (r *recorder) WriteNil()                      { r.add('n', 0, "") }
 func (r *recorder) WriteBool(v bool) {
 	if v {
 		r.add('b', 1, "")
