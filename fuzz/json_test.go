@@ -1,0 +1,425 @@
+package fuzz
+
+import (
+	"bytes"
+	"encoding/base64"
+	stdjson "encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/codec/codectest"
+	zjson "github.com/zwamp/zwamp/codec/json"
+)
+
+// Everything top-level here is prefixed with json: the package is shared
+// by the fuzz targets of every codec and parser.
+
+var jsonUpdateCorpus = flag.Bool("jsoncorpus.update", false, "rewrite testdata/fuzz/FuzzJSON*/ seed files")
+
+// jsonCaseSeeds returns every codectest case as encoding/json writes it
+// (binary as "\u0000"+base64), keyed by a file-name-safe case name.
+func jsonCaseSeeds(t testing.TB) map[string][]byte {
+	out := map[string][]byte{}
+	for _, c := range codectest.Cases {
+		b, err := stdjson.Marshal(jsonRef(c.Value))
+		if err != nil {
+			t.Fatalf("%s: %v", c.Name, err)
+		}
+		out["case-"+jsonFileName(c.Name)] = b
+	}
+	for _, c := range codectest.BadCases {
+		b, err := stdjson.Marshal(jsonRef(c.Value))
+		if err != nil {
+			t.Fatalf("%s: %v", c.Name, err)
+		}
+		out["bad-"+jsonFileName(c.Name)] = b
+	}
+	for i, s := range jsonNasties {
+		out[fmt.Sprintf("nasty-%03d", i)] = []byte(s)
+	}
+	if n := len(codectest.Cases) + len(codectest.BadCases) + len(jsonNasties); len(out) != n {
+		t.Fatalf("seed names collide: %d files for %d seeds", len(out), n)
+	}
+	return out
+}
+
+func jsonFileName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// jsonNasties are JSON-specific inputs at the edges of RFC 8259 and of the
+// WAMP message rules.
+var jsonNasties = []string{
+	"", " ", "[", "]", "[]", "{}", "null", `"\u0000"`, "[16]",
+	`[16, 1, {}, "a"]`, " \t\r\n[16,1,{},\"a\"]\r\n", `[16, 1, {}, "a",]`, `[16, 1, {,}, "a"]`,
+	`[16, 01, {}, "a"]`, `[16, -0, {}, "a"]`, `[16, 1.0, {}, "a"]`, `[16, 1e3, {}, "a"]`, `[16, +1, {}, "a"]`,
+	`[16, 9007199254740992, {}, "a"]`, `[16, 9007199254740993, {}, "a"]`, `[16, 18446744073709551616, {}, "a"]`,
+	`[16, 1, {}, "a", [NaN, Infinity, -Infinity]]`, `[16, 1, {}, "a", [1., .5, 1e, -, 1e+]]`,
+	`[16, 1, {}, "a", [1e400]]`, `[16, 1, {}, "a", [-1e400, 1e-400, 0e99999, 1e99999999999999999999]]`,
+	`[16, 1, {}, "a", [1.7976931348623157e308, 1.7976931348623159e308, 4.9e-324]]`,
+	`[16, 1, {}, "a", [18446744073709551615, -9223372036854775808, -9223372036854775809]]`,
+	`[16, 1, {}, "a", ["\ud834\udd1e", "\ud800", "\udc00", "\ud800\u0041", "\u12", "\x", "\'"]]`,
+	"[16, 1, {}, \"a\", [\"\xff\", \"\xc0\xaf\", \"\xed\xa0\x80\", \"\xf4\x90\x80\x80\", \"\xe2\x82\"]]",
+	"[16, 1, {}, \"a\t\"]", "[16, 1, {}, \"a\x00\"]", "\xef\xbb\xbf[16, 1, {}, \"a\"]", "[16,\f1,{},\"a\"]",
+	`[16, 1, {} /* c */, "a"]`, `[16, 1, {}, "a"] // c`, `[16, 1, {}, "a"]]`, `[16, 1, {}, "a"] [`,
+	`[16, 1, {}, "a", ["\u0000AQID", "\u0000AQI", "\u0000AQ==", "\u0000A", "\u0000", "\u0000!!", "\u0000AA\nAA"]]`,
+	`[16, 1, {}, "a", [], {"\u0000AQID": "\u0000AQID"}]`, `[16, 1, {}, "a", [], {1: 2}]`,
+	`[16, 1, {"acknowledge": true, "acknowledge": null, "exclude": [1], "exclude": [2, 3]}, "a"]`,
+	`[16, 1, {"acknow\u006cedge": true, "exclude_authid": "x\ny"}, "com.\u0041pp"]`,
+	`[1, "r", {"roles": {"caller": {"features": {"call_canceling": true, "call_cancelling": 1}}}}]`,
+	`[1, "r", {"roles": {"callee": null, "broker": {"features": null}, "x": [1]}, "authextra": {"a": []}}]`,
+	`[16, 1, {}, "a", [` + strings.Repeat("[", 62) + strings.Repeat("]", 62) + `]]`,
+	`[16, 1, {}, "a", [` + strings.Repeat("[", 63) + strings.Repeat("]", 63) + `]]`,
+	`[16, 1, {}, "a", [` + strings.Repeat("[", 5000),
+	`[16, 1, {}, "a", [1` + strings.Repeat("0", 400) + `]]`,
+	`[8, 68, 6131533, {}, "e", [], {}]`, `[8, 65536, 1, {}, "e"]`, `[300, 1]`, `[65552, 1]`, `[35, 1, {}, 1]`,
+}
+
+// jsonRef converts []byte to the WAMP binary convention for encoding/json.
+func jsonRef(v any) any {
+	switch x := v.(type) {
+	case []byte:
+		return "\x00" + base64.StdEncoding.EncodeToString(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = jsonRef(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = jsonRef(e)
+		}
+		return out
+	}
+	return v
+}
+
+// TestJSONSeedCorpus keeps the checked-in corpus in step with codectest:
+// run with -jsoncorpus.update to rewrite it.
+func TestJSONSeedCorpus(t *testing.T) {
+	seeds := jsonCaseSeeds(t)
+	for _, target := range []string{"FuzzJSONDecode", "FuzzJSONWalk"} {
+		dir := filepath.Join("testdata", "fuzz", target)
+		for name, data := range seeds {
+			path := filepath.Join(dir, name)
+			want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)
+			if *jsonUpdateCorpus {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			got, err := os.ReadFile(path)
+			if err != nil || string(got) != want {
+				t.Errorf("%s is missing or stale (run go test ./fuzz -run TestJSONSeedCorpus -jsoncorpus.update)", path)
+			}
+		}
+	}
+}
+
+func jsonAddSeeds(f *testing.F) {
+	for _, data := range jsonCaseSeeds(f) {
+		f.Add(data)
+	}
+}
+
+// FuzzJSONDecode: Decode never panics and classifies every failure as a
+// *codec.Error; what it accepts is valid JSON, and Append → Decode (with
+// the verbatim dict and with typed Details only) gives an equal Message.
+func FuzzJSONDecode(f *testing.F) {
+	jsonAddSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var m codec.Message
+		err := zjson.Decode(&m, data)
+		if err != nil {
+			var ce *codec.Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("Decode error %T %v is not *codec.Error", err, err)
+			}
+			return
+		}
+		if !stdjson.Valid(data) {
+			t.Fatalf("Decode accepted what encoding/json rejects: %q", data)
+		}
+		out, err := zjson.Append(nil, &m)
+		if err != nil {
+			t.Fatalf("Append of a decoded message: %v", err)
+		}
+		var m2 codec.Message
+		if err := zjson.Decode(&m2, out); err != nil {
+			t.Fatalf("Decode(Append(%q)) = %s: %v", data, out, err)
+		}
+		jsonSameMessage(t, &m2, &m)
+
+		typed := m
+		typed.Dict = codec.Raw{}
+		out, err = zjson.Append(nil, &typed)
+		if err != nil {
+			t.Fatalf("Append typed: %v", err)
+		}
+		var m3 codec.Message
+		if err := zjson.Decode(&m3, out); err != nil {
+			t.Fatalf("Decode(Append typed(%q)) = %s: %v", data, out, err)
+		}
+		jsonSameMessage(t, &m3, &m)
+	})
+}
+
+func jsonSameMessage(t *testing.T, got, want *codec.Message) {
+	t.Helper()
+	if got.Type != want.Type || got.Request != want.Request || got.ID != want.ID ||
+		got.Publication != want.Publication || got.ErrorType != want.ErrorType || !bytes.Equal(got.URI, want.URI) {
+		t.Fatalf("scalars differ: got %+v want %+v", got, want)
+	}
+	codectest.CheckDetails(t, &got.Details, &want.Details)
+	for _, p := range []struct {
+		name      string
+		got, want codec.Raw
+	}{{"Args", got.Args, want.Args}, {"Kwargs", got.Kwargs, want.Kwargs}} {
+		if p.want.Bytes == nil {
+			if p.got.Bytes != nil && !(p.name == "Args" && want.Kwargs.Bytes != nil) {
+				t.Fatalf("%s appeared: %s", p.name, p.got.Bytes)
+			}
+			continue
+		}
+		g, err1 := codec.ToGo(p.got)
+		w, err2 := codec.ToGo(p.want)
+		if err1 != nil || err2 != nil || !codectest.EqualValues(g, w) {
+			t.Fatalf("%s: got %#v (%v), want %#v (%v)", p.name, g, err1, w, err2)
+		}
+	}
+}
+
+// jsonRecorder records ValueWriter tokens.
+type jsonRecorder struct{ toks []jsonToken }
+
+type jsonToken struct {
+	op  byte
+	u   uint64
+	i   int64
+	s   string
+	cnt int
+}
+
+func (r *jsonRecorder) add(t jsonToken) { r.toks = append(r.toks, t) }
+func (r *jsonRecorder) WriteNil()      { r.add(jsonToken{op: 'n'}) }
+func (r *jsonRecorder) WriteBool(v bool) {
+	if v {
+		r.add(jsonToken{op: 't'})
+	} else {
+		r.add(jsonToken{op: 'f'})
+	}
+}
+func (r *jsonRecorder) WriteInt(v int64)     { r.add(jsonToken{op: 'i', i: v}) }
+func (r *jsonRecorder) WriteUint(v uint64)   { r.add(jsonToken{op: 'u', u: v}) }
+func (r *jsonRecorder) WriteFloat(v float64) { r.add(jsonToken{op: 'F', u: math.Float64bits(v)}) }
+func (r *jsonRecorder) WriteString(s []byte) { r.add(jsonToken{op: 's', s: string(s)}) }
+func (r *jsonRecorder) WriteBytes(b []byte)  { r.add(jsonToken{op: 'y', s: string(b)}) }
+func (r *jsonRecorder) BeginArray(n int)     { r.add(jsonToken{op: '[', cnt: n}) }
+func (r *jsonRecorder) BeginMap(n int)       { r.add(jsonToken{op: '{', cnt: n}) }
+func (r *jsonRecorder) End()                 { r.add(jsonToken{op: ']'}) }
+
+func (r *jsonRecorder) replay(w codec.ValueWriter) {
+	for _, t := range r.toks {
+		switch t.op {
+		case 'n':
+			w.WriteNil()
+		case 't', 'f':
+			w.WriteBool(t.op == 't')
+		case 'i':
+			w.WriteInt(t.i)
+		case 'u':
+			w.WriteUint(t.u)
+		case 'F':
+			w.WriteFloat(math.Float64frombits(t.u))
+		case 's':
+			w.WriteString([]byte(t.s))
+		case 'y':
+			w.WriteBytes([]byte(t.s))
+		case '[':
+			w.BeginArray(t.cnt)
+		case '{':
+			w.BeginMap(t.cnt)
+		case ']':
+			w.End()
+		}
+	}
+}
+
+// FuzzJSONWalk: Walk never panics; it rejects whatever encoding/json
+// rejects; its counts are exact; Walk → Writer → Walk reproduces the same
+// tokens; and where it accepts, encoding/json reads the same values (the
+// binary convention applied, numbers compared exactly).
+func FuzzJSONWalk(f *testing.F) {
+	jsonAddSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var r jsonRecorder
+		err := zjson.Walk(data, &r, codec.DefaultMaxDepth)
+		if err != nil {
+			var ce *codec.Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("Walk error %T %v is not *codec.Error", err, err)
+			}
+			if len(r.toks) != 0 {
+				t.Fatalf("Walk emitted tokens before failing")
+			}
+			return
+		}
+		if !stdjson.Valid(data) {
+			t.Fatalf("Walk accepted what encoding/json rejects: %q", data)
+		}
+		jsonCheckCounts(t, r.toks)
+
+		w := zjson.NewWriter()
+		w.Reset(nil)
+		r.replay(w)
+		if w.Err() != nil {
+			t.Fatalf("Writer: %v", w.Err())
+		}
+		var r2 jsonRecorder
+		if err := zjson.Walk(w.Bytes(), &r2, codec.DefaultMaxDepth); err != nil {
+			t.Fatalf("Walk(Writer(Walk(%q))) = %s: %v", data, w.Bytes(), err)
+		}
+		if len(r2.toks) != len(r.toks) {
+			t.Fatalf("token count changed %d → %d via %s", len(r.toks), len(r2.toks), w.Bytes())
+		}
+		for i := range r.toks {
+			if r.toks[i] != r2.toks[i] {
+				t.Fatalf("token %d changed %+v → %+v via %s", i, r.toks[i], r2.toks[i], w.Bytes())
+			}
+		}
+
+		got, err := codec.ToGo(codec.Raw{Format: codec.JSON, Bytes: data})
+		if err != nil {
+			t.Fatalf("ToGo after a successful Walk: %v", err)
+		}
+		dec := stdjson.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		var ref any
+		if err := dec.Decode(&ref); err != nil {
+			t.Fatalf("encoding/json rejects %q: %v", data, err)
+		}
+		if !jsonSameAsRef(got, ref) {
+			t.Fatalf("values differ for %q:\n got %#v\nref %#v", data, got, ref)
+		}
+	})
+}
+
+func jsonCheckCounts(t *testing.T, toks []jsonToken) {
+	type open struct {
+		want, got int
+		isMap     bool
+	}
+	var stack []open
+	for _, tk := range toks {
+		if len(stack) > 0 && tk.op != ']' {
+			stack[len(stack)-1].got++
+		}
+		switch tk.op {
+		case '[', '{':
+			stack = append(stack, open{want: tk.cnt, isMap: tk.op == '{'})
+		case ']':
+			top := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if top.isMap {
+				top.got /= 2
+			}
+			if top.got != top.want {
+				t.Fatalf("container announced %d elements, has %d", top.want, top.got)
+			}
+		}
+	}
+}
+
+// jsonConvention is the reference reading of the binary convention, built
+// on encoding/base64 (padded when the length is a multiple of 4, unpadded
+// otherwise; '\r' and '\n', which encoding/base64 skips, disqualify).
+func jsonConvention(s string) ([]byte, bool) {
+	if len(s) == 0 || s[0] != 0 || strings.ContainsAny(s, "\r\n") {
+		return nil, false
+	}
+	enc := base64.StdEncoding
+	if (len(s)-1)%4 != 0 {
+		enc = base64.RawStdEncoding
+	}
+	b, err := enc.DecodeString(s[1:])
+	if err != nil {
+		return nil, false
+	}
+	return b, true
+}
+
+func jsonSameAsRef(got, ref any) bool {
+	switch r := ref.(type) {
+	case nil:
+		return got == nil
+	case bool:
+		g, ok := got.(bool)
+		return ok && g == r
+	case stdjson.Number:
+		switch g := got.(type) {
+		case int64:
+			w, ok := new(big.Int).SetString(string(r), 10)
+			return ok && w.Cmp(big.NewInt(g)) == 0
+		case uint64:
+			w, ok := new(big.Int).SetString(string(r), 10)
+			return ok && w.Cmp(new(big.Int).SetUint64(g)) == 0
+		case float64:
+			// strconv.ParseFloat is the rounding reference (big.ParseFloat
+			// gives up on exponents like 0e99999999999999999999).
+			w, err := strconv.ParseFloat(string(r), 64)
+			return err == nil && w == g
+		}
+		return false
+	case string:
+		if b, ok := jsonConvention(r); ok {
+			g, ok := got.([]byte)
+			return ok && bytes.Equal(g, b)
+		}
+		g, ok := got.(string)
+		return ok && g == r
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(r) {
+			return false
+		}
+		for i := range r {
+			if !jsonSameAsRef(g[i], r[i]) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok || len(g) != len(r) {
+			return false
+		}
+		for k, rv := range r {
+			gv, ok := g[k]
+			if !ok || !jsonSameAsRef(gv, rv) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
