@@ -1,0 +1,475 @@
+// Package netpoll puts the router on the wire: WebSocket and RawSocket
+// listeners (and a universal listener that serves both on one port) over
+// nbio's epoll engine, with TLS and unix sockets.
+//
+// # Threads
+//
+// Listeners run one accept goroutine each and hand plain connections to
+// nbio, whose pollers call OnData; the framing (netpoll/ws,
+// netpoll/rawsocket), the codec and the router run inline there, with a
+// core.Batch per read. TLS connections run on a reader and a writer
+// goroutine each (crypto/tls needs a blocking net.Conn); they feed the same
+// state machine. One sweeper goroutine per Server drives keepalive pings,
+// handshake timeouts and the coarse clock.
+//
+// # Output
+//
+// core.Transport.Send copies a frame (header + message) into the
+// connection's pending output; the batch that first made it non-empty
+// flushes it with one write when its input batch ends, so everything
+// produced for a connection while handling one read goes out in one
+// syscall. Output the kernel does not take is queued by nbio; pending output
+// (ours plus nbio's) is bounded per connection, and a connection over the
+// bound is a slow consumer: closed (default) or its new messages dropped,
+// counted and logged either way, never slowing anyone else.
+//
+// # Locks
+//
+// conn.mu guards a connection's output state; it is taken after any core
+// lock (it is the "transport's own output lock" of core's lock order) and
+// before nbio's own connection lock. Nothing is called back into core while
+// conn.mu is held.
+package netpoll
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lesismal/nbio"
+	"github.com/lesismal/nbio/logging"
+
+	"github.com/zwamp/zwamp/core"
+)
+
+// Kind is what a listener serves.
+type Kind uint8
+
+// Listener kinds.
+const (
+	Universal Kind = iota // WebSocket and RawSocket on one port (sniffed by the first byte)
+	WebSocket
+	RawSocket
+)
+
+func (k Kind) String() string {
+	switch k {
+	case WebSocket:
+		return "websocket"
+	case RawSocket:
+		return "rawsocket"
+	}
+	return "universal"
+}
+
+// ParseKind parses "universal", "websocket" ("ws") or "rawsocket" ("rs").
+func ParseKind(s string) (Kind, error) {
+	switch s {
+	case "", "universal":
+		return Universal, nil
+	case "websocket", "ws":
+		return WebSocket, nil
+	case "rawsocket", "rs":
+		return RawSocket, nil
+	}
+	return 0, fmt.Errorf("netpoll: unknown listener kind %q", s)
+}
+
+// Listener configures one listening socket.
+type Listener struct {
+	Network string // "tcp" (default) or "unix"
+	Addr    string // host:port, or the socket path for "unix"
+	Kind    Kind
+	// Path restricts WebSocket upgrades to this request path; empty
+	// accepts any path.
+	Path string
+	// TLS, when set, serves TLS (crypto/tls) on this listener.
+	TLS *tls.Config
+}
+
+// SlowConsumerPolicy says what happens to a connection whose pending output
+// exceeds Config.MaxPendingOutput.
+type SlowConsumerPolicy uint8
+
+// Policies.
+const (
+	CloseSlowConsumer SlowConsumerPolicy = iota // close the connection (default)
+	DropSlowConsumer                            // drop messages for it until it catches up
+)
+
+// ParseSlowConsumerPolicy parses "close" or "drop".
+func ParseSlowConsumerPolicy(s string) (SlowConsumerPolicy, error) {
+	switch s {
+	case "", "close":
+		return CloseSlowConsumer, nil
+	case "drop":
+		return DropSlowConsumer, nil
+	}
+	return 0, fmt.Errorf("netpoll: unknown slow-consumer policy %q (want close or drop)", s)
+}
+
+// Config configures a Server. Zero values mean the documented defaults.
+type Config struct {
+	Listeners []Listener
+
+	// MaxMessageSize bounds one incoming WAMP message (WebSocket message or
+	// RawSocket frame). Default 16 MiB, the RawSocket maximum.
+	MaxMessageSize int
+	// MaxPendingOutput bounds the bytes queued for one connection (ours and
+	// nbio's). Default 4 MiB.
+	MaxPendingOutput int
+	// SlowConsumer is the policy when MaxPendingOutput is exceeded.
+	SlowConsumer SlowConsumerPolicy
+	// PingInterval is how long a connection may be silent before it is
+	// pinged (WebSocket ping / RawSocket PING). Default 30s; negative
+	// disables keepalive.
+	PingInterval time.Duration
+	// PingTimeout is how long a pinged connection has to show any sign of
+	// life before it is closed as dead. Default 10s.
+	PingTimeout time.Duration
+	// HandshakeTimeout bounds the WebSocket/RawSocket opening handshake.
+	// Default 10s.
+	HandshakeTimeout time.Duration
+	// Pollers is the number of nbio event loops. Default GOMAXPROCS.
+	Pollers int
+	// Logger receives the server's logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.MaxMessageSize <= 0 || c.MaxMessageSize > 16<<20 {
+		c.MaxMessageSize = 16 << 20
+	}
+	if c.MaxPendingOutput <= 0 {
+		c.MaxPendingOutput = 4 << 20
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = 30 * time.Second
+	}
+	if c.PingTimeout <= 0 {
+		c.PingTimeout = 10 * time.Second
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = 10 * time.Second
+	}
+	if c.Pollers <= 0 {
+		c.Pollers = runtime.GOMAXPROCS(0)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Stats are the server's counters.
+type Stats struct {
+	Conns             int64 // open connections
+	Accepted          int64 // connections accepted since start
+	HandshakeFailures int64 // refused or timed-out opening handshakes
+	FramingErrors     int64 // connections failed for a framing violation
+	SlowDrops         int64 // messages dropped for slow consumers
+	SlowCloses        int64 // connections closed as slow consumers
+	TooLarge          int64 // outgoing messages over the peer's RawSocket limit, dropped
+	PingTimeouts      int64 // connections closed by keepalive
+}
+
+type counters struct {
+	conns, accepted, handshakeFailures, framingErrors  atomic.Int64
+	slowDrops, slowCloses, tooLarge, pingTimeouts      atomic.Int64
+	_                                                  [0]func() // not comparable
+}
+
+// Server serves a core.Router on its listeners.
+type Server struct {
+	r      *core.Router
+	cfg    Config
+	log    *slog.Logger
+	engine *nbio.Engine
+
+	mu        sync.Mutex
+	listeners []net.Listener
+	specs     []*listenerSpec
+	conns     map[*conn]struct{}
+	closing   bool
+
+	clock  atomic.Int64 // coarse unix nanoseconds, updated by the sweeper
+	stats  counters
+	wg     sync.WaitGroup
+	stopCh chan struct{}
+}
+
+type listenerSpec struct {
+	Listener
+	srv *Server
+}
+
+// NewServer creates a server for r. Call Start to listen.
+func NewServer(r *core.Router, cfg Config) (*Server, error) {
+	cfg.setDefaults()
+	if len(cfg.Listeners) == 0 {
+		return nil, errors.New("netpoll: no listeners configured")
+	}
+	s := &Server{r: r, cfg: cfg, log: cfg.Logger, conns: make(map[*conn]struct{}), stopCh: make(chan struct{})}
+	s.clock.Store(time.Now().UnixNano())
+	logging.SetLevel(logging.LevelNone)
+	s.engine = nbio.NewEngine(nbio.Config{
+		Name:    "zwamp",
+		NPoller: cfg.Pollers,
+		// Reads land in the poller's buffer and are processed before the
+		// next read, so one buffer per poller suffices.
+		ReadBufferSize: 64 << 10,
+	})
+	s.engine.OnOpen(s.onOpen)
+	s.engine.OnData(s.onData)
+	s.engine.OnClose(s.onClose)
+	s.engine.OnWrittenSize(func(nc *nbio.Conn, _ []byte, n int) {
+		if c, ok := nc.Session().(*conn); ok {
+			c.written.Add(int64(n))
+		}
+	})
+	return s, nil
+}
+
+// Start opens every listener and starts serving. On error nothing is left
+// listening.
+func (s *Server) Start() error {
+	if err := s.engine.Start(); err != nil {
+		return fmt.Errorf("netpoll: start engine: %w", err)
+	}
+	for _, l := range s.cfg.Listeners {
+		network := l.Network
+		if network == "" {
+			network = "tcp"
+		}
+		if network == "unix" {
+			_ = os.Remove(l.Addr) // a stale socket file from an earlier run
+		}
+		ln, err := net.Listen(network, l.Addr)
+		if err != nil {
+			s.closeListeners()
+			s.engine.Stop()
+			return fmt.Errorf("netpoll: listen %s %s: %w", network, l.Addr, err)
+		}
+		spec := &listenerSpec{Listener: l, srv: s}
+		spec.Network = network
+		s.mu.Lock()
+		s.listeners = append(s.listeners, ln)
+		s.specs = append(s.specs, spec)
+		s.mu.Unlock()
+		s.log.Info("listening", "network", network, "addr", ln.Addr().String(), "kind", l.Kind.String(), "tls", l.TLS != nil, "path", l.Path)
+		s.wg.Add(1)
+		go s.accept(ln, spec)
+	}
+	s.wg.Add(1)
+	go s.sweep()
+	return nil
+}
+
+// Addrs returns the listeners' addresses (useful with port 0).
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]net.Addr, len(s.listeners))
+	for i, ln := range s.listeners {
+		out[i] = ln.Addr()
+	}
+	return out
+}
+
+// Stats returns the server's counters.
+func (s *Server) Stats() Stats {
+	st := &s.stats
+	return Stats{
+		Conns: st.conns.Load(), Accepted: st.accepted.Load(),
+		HandshakeFailures: st.handshakeFailures.Load(), FramingErrors: st.framingErrors.Load(),
+		SlowDrops: st.slowDrops.Load(), SlowCloses: st.slowCloses.Load(),
+		TooLarge: st.tooLarge.Load(), PingTimeouts: st.pingTimeouts.Load(),
+	}
+}
+
+func (s *Server) accept(ln net.Listener, spec *listenerSpec) {
+	defer s.wg.Done()
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: back off, as net/http does.
+			if delay == 0 {
+				delay = 5 * time.Millisecond
+			} else if delay < time.Second {
+				delay *= 2
+			}
+			s.log.Warn("accept failed", "addr", ln.Addr().String(), "error", err, "retry_in", delay)
+			select {
+			case <-time.After(delay):
+				continue
+			case <-s.stopCh:
+				return
+			}
+		}
+		delay = 0
+		s.stats.accepted.Add(1)
+		if spec.TLS != nil {
+			go s.serveTLS(nc, spec)
+			continue
+		}
+		if tc, ok := nc.(*net.TCPConn); ok {
+			_ = tc.SetNoDelay(true)
+		}
+		// Convert first so the conn is attached before nbio calls OnOpen
+		// (synchronously, inside AddConn).
+		nbc, err := nbio.NBConn(nc)
+		if err != nil {
+			s.log.Warn("register connection", "error", err)
+			_ = nc.Close()
+			continue
+		}
+		c := newConn(s, spec, nbc.RemoteAddr())
+		c.io = nbioWriter{nbc}
+		nbc.SetSession(c)
+		c.published.Store(true)
+		if _, err := s.engine.AddConn(nbc); err != nil {
+			s.log.Warn("register connection", "error", err)
+		}
+	}
+}
+
+func (s *Server) onOpen(nc *nbio.Conn) {
+	c, ok := nc.Session().(*conn)
+	if !ok {
+		_ = nc.Close()
+		return
+	}
+	s.register(c)
+}
+
+func (s *Server) onData(nc *nbio.Conn, data []byte) {
+	if c, ok := nc.Session().(*conn); ok {
+		c.onData(data)
+	}
+}
+
+func (s *Server) onClose(nc *nbio.Conn, err error) {
+	if c, ok := nc.Session().(*conn); ok {
+		// nbio may call this from inside Write with our output lock held
+		// (a failed write closes the connection): finish on a goroutine.
+		go c.closed(err)
+	}
+}
+
+func (s *Server) register(c *conn) {
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	closing := s.closing
+	s.mu.Unlock()
+	s.stats.conns.Add(1)
+	if closing {
+		c.Close()
+	}
+}
+
+func (s *Server) unregister(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.stats.conns.Add(-1)
+}
+
+func (s *Server) closeListeners() {
+	s.mu.Lock()
+	lns := s.listeners
+	s.mu.Unlock()
+	for _, ln := range lns {
+		_ = ln.Close()
+	}
+}
+
+// Shutdown stops accepting, sends every session GOODBYE
+// wamp.close.system_shutdown, waits (until ctx is done) for the clients to
+// answer, then closes every connection and stops the engine.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closing = true
+	s.mu.Unlock()
+	s.closeListeners()
+	s.r.Shutdown()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+wait:
+	for s.r.Stats().Sessions > 0 {
+		select {
+		case <-ctx.Done():
+			break wait
+		case <-tick.C:
+		}
+	}
+	s.mu.Lock()
+	all := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		all = append(all, c)
+	}
+	s.mu.Unlock()
+	for _, c := range all {
+		c.Close()
+	}
+	for s.stats.conns.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			close(s.stopCh)
+			s.engine.Stop()
+			s.wg.Wait()
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+	close(s.stopCh)
+	s.engine.Stop()
+	s.wg.Wait()
+	return nil
+}
+
+// sweep runs the coarse clock, keepalive pings and handshake timeouts.
+func (s *Server) sweep() {
+	defer s.wg.Done()
+	period := 250 * time.Millisecond
+	t := time.NewTicker(period)
+	defer t.Stop()
+	var list []*conn
+	lastScan := time.Now()
+	for {
+		select {
+		case <-s.stopCh:
+			return
+		case now := <-t.C:
+			s.clock.Store(now.UnixNano())
+			if now.Sub(lastScan) < time.Second {
+				continue
+			}
+			lastScan = now
+			s.mu.Lock()
+			list = list[:0]
+			for c := range s.conns {
+				list = append(list, c)
+			}
+			s.mu.Unlock()
+			for i, c := range list {
+				c.keepalive(now.UnixNano())
+				list[i] = nil
+			}
+		}
+	}
+}
