@@ -181,9 +181,9 @@ type Stats struct {
 }
 
 type counters struct {
-	conns, accepted, handshakeFailures, framingErrors  atomic.Int64
-	slowDrops, slowCloses, tooLarge, pingTimeouts      atomic.Int64
-	_                                                  [0]func() // not comparable
+	conns, accepted, handshakeFailures, framingErrors atomic.Int64
+	slowDrops, slowCloses, tooLarge, pingTimeouts     atomic.Int64
+	_                                                 [0]func() // not comparable
 }
 
 // Server serves a core.Router on its listeners.
