@@ -1,6 +1,7 @@
 package cbor
 
 import (
+	"bytes"
 	"testing"
 
 	fxcbor "github.com/fxamacker/cbor/v2"
@@ -120,5 +121,47 @@ func BenchmarkDetails(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// discard is a ValueWriter that does nothing, to time Walk alone.
+type discard struct{}
+
+func (discard) WriteNil()          {}
+func (discard) WriteBool(bool)     {}
+func (discard) WriteInt(int64)     {}
+func (discard) WriteUint(uint64)   {}
+func (discard) WriteFloat(float64) {}
+func (discard) WriteString([]byte) {}
+func (discard) WriteBytes([]byte)  {}
+func (discard) BeginArray(int)     {}
+func (discard) BeginMap(int)       {}
+func (discard) End()               {}
+
+// BenchmarkWalkIndefinite walks 64 KiB of small integers in an array
+// directly (flat) and at the bottom of 63 nested indefinite-length arrays
+// (nested). Walk prescans indefinite containers once, so the two cost about
+// the same per byte; counting each level separately would make nested ~60×
+// slower.
+func BenchmarkWalkIndefinite(b *testing.B) {
+	const n = 64 << 10
+	flat := append([]byte{0x9f}, bytes.Repeat([]byte{0x01}, n)...)
+	flat = append(flat, 0xff)
+	nested := bytes.Repeat([]byte{0x9f}, 63)
+	nested = append(nested, bytes.Repeat([]byte{0x01}, n)...)
+	nested = append(nested, bytes.Repeat([]byte{0xff}, 63)...)
+	for _, bc := range []struct {
+		name string
+		data []byte
+	}{{"flat", flat}, {"nested", nested}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(bc.data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := Walk(bc.data, discard{}, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

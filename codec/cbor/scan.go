@@ -352,13 +352,10 @@ func skip(data []byte, p, depth, maxDepth int) (int, error) {
 			return q, codec.ErrTruncated
 		}
 		for n := int(arg); n > 0; n-- {
-			// Scalars that fit in the initial byte (small ints, false,
-			// true, null, undefined) need no call.
-			if q < len(data) {
-				if c := data[q]; c < 0x38 && c&0x1f < 24 || c >= 0xf4 && c <= 0xf7 {
-					q++
-					continue
-				}
+			// Scalars that fit in the initial byte need no call.
+			if q < len(data) && tiny(data[q]) {
+				q++
+				continue
 			}
 			if q, err = skip(data, q, depth+1, maxDepth); err != nil {
 				return q, err
@@ -393,29 +390,84 @@ func skip(data []byte, p, depth, maxDepth int) (int, error) {
 	}
 }
 
-// count validates the elements of the indefinite-length container whose
-// head ended at q and returns how many there are (pairs, for a map), so that
-// Walk can give the exact count up front.
-func count(data []byte, q, depth, maxDepth int, isMap bool) (int, error) {
-	n := 0
-	for {
+// tiny reports whether c is a complete one-byte item: a small integer,
+// false, true, null or undefined.
+func tiny(c byte) bool { return c < 0x38 && c&0x1f < 24 || c >= 0xf4 && c <= 0xf7 }
+
+// nests reports whether the item starting with byte c may contain
+// containers (an array, a map, or a tag in front of anything).
+func nests(c byte) bool { return c>>5 >= majorArray && c>>5 <= majorTag }
+
+// prescan validates the item at p like skip and appends to counts, in
+// pre-order, the element count (pairs, for a map) of every indefinite-length
+// container in it. Walk must announce exact counts up front; counting each
+// indefinite container by scanning it separately would rescan nested ones at
+// every level, O(size × depth) on hostile input, while one prescan of the
+// subtree keeps Walk linear.
+func prescan(data []byte, p, depth, maxDepth int, counts *[]int) (int, error) {
+	major, ai, arg, start, q, err := head(data, p)
+	if err != nil {
+		return q, err
+	}
+	if major != majorArray && major != majorMap {
+		return skip(data, start, depth, maxDepth)
+	}
+	if depth > maxDepth {
+		return start, codec.ErrDepth
+	}
+	isMap := major == majorMap
+	if ai != aiIndef {
+		room := uint64(len(data) - q)
+		if isMap {
+			room /= 2
+		}
+		if arg > room {
+			return q, codec.ErrTruncated
+		}
+		for n := arg; n > 0; n-- {
+			if isMap {
+				if q, err = key(data, q); err != nil {
+					return q, err
+				}
+			}
+			if q, err = prescanElem(data, q, depth+1, maxDepth, counts); err != nil {
+				return q, err
+			}
+		}
+		return q, nil
+	}
+	slot := len(*counts)
+	*counts = append(*counts, 0)
+	for n := 0; ; n++ {
 		if q >= len(data) {
 			return q, codec.ErrTruncated
 		}
 		if data[q] == breakByte {
-			return n, nil
+			(*counts)[slot] = n
+			return q + 1, nil
 		}
-		var err error
 		if isMap {
 			if q, err = key(data, q); err != nil {
 				return q, err
 			}
 		}
-		if q, err = skip(data, q, depth+1, maxDepth); err != nil {
+		if q, err = prescanElem(data, q, depth+1, maxDepth, counts); err != nil {
 			return q, err
 		}
-		n++
 	}
+}
+
+// prescanElem is prescan for a container element: items that cannot hold
+// a container are only validated, without the bookkeeping.
+func prescanElem(data []byte, p, depth, maxDepth int, counts *[]int) (int, error) {
+	if p < len(data) {
+		if c := data[p]; tiny(c) {
+			return p + 1, nil
+		} else if !nests(c) {
+			return skip(data, p, depth, maxDepth)
+		}
+	}
+	return prescan(data, p, depth, maxDepth, counts)
 }
 
 // float widens the bits of a half, single or double precision float (ai 25,

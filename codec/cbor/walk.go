@@ -7,19 +7,26 @@ import (
 	"github.com/zwamp/zwamp/codec"
 )
 
-// scratchPool holds the buffers indefinite-length strings are joined in
-// before Walk reports them as one token.
-var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+// scratch is the memory a Walk may need, pooled so that steady-state
+// walks do not allocate: buf joins the chunks of indefinite-length strings,
+// counts holds the prescanned element counts of indefinite containers.
+type scratch struct {
+	buf    []byte
+	counts []int
+}
 
-// maxPooledScratch keeps one huge string from pinning its buffer in the pool.
+var scratchPool = sync.Pool{New: func() any { return &scratch{buf: make([]byte, 0, 256)} }}
+
+// maxPooledScratch keeps one huge input from pinning its scratch in the pool.
 const maxPooledScratch = 64 << 10
 
 // walker is the state of one Walk call; it lives on Walk's stack.
 type walker struct {
-	data    []byte
-	w       codec.ValueWriter
-	max     int
-	scratch *[]byte // taken from scratchPool on first use
+	data []byte
+	w    codec.ValueWriter
+	max  int
+	s    *scratch // taken from scratchPool on first use
+	next int      // next unused entry of s.counts
 }
 
 // Walk validates the single CBOR value in data (no trailing bytes) and
@@ -37,11 +44,9 @@ func Walk(data []byte, w codec.ValueWriter, maxDepth int) error {
 	}
 	wk := walker{data: data, w: w, max: maxDepth}
 	p, err := wk.value(0, 1)
-	if wk.scratch != nil {
-		if cap(*wk.scratch) <= maxPooledScratch {
-			*wk.scratch = (*wk.scratch)[:0]
-			scratchPool.Put(wk.scratch)
-		}
+	if s := wk.s; s != nil && cap(s.buf) <= maxPooledScratch && cap(s.counts) <= maxPooledScratch {
+		s.buf, s.counts = s.buf[:0], s.counts[:0]
+		scratchPool.Put(s)
 	}
 	if err != nil {
 		return &codec.Error{Offset: p, Err: err}
@@ -88,9 +93,17 @@ func (wk *walker) value(p, depth int) (int, error) {
 		isMap := major == majorMap
 		n := int(arg)
 		if ai == aiIndef {
-			if n, err = count(data, q, depth, wk.max, isMap); err != nil {
-				return n, err
+			// Counts come from one prescan of the outermost indefinite
+			// container, consumed here in the same (pre-)order.
+			wk.scratch()
+			if wk.next == len(wk.s.counts) {
+				wk.s.counts, wk.next = wk.s.counts[:0], 0
+				if end, err := prescan(data, start, depth, wk.max, &wk.s.counts); err != nil {
+					return end, err
+				}
 			}
+			n = wk.s.counts[wk.next]
+			wk.next++
 		} else {
 			room := uint64(len(data) - q)
 			if isMap {
@@ -116,7 +129,7 @@ func (wk *walker) value(p, depth int) (int, error) {
 			}
 		}
 		if ai == aiIndef {
-			q++ // the break, found by count
+			q++ // the break, found by prescan
 		}
 		wk.w.End()
 		return q, nil
@@ -168,9 +181,14 @@ func (wk *walker) str(q int, major, ai byte, arg uint64) ([]byte, int, error) {
 	if ai != aiIndef {
 		return wk.data[q:end:end], end, nil
 	}
-	if wk.scratch == nil {
-		wk.scratch = scratchPool.Get().(*[]byte)
+	wk.scratch()
+	wk.s.buf, _ = appendChunks(wk.s.buf[:0], wk.data, q)
+	return wk.s.buf, end, nil
+}
+
+// scratch makes sure the walker holds pooled scratch memory.
+func (wk *walker) scratch() {
+	if wk.s == nil {
+		wk.s = scratchPool.Get().(*scratch)
 	}
-	*wk.scratch, _ = appendChunks((*wk.scratch)[:0], wk.data, q)
-	return *wk.scratch, end, nil
 }

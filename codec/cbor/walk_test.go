@@ -194,6 +194,8 @@ func TestWalkBad(t *testing.T) {
 		{"bytes key", "a1 41 61 02", codec.ErrKey, true},
 		{"array key", "a1 80 02", codec.ErrKey, true},
 		{"indefinite map int key", "bf 01 02 ff", codec.ErrKey, true},
+		{"null key", "a1 f6 01", codec.ErrKey, false},      // fxamacker reads it as ""
+		{"undefined key", "a1 f7 30", codec.ErrKey, false}, // found by FuzzCBORWalk
 		{"huge array", "9b ffffffffffffffff", codec.ErrTruncated, true},
 		{"huge map", "bb 4000000000000000", codec.ErrTruncated, true},
 		{"huge text", "7b ffffffffffffffff", codec.ErrTruncated, true},

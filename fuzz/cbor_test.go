@@ -1,0 +1,448 @@
+package fuzz
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	fxcbor "github.com/fxamacker/cbor/v2"
+
+	"github.com/zwamp/zwamp/codec"
+	zcbor "github.com/zwamp/zwamp/codec/cbor"
+	"github.com/zwamp/zwamp/codec/codectest"
+)
+
+// Everything top-level here is prefixed with cbor: the package is shared
+// by the fuzz targets of every codec and parser.
+
+var cborUpdateCorpus = flag.Bool("cborcorpus.update", false, "rewrite testdata/fuzz/FuzzCBOR*/ seed files")
+
+// cborRefEnc encodes the seed messages deterministically.
+var cborRefEnc = func() fxcbor.EncMode {
+	em, err := fxcbor.EncOptions{Sort: fxcbor.SortCanonical}.EncMode()
+	if err != nil {
+		panic(err)
+	}
+	return em
+}()
+
+// cborRefDec reads CBOR the way the codec must where both are defined:
+// string keys, no duplicate keys, only false/true/null/undefined as simple
+// values, no tags; nesting is left to the codec's own limit.
+// cborRefDecTags also accepts tags, unregistered ones as their content.
+// cborRefDecAnyKeys decodes maps as map[any]any, for checking that input
+// the codec rejects is rejected or read with a non-string key by fxamacker
+// (which turns a null key into "" when decoding into map[string]any).
+var (
+	cborRefDec        = cborDecMode(fxcbor.TagsForbidden, true)
+	cborRefDecTags    = cborDecMode(fxcbor.TagsAllowed, true)
+	cborRefDecAnyKeys = cborDecMode(fxcbor.TagsAllowed, false)
+)
+
+func cborDecMode(tags fxcbor.TagsMode, stringKeys bool) fxcbor.DecMode {
+	var rejects []func(*fxcbor.SimpleValueRegistry) error
+	for sv := 0; sv < 256; sv++ {
+		if sv < 20 || sv > 31 {
+			rejects = append(rejects, fxcbor.WithRejectedSimpleValue(fxcbor.SimpleValue(sv)))
+		}
+	}
+	reg, err := fxcbor.NewSimpleValueRegistryFromDefaults(rejects...)
+	if err != nil {
+		panic(err)
+	}
+	opts := fxcbor.DecOptions{
+		DupMapKey:        fxcbor.DupMapKeyEnforcedAPF,
+		MaxNestedLevels:  65535,
+		MaxArrayElements: math.MaxInt32,
+		MaxMapPairs:      math.MaxInt32,
+		IndefLength:      fxcbor.IndefLengthAllowed,
+		TagsMd:           tags,
+		SimpleValues:     reg,
+	}
+	if stringKeys {
+		opts.DefaultMapType = reflect.TypeOf(map[string]any{})
+	}
+	if tags == fxcbor.TagsAllowed {
+		opts.UnrecognizedTagToAny = fxcbor.UnrecognizedTagContentToAny
+	}
+	dm, err := opts.DecMode()
+	if err != nil {
+		panic(err)
+	}
+	return dm
+}
+
+// cborNasties are CBOR-specific inputs (hex): every reserved or malformed
+// head, indefinite forms, tags, floats, huge declared lengths, deep nesting
+// and WAMP-level edge cases.
+var cborNasties = []string{
+	"", "00", "ff", "1c", "1d", "1e", "1f", "3f", "5c", "7d", "9e", "bc", "df", "fc", "fd", "fe",
+	"e0", "f3", "f8 00", "f8 1f", "f8 20", "f8 ff", "f4", "f5", "f6", "f7", "f9 7e00", "f9 7c01", "f9 0001", "fa 7f800001", "fb 7ff0000000000001",
+	"1b ffffffffffffffff", "3b ffffffffffffffff", "3b 7fffffffffffffff", "3b 8000000000000000", "c2 49 010000000000000000", "c3 40",
+	"9b ffffffffffffffff", "bb ffffffffffffffff", "7b ffffffffffffffff", "5b 7fffffffffffffff", "9a ffffffff 00", "5f 5b ffffffffffffffff",
+	"9f", "9f ff", "bf ff", "bf 61 61 ff", "bf 01 02 ff", "5f ff", "7f ff", "7f 61 61 ff", "7f 61 c3 61 a9 ff", "5f 61 61 ff", "7f 7f ff ff", "5f c6 41 61 ff",
+	"a1 01 02", "a1 41 61 01", "a1 c6 61 6b 01", "a2 61 61 01 61 61 02", "62 c328", "63 eda080", "62 c0af", "64 f4908080",
+	"c6", "c6 c6 c6 01", "d9d9f7 84 10 01 a0 61 61", "c1 fb 41d6f5ce00000000", "c0 01", "c0 61 61",
+	"01 02", "84 10 01 a0 61 61 00", "80", "81 00", "a0",
+	"9f 10 01 a0 61 61 ff", "9f 10 01 a0 ff", "9f 18 20 01 a0 61 61 80 ff", "98 04 18 10 01 a0 61 61", "84 10 1b 0000000000000005 a0 61 61",
+	"84 10 1b 0020000000000000 a0 61 61", "84 10 1b 0020000000000001 a0 61 61", "84 10 f9 3c00 a0 61 61", "84 10 20 a0 61 61",
+	"84 10 01 a0 7f 63 636f6d 60 62 2e61 ff", "84 10 01 a1 7f 65 61636b6e6f 66 776c65646765 ff f5 61 61",
+	"84 10 01 bf 67 6578636c756465 9f 01 02 ff ff 61 61", "84 10 01 a1 6b 61636b6e6f776c65646765 f7 61 61",
+	"85 10 01 a0 61 61 81 3b ffffffffffffffff", "85 08 1a 00010000 01 a0 61 65",
+	"83 01 61 72 a1 65 726f6c6573 a1 66 63616c6c6572 a1 68 6665617475726573 a1 6e 63616c6c5f63616e63656c696e67 f6",
+	"83 01 61 72 a1 65 726f6c6573 a2 66 63616c6c6572 f6 66 63616c6c6565 a1 68 6665617475726573 f6",
+	"85 10 01 a0 61 61 81" + strings.Repeat(" 81", 61) + " 80",
+	"85 10 01 a0 61 61 81" + strings.Repeat(" 81", 62) + " 80",
+	"85 10 01 a0 61 61 81" + strings.Repeat(" 9f", 1000),
+	strings.Repeat("c6", 500) + "01",
+}
+
+// cborCaseSeeds returns every codectest case (valid and bad) as encoded by
+// the reference library, and the nasties, keyed by file name.
+func cborCaseSeeds(t testing.TB) map[string][]byte {
+	out := map[string][]byte{}
+	for _, c := range codectest.Cases {
+		b, err := cborRefEnc.Marshal(c.Value)
+		if err != nil {
+			t.Fatalf("%s: %v", c.Name, err)
+		}
+		out["case-"+cborFileName(c.Name)] = b
+	}
+	for _, c := range codectest.BadCases {
+		b, err := cborRefEnc.Marshal(c.Value)
+		if err != nil {
+			t.Fatalf("%s: %v", c.Name, err)
+		}
+		out["bad-"+cborFileName(c.Name)] = b
+	}
+	for i, s := range cborNasties {
+		b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
+		if err != nil {
+			t.Fatalf("nasty %d %q: %v", i, s, err)
+		}
+		out[fmt.Sprintf("nasty-%03d", i)] = b
+	}
+	if n := len(codectest.Cases) + len(codectest.BadCases) + len(cborNasties); len(out) != n {
+		t.Fatalf("seed names collide: %d files for %d seeds", len(out), n)
+	}
+	return out
+}
+
+func cborFileName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// TestCBORSeedCorpus keeps the checked-in corpus in step with codectest and
+// cborNasties: run with -cborcorpus.update to rewrite it.
+func TestCBORSeedCorpus(t *testing.T) {
+	seeds := cborCaseSeeds(t)
+	for _, target := range []string{"FuzzCBORDecode", "FuzzCBORWalk"} {
+		dir := filepath.Join("testdata", "fuzz", target)
+		for name, data := range seeds {
+			path := filepath.Join(dir, name)
+			want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)
+			if *cborUpdateCorpus {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			got, err := os.ReadFile(path)
+			if err != nil || string(got) != want {
+				t.Errorf("%s is missing or stale (run go test ./fuzz -run TestCBORSeedCorpus -cborcorpus.update)", path)
+			}
+		}
+	}
+}
+
+func cborAddSeeds(f *testing.F) {
+	for _, data := range cborCaseSeeds(f) {
+		f.Add(data)
+	}
+}
+
+// cborCheckErr requires a *codec.Error with an offset inside the input.
+func cborCheckErr(t *testing.T, data []byte, err error) {
+	t.Helper()
+	var ce *codec.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("error %T (%v) is not *codec.Error", err, err)
+	}
+	if ce.Offset < 0 || ce.Offset > len(data) {
+		t.Fatalf("error offset %d outside input of %d bytes: %v", ce.Offset, len(data), err)
+	}
+}
+
+// FuzzCBORDecode: Decode never panics; what it accepts Walk accepts too
+// (bar integers below MinInt64), Append writes back, and that decodes to
+// the same message, both from the Dict view and from the typed Details.
+func FuzzCBORDecode(f *testing.F) {
+	cborAddSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var m codec.Message
+		err := zcbor.Decode(&m, data)
+		if err != nil {
+			cborCheckErr(t, data, err)
+			return
+		}
+		if werr := zcbor.Walk(data, &cborRecorder{}, 0); werr != nil && !errors.Is(werr, codec.ErrUnsupported) {
+			t.Fatalf("Decode accepts %x but Walk says %v", data, werr)
+		}
+		out, err := zcbor.Append(nil, &m)
+		if err != nil {
+			t.Fatalf("Append of decoded %x: %v", data, err)
+		}
+		var m2 codec.Message
+		if err := zcbor.Decode(&m2, out); err != nil {
+			t.Fatalf("Decode(Append) %x: %v", out, err)
+		}
+		cborSameMessage(t, &m2, &m)
+
+		m.Dict = codec.Raw{}
+		out2, err := zcbor.Append(nil, &m)
+		if err != nil {
+			t.Fatalf("Append from Details of %x: %v", data, err)
+		}
+		var m3 codec.Message
+		if err := zcbor.Decode(&m3, out2); err != nil {
+			t.Fatalf("Decode(Append from Details) %x: %v", out2, err)
+		}
+		cborSameMessage(t, &m3, &m)
+	})
+}
+
+func cborSameMessage(t *testing.T, got, want *codec.Message) {
+	t.Helper()
+	if got.Type != want.Type || got.Request != want.Request || got.ID != want.ID ||
+		got.Publication != want.Publication || got.ErrorType != want.ErrorType {
+		t.Fatalf("scalars %v/%d/%d/%d/%d, want %v/%d/%d/%d/%d", got.Type, got.Request, got.ID, got.Publication, got.ErrorType,
+			want.Type, want.Request, want.ID, want.Publication, want.ErrorType)
+	}
+	if !bytes.Equal(got.URI, want.URI) {
+		t.Fatalf("URI %q, want %q", got.URI, want.URI)
+	}
+	codectest.CheckDetails(t, &got.Details, &want.Details)
+	if want.Details.Has(codec.KeyAuthExtra) {
+		cborSamePayload(t, "authextra", got.Details.AuthExtra, want.Details.AuthExtra)
+	}
+	cborSamePayload(t, "Args", got.Args, want.Args)
+	cborSamePayload(t, "Kwargs", got.Kwargs, want.Kwargs)
+}
+
+func cborSamePayload(t *testing.T, name string, got, want codec.Raw) {
+	t.Helper()
+	if (got.Bytes == nil) != (want.Bytes == nil) {
+		// Absent Arguments are written as [] when ArgumentsKw is present.
+		if !(name == "Args" && want.Bytes == nil && bytes.Equal(got.Bytes, []byte{0x80})) {
+			t.Fatalf("%s present %v, want %v", name, got.Bytes != nil, want.Bytes != nil)
+		}
+		return
+	}
+	if want.Bytes == nil {
+		return
+	}
+	gv, gerr := codec.ToGo(got)
+	wv, werr := codec.ToGo(want)
+	if (gerr == nil) != (werr == nil) {
+		t.Fatalf("%s: ToGo errors differ: %v vs %v", name, gerr, werr)
+	}
+	if gerr == nil && !codectest.EqualValues(gv, wv) {
+		t.Fatalf("%s = %#v, want %#v", name, gv, wv)
+	}
+}
+
+// FuzzCBORWalk: Walk never panics; its tokens are one value with exact
+// counts; Walk → Writer → Walk gives the same tokens; and it agrees with
+// fxamacker/cbor wherever both are defined.
+func FuzzCBORWalk(f *testing.F) {
+	cborAddSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var r cborRecorder
+		err := zcbor.Walk(data, &r, 0)
+		if err != nil {
+			cborCheckErr(t, data, err)
+			if errors.Is(err, codec.ErrDepth) || errors.Is(err, codec.ErrUnsupported) {
+				return // limits of the codec, not of CBOR
+			}
+			var v any
+			if cborRefDecAnyKeys.Unmarshal(data, &v) == nil && cborStringKeys(v) {
+				t.Fatalf("Walk rejects %x (%v); fxamacker reads %#v", data, err, v)
+			}
+			return
+		}
+		if err := cborCheckTokens(r.toks); err != nil {
+			t.Fatalf("Walk(%x) tokens: %v", data, err)
+		}
+
+		w := zcbor.NewWriter()
+		w.Reset(nil)
+		if err := zcbor.Walk(data, w, 0); err != nil || w.Err() != nil {
+			t.Fatalf("Walk into Writer: %v / %v", err, w.Err())
+		}
+		out := w.Bytes()
+		var r2 cborRecorder
+		if err := zcbor.Walk(out, &r2, 0); err != nil || !reflect.DeepEqual(r.toks, r2.toks) {
+			t.Fatalf("Walk→Writer→Walk differs (%v):\n%x\n%x", err, data, out)
+		}
+
+		got, err := codec.ToGo(codec.Raw{Format: codec.CBOR, Bytes: data})
+		if err != nil {
+			t.Fatalf("ToGo(%x): %v", data, err)
+		}
+		var ref any
+		rerr := cborRefDec.Unmarshal(data, &ref)
+		var tagErr *fxcbor.TagsMdError
+		if errors.As(rerr, &tagErr) {
+			ref = nil
+			if rerr = cborRefDecTags.Unmarshal(data, &ref); rerr != nil || !cborPlain(ref) {
+				return // registered tags (time, bignum) mean something else there
+			}
+		}
+		var dup *fxcbor.DupMapKeyError
+		if errors.As(rerr, &dup) {
+			return // duplicate keys are valid CBOR; the codec passes them on
+		}
+		if rerr != nil {
+			t.Fatalf("Walk accepts %x; fxamacker: %v", data, rerr)
+		}
+		if !codectest.EqualValues(got, ref) {
+			t.Fatalf("Walk(%x) = %#v, fxamacker %#v", data, got, ref)
+		}
+		var ref2 any
+		if err := cborRefDec.Unmarshal(out, &ref2); err != nil || !codectest.EqualValues(ref, ref2) {
+			t.Fatalf("fxamacker reads Writer output %x as %#v (%v), want %#v", out, ref2, err, ref)
+		}
+	})
+}
+
+// cborStringKeys reports whether every map in v (decoded as map[any]any)
+// has only string keys.
+func cborStringKeys(v any) bool {
+	switch x := v.(type) {
+	case []any:
+		for _, e := range x {
+			if !cborStringKeys(e) {
+				return false
+			}
+		}
+	case map[any]any:
+		for k, e := range x {
+			if _, ok := k.(string); !ok || !cborStringKeys(e) {
+				return false
+			}
+		}
+	case fxcbor.Tag:
+		return cborStringKeys(x.Content)
+	}
+	return true
+}
+
+// cborPlain reports whether v holds only the types codec.ToGo produces.
+func cborPlain(v any) bool {
+	switch x := v.(type) {
+	case nil, bool, int64, uint64, float64, string, []byte:
+		return true
+	case []any:
+		for _, e := range x {
+			if !cborPlain(e) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		for _, e := range x {
+			if !cborPlain(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// cborTok is one ValueWriter call; floats as bits so comparisons are exact.
+type cborTok struct {
+	op byte
+	v  uint64
+	s  string
+}
+
+type cborRecorder struct{ toks []cborTok }
+
+func (r *cborRecorder) add(op byte, v uint64, s string) { r.toks = append(r.toks, cborTok{op, v, s}) }
+func (r *cborRecorder) WriteNil()                       { r.add('n', 0, "") }
+func (r *cborRecorder) WriteBool(v bool) {
+	if v {
+		r.add('b', 1, "")
+	} else {
+		r.add('b', 0, "")
+	}
+}
+func (r *cborRecorder) WriteInt(v int64)     { r.add('i', uint64(v), "") }
+func (r *cborRecorder) WriteUint(v uint64)   { r.add('u', v, "") }
+func (r *cborRecorder) WriteFloat(v float64) { r.add('f', math.Float64bits(v), "") }
+func (r *cborRecorder) WriteString(s []byte) { r.add('s', 0, string(s)) }
+func (r *cborRecorder) WriteBytes(b []byte)  { r.add('y', 0, string(b)) }
+func (r *cborRecorder) BeginArray(n int)     { r.add('[', uint64(n), "") }
+func (r *cborRecorder) BeginMap(n int)       { r.add('{', uint64(n), "") }
+func (r *cborRecorder) End()                 { r.add(']', 0, "") }
+
+// cborCheckTokens verifies that toks is exactly one value, containers hold
+// the counts they announced, keys are strings and WriteInt is negative.
+func cborCheckTokens(toks []cborTok) error {
+	i, err := cborCheckValue(toks, 0)
+	if err == nil && i != len(toks) {
+		err = fmt.Errorf("%d tokens after the value", len(toks)-i)
+	}
+	return err
+}
+
+func cborCheckValue(toks []cborTok, i int) (int, error) {
+	if i >= len(toks) {
+		return i, fmt.Errorf("missing value at token %d", i)
+	}
+	t := toks[i]
+	i++
+	switch t.op {
+	case 'i':
+		if int64(t.v) >= 0 {
+			return i, fmt.Errorf("WriteInt(%d) for a non-negative integer", int64(t.v))
+		}
+	case '[', '{':
+		for n := uint64(0); n < t.v; n++ {
+			if t.op == '{' {
+				if i >= len(toks) || toks[i].op != 's' {
+					return i, fmt.Errorf("map key at token %d is not a string", i)
+				}
+				i++
+			}
+			var err error
+			if i, err = cborCheckValue(toks, i); err != nil {
+				return i, err
+			}
+		}
+		if i >= len(toks) || toks[i].op != ']' {
+			return i, fmt.Errorf("container of %d at token %d not closed after its count", t.v, i)
+		}
+		i++
+	case ']':
+		return i, fmt.Errorf("stray End at token %d", i-1)
+	}
+	return i, nil
+}
