@@ -34,5 +34,10 @@ fuzz:
 fuzz-smoke:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(SMOKETIME)
 
+# run starts the router on the default configuration: 127.0.0.1:8080,
+# WebSocket (any path) and RawSocket on one port, realm "realm1", anonymous.
+run:
+	$(GO) run ./cmd/zwamp serve $(ARGS)
+
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) $(PKGS)

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"bytes"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/zwamp/zwamp/core"
+	"github.com/zwamp/zwamp/netpoll"
+)
+
+// Config is the daemon's JSON configuration file. Every field is optional;
+// see zwamp.example.json for a commented example and README.md for the
+// reference.
+type Config struct {
+	LogLevel         string           `json:"log_level"` // debug, info (default), warn, error
+	Listeners        []ListenerConfig `json:"listeners"`
+	Realms           []RealmConfig    `json:"realms"`
+	AutoCreateRealms bool             `json:"auto_create_realms"`
+	StrictURIs       bool             `json:"strict_uris"`
+	LaxRequestIDs    bool             `json:"lax_request_ids"`
+	Pollers          int              `json:"pollers"`
+	Limits           LimitsConfig     `json:"limits"`
+}
+
+// ListenerConfig is one listening socket.
+type ListenerConfig struct {
+	Kind    string     `json:"kind"`    // universal (default), websocket, rawsocket
+	Network string     `json:"network"` // tcp (default) or unix
+	Address string     `json:"address"` // host:port, or socket path for unix
+	Path    string     `json:"path"`    // WebSocket path; empty = any
+	TLS     *TLSConfig `json:"tls"`
+}
+
+// TLSConfig names a certificate and key in PEM files.
+type TLSConfig struct {
+	Cert string `json:"cert"`
+	Key  string `json:"key"`
+}
+
+// RealmConfig is one static realm.
+type RealmConfig struct {
+	Name string `json:"name"`
+}
+
+// LimitsConfig bounds what one connection may cost.
+type LimitsConfig struct {
+	MaxMessageSize   int      `json:"max_message_size"`   // bytes, default 16 MiB
+	MaxPendingOutput int      `json:"max_pending_output"` // bytes, default 4 MiB
+	SlowConsumer     string   `json:"slow_consumer"`      // close (default) or drop
+	PingInterval     Duration `json:"ping_interval"`      // default 30s; "-1s" disables
+	PingTimeout      Duration `json:"ping_timeout"`       // default 10s
+	HandshakeTimeout Duration `json:"handshake_timeout"`  // default 10s
+	MaxDepth         int      `json:"max_depth"`          // payload nesting, default 64
+}
+
+// Duration is a time.Duration written as a string ("30s", "1m").
+type Duration time.Duration
+
+// UnmarshalJSON parses a duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string like \"30s\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// DefaultListen is where `zwamp serve` listens without a configuration.
+const DefaultListen = "127.0.0.1:8080"
+
+// defaultConfig is what `zwamp serve` runs with no arguments.
+func defaultConfig() *Config {
+	return &Config{
+		Listeners: []ListenerConfig{{Kind: "universal", Address: DefaultListen}},
+		Realms:    []RealmConfig{{Name: "realm1"}},
+	}
+}
+
+// loadConfig reads a configuration file; unknown fields are errors, so a
+// typo does not silently fall back to a default.
+func loadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if len(c.Listeners) == 0 {
+		c.Listeners = defaultConfig().Listeners
+	}
+	return &c, nil
+}
+
+func (c *Config) logLevel() (slog.Level, error) {
+	switch strings.ToLower(c.LogLevel) {
+	case "", "info":
+		return slog.LevelInfo, nil
+	case "debug":
+		return slog.LevelDebug, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("unknown log_level %q", c.LogLevel)
+}
+
+// routerConfig translates the file into core's configuration.
+func (c *Config) routerConfig(log *slog.Logger) (core.Config, error) {
+	rc := core.Config{
+		AutoCreateRealms: c.AutoCreateRealms,
+		StrictURIs:       c.StrictURIs,
+		LaxRequestIDs:    c.LaxRequestIDs,
+		MaxDepth:         c.Limits.MaxDepth,
+		Logger:           log,
+	}
+	for _, r := range c.Realms {
+		if r.Name == "" {
+			return rc, errors.New("realm without a name")
+		}
+		rc.Realms = append(rc.Realms, core.RealmConfig{Name: r.Name})
+	}
+	if len(rc.Realms) == 0 && !rc.AutoCreateRealms {
+		return rc, errors.New("no realms configured and auto_create_realms is off: no session could join")
+	}
+	return rc, nil
+}
+
+// serverConfig translates the file into netpoll's configuration.
+func (c *Config) serverConfig(log *slog.Logger) (netpoll.Config, error) {
+	policy, err := netpoll.ParseSlowConsumerPolicy(c.Limits.SlowConsumer)
+	if err != nil {
+		return netpoll.Config{}, err
+	}
+	sc := netpoll.Config{
+		MaxMessageSize:   c.Limits.MaxMessageSize,
+		MaxPendingOutput: c.Limits.MaxPendingOutput,
+		SlowConsumer:     policy,
+		PingInterval:     time.Duration(c.Limits.PingInterval),
+		PingTimeout:      time.Duration(c.Limits.PingTimeout),
+		HandshakeTimeout: time.Duration(c.Limits.HandshakeTimeout),
+		Pollers:          c.Pollers,
+		Logger:           log,
+	}
+	for i, l := range c.Listeners {
+		kind, err := netpoll.ParseKind(l.Kind)
+		if err != nil {
+			return sc, fmt.Errorf("listener %d: %w", i, err)
+		}
+		network := l.Network
+		if network == "" {
+			network = "tcp"
+		}
+		if network != "tcp" && network != "unix" {
+			return sc, fmt.Errorf("listener %d: network must be tcp or unix, not %q", i, network)
+		}
+		if l.Address == "" {
+			return sc, fmt.Errorf("listener %d: address missing", i)
+		}
+		nl := netpoll.Listener{Network: network, Addr: l.Address, Kind: kind, Path: l.Path}
+		if l.TLS != nil {
+			cert, err := tls.LoadX509KeyPair(l.TLS.Cert, l.TLS.Key)
+			if err != nil {
+				return sc, fmt.Errorf("listener %d: tls: %w", i, err)
+			}
+			nl.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		}
+		sc.Listeners = append(sc.Listeners, nl)
+	}
+	return sc, nil
+}

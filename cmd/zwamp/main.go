@@ -1,0 +1,124 @@
+// Command zwamp is the zwamp WAMP router daemon.
+//
+//	zwamp serve [--config FILE] [--listen ADDR]   run the router
+//	zwamp version                                 print the version
+//
+// With no configuration, `zwamp serve` listens on 127.0.0.1:8080 — WebSocket
+// (any path; wamp.2.json, wamp.2.msgpack, wamp.2.cbor) and RawSocket on the
+// same port — with the realm "realm1", anonymous sessions, and the meta API.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	_ "github.com/zwamp/zwamp/codec/cbor"
+	_ "github.com/zwamp/zwamp/codec/json"
+	_ "github.com/zwamp/zwamp/codec/msgpack"
+	"github.com/zwamp/zwamp/core"
+	"github.com/zwamp/zwamp/netpoll"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage:
+  zwamp serve [--config FILE] [--listen ADDR]   run the router
+  zwamp version                                 print the version
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintf(stdout, "zwamp %s\n", core.Version)
+		return 0
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "zwamp: unknown command %q\n%s", args[0], usage)
+	return 2
+}
+
+func serve(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "JSON configuration file (see cmd/zwamp/zwamp.example.json)")
+	listen := fs.String("listen", "", "override the first listener's address (host:port)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cfg := defaultConfig()
+	if *configPath != "" {
+		var err error
+		if cfg, err = loadConfig(*configPath); err != nil {
+			fmt.Fprintf(stderr, "zwamp: %v\n", err)
+			return 1
+		}
+	}
+	if *listen != "" {
+		cfg.Listeners[0].Address = *listen
+	}
+	level, err := cfg.logLevel()
+	if err != nil {
+		fmt.Fprintf(stderr, "zwamp: %v\n", err)
+		return 1
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	rc, err := cfg.routerConfig(log)
+	if err != nil {
+		log.Error("invalid configuration", "error", err)
+		return 1
+	}
+	router, err := core.NewRouter(rc)
+	if err != nil {
+		log.Error("invalid configuration", "error", err)
+		return 1
+	}
+	sc, err := cfg.serverConfig(log)
+	if err != nil {
+		log.Error("invalid configuration", "error", err)
+		return 1
+	}
+	srv, err := netpoll.NewServer(router, sc)
+	if err != nil {
+		log.Error("invalid configuration", "error", err)
+		return 1
+	}
+	if err := srv.Start(); err != nil {
+		log.Error("cannot start", "error", err)
+		return 1
+	}
+	log.Info("zwamp started", "version", core.Version, "realms", len(rc.Realms), "auto_create_realms", rc.AutoCreateRealms)
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	s := <-sig
+	log.Info("shutting down", "signal", s.String())
+	signal.Stop(sig)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		log.Error("shutdown", "error", err)
+		return 1
+	}
+	st := srv.Stats()
+	log.Info("stopped", "accepted", st.Accepted, "slow_consumer_closes", st.SlowCloses, "slow_consumer_drops", st.SlowDrops)
+	return 0
+}
