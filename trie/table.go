@@ -1,0 +1,236 @@
+package trie
+
+import (
+	"math/bits"
+	"sync/atomic"
+)
+
+// The exact-match table is an open-addressing hash table in the style of
+// Swiss tables (and of Go's own map since 1.24): slots come in groups of
+// eight, and each group has a control word holding one byte per slot:
+// ctrlEmpty, ctrlDeleted, or the low seven bits of the slot's hash (h2).
+// A probe compares eight h2 bytes at once with SWAR arithmetic, so a lookup
+// touches one control word per group and dereferences only entries whose h2
+// matches.
+//
+// What makes it safe for lock-free readers:
+//   - entries are immutable; a slot changes only by an atomic pointer store;
+//   - a control word changes only by an atomic store of the whole word, done
+//     by the one writer holding the shard lock;
+//   - an insert stores the slot pointer before the control byte, so a reader
+//     that sees the h2 byte also sees the entry; a reader that saw an old
+//     control word may find a nil or different entry in the slot, which it
+//     treats as a mismatch;
+//   - a delete marks a slot empty only if its group already had an empty
+//     slot (otherwise deleted), so no probe sequence that runs through a
+//     full group is ever cut short — the Swiss-table invariant holds at every
+//     instant, not just between operations;
+//   - growing builds a complete new table and publishes it with one atomic
+//     pointer store; the old table is never written again.
+const (
+	groupSlots  = 8
+	ctrlEmpty   = 0x80
+	ctrlDeleted = 0xfe
+	bytesLSB    = 0x0101010101010101
+	bytesMSB    = 0x8080808080808080
+	// maxLoad is the fill (live + deleted slots) per eight slots above which
+	// the table is rebuilt.
+	maxLoad = 7
+)
+
+// entry is one stored (key, value) pair. It is immutable once published:
+// a changed value is a new entry, so a reader holding the pointer always
+// sees a consistent pair.
+type entry[V comparable] struct {
+	key string
+	val V
+}
+
+type group[V comparable] struct {
+	ctrl  atomic.Uint64
+	slots [groupSlots]atomic.Pointer[entry[V]]
+}
+
+// table is one shard's hash table. groups and mask are fixed at creation;
+// live and used are touched only under the shard lock.
+type table[V comparable] struct {
+	groups []group[V]
+	mask   uint64 // len(groups)-1; len(groups) is a power of two
+	live   int    // slots holding an entry
+	used   int    // live plus deleted slots (what bounds probe lengths)
+}
+
+func newTable[V comparable](ngroups int) *table[V] {
+	t := &table[V]{groups: make([]group[V], ngroups), mask: uint64(ngroups - 1)}
+	for i := range t.groups {
+		t.groups[i].ctrl.Store(bytesLSB * ctrlEmpty)
+	}
+	return t
+}
+
+// matchH2 returns a bitset (bit 7 of each byte) of the control bytes equal
+// to h2. It can report a false positive in a byte above a true match (a
+// borrow artefact of the trick); callers verify the key anyway.
+func matchH2(ctrl, h2 uint64) uint64 {
+	x := ctrl ^ (bytesLSB * h2)
+	return (x - bytesLSB) &^ x & bytesMSB
+}
+
+// matchEmpty returns the bitset of empty control bytes: high bit set and
+// bit 1 clear (ctrlDeleted has bit 1 set, full slots have the high bit clear).
+func matchEmpty(ctrl uint64) uint64 {
+	return ctrl &^ (ctrl << 6) & bytesMSB
+}
+
+// matchFree returns the bitset of empty or deleted control bytes.
+func matchFree(ctrl uint64) uint64 {
+	return ctrl & bytesMSB
+}
+
+// find returns the entry stored under key, whose hash is h, or nil.
+// Lock-free: it may run concurrently with the shard's writer.
+func (t *table[V]) find(h uint64, key []byte) *entry[V] {
+	h2 := h & 0x7f
+	g := (h >> 7) & t.mask
+	// Triangular probing visits every group of a power-of-two table once;
+	// the bound is a backstop, since a table always keeps an empty slot.
+	for step := uint64(1); step <= t.mask+1; step++ {
+		grp := &t.groups[g]
+		c := grp.ctrl.Load()
+		for m := matchH2(c, h2); m != 0; m &= m - 1 {
+			e := grp.slots[bits.TrailingZeros64(m)>>3].Load()
+			if e != nil && e.key == string(key) {
+				return e
+			}
+		}
+		if matchEmpty(c) != 0 {
+			return nil
+		}
+		g = (g + step) & t.mask
+	}
+	return nil
+}
+
+// probes returns how many groups a lookup of key inspects; the flooding
+// test uses it to show probe lengths stay short for adversarial keys.
+func (t *table[V]) probes(h uint64, key []byte) int {
+	h2 := h & 0x7f
+	g := (h >> 7) & t.mask
+	for step := uint64(1); step <= t.mask+1; step++ {
+		grp := &t.groups[g]
+		c := grp.ctrl.Load()
+		for m := matchH2(c, h2); m != 0; m &= m - 1 {
+			e := grp.slots[bits.TrailingZeros64(m)>>3].Load()
+			if e != nil && e.key == string(key) {
+				return int(step)
+			}
+		}
+		if matchEmpty(c) != 0 {
+			return int(step)
+		}
+		g = (g + step) & t.mask
+	}
+	return int(t.mask + 1)
+}
+
+// locate returns the group and slot of key, or ok=false. Writer only.
+func (t *table[V]) locate(h uint64, key []byte) (g uint64, j int, ok bool) {
+	h2 := h & 0x7f
+	g = (h >> 7) & t.mask
+	for step := uint64(1); step <= t.mask+1; step++ {
+		grp := &t.groups[g]
+		c := grp.ctrl.Load()
+		for m := matchH2(c, h2); m != 0; m &= m - 1 {
+			j = bits.TrailingZeros64(m) >> 3
+			e := grp.slots[j].Load()
+			if e != nil && e.key == string(key) {
+				return g, j, true
+			}
+		}
+		if matchEmpty(c) != 0 {
+			return 0, 0, false
+		}
+		g = (g + step) & t.mask
+	}
+	return 0, 0, false
+}
+
+// insertNew places e, whose key is known to be absent, in the first free
+// slot of its probe sequence. The caller has made sure a free slot exists
+// (used < capacity). Writer only.
+func (t *table[V]) insertNew(h uint64, e *entry[V]) {
+	g := (h >> 7) & t.mask
+	for step := uint64(1); ; step++ {
+		grp := &t.groups[g]
+		c := grp.ctrl.Load()
+		if m := matchFree(c); m != 0 {
+			j := bits.TrailingZeros64(m) >> 3
+			shift := uint(j) * 8
+			if (c>>shift)&0xff == ctrlEmpty {
+				t.used++
+			}
+			t.live++
+			// Slot before control byte: see the type comment.
+			grp.slots[j].Store(e)
+			grp.ctrl.Store(c&^(0xff<<shift) | (h&0x7f)<<shift)
+			return
+		}
+		g = (g + step) & t.mask
+	}
+}
+
+// remove deletes the entry at (g, j). Writer only.
+func (t *table[V]) remove(g uint64, j int) {
+	grp := &t.groups[g]
+	c := grp.ctrl.Load()
+	shift := uint(j) * 8
+	mark := uint64(ctrlDeleted)
+	if matchEmpty(c) != 0 {
+		// A probe for any key stops at this group already, so the slot may
+		// become empty again without hiding anything behind it.
+		mark = ctrlEmpty
+		t.used--
+	}
+	t.live--
+	grp.ctrl.Store(c&^(0xff<<shift) | mark<<shift)
+	// Readers that loaded the old control word may still load this slot;
+	// they see nil and treat it as a mismatch. Clearing it frees the entry.
+	grp.slots[j].Store(nil)
+}
+
+// capacity is the number of slots.
+func (t *table[V]) capacity() int { return len(t.groups) * groupSlots }
+
+// rebuilt returns a fresh table holding t's live entries, sized so that
+// they fill at most half of its load limit. hash recomputes each key's
+// hash: storing it would cost 8 bytes per entry for a rare operation.
+func (t *table[V]) rebuilt(live int, hash func(string) uint64) *table[V] {
+	ngroups := 1
+	for ngroups*groupSlots*maxLoad/8 < 2*live+1 {
+		ngroups *= 2
+	}
+	nt := newTable[V](ngroups)
+	for i := range t.groups {
+		grp := &t.groups[i]
+		for j := range grp.slots {
+			if e := grp.slots[j].Load(); e != nil {
+				nt.insertNew(hash(e.key), e)
+			}
+		}
+	}
+	return nt
+}
+
+// each calls fn for every entry until fn returns false; it reports whether
+// the iteration ran to the end. Lock-free snapshot of one table.
+func (t *table[V]) each(fn func(e *entry[V]) bool) bool {
+	for i := range t.groups {
+		grp := &t.groups[i]
+		for j := range grp.slots {
+			if e := grp.slots[j].Load(); e != nil && !fn(e) {
+				return false
+			}
+		}
+	}
+	return true
+}
