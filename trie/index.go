@@ -300,15 +300,15 @@ func (ix *Index[V]) Match(uri []byte, dst []V) []V {
 // The spec (rpc_pattern_based_registration.md, "Calls matching multiple
 // registrations"):
 //
-//	1. Check for exact matching registration. If this match exists — use it.
-//	2. If there are prefix-based registrations, find the registration with
-//	   the longest prefix match. Longest means it has more URI components
-//	   matched, e.g. for call URI a1.b2.c3.d4 registration a1.b2.c3 has
-//	   higher priority than registration a1.b2. If this match exists — use it.
-//	3. If there are wildcard-based registrations, find the registration with
-//	   the longest portion of URI components matched before each wildcard.
-//	   E.g. for call URI a1.b2.c3.d4 registration a1.b2..d4 has higher
-//	   priority than registration a1...d4.
+//  1. Check for exact matching registration. If this match exists — use it.
+//  2. If there are prefix-based registrations, find the registration with
+//     the longest prefix match. Longest means it has more URI components
+//     matched, e.g. for call URI a1.b2.c3.d4 registration a1.b2.c3 has
+//     higher priority than registration a1.b2. If this match exists — use it.
+//  3. If there are wildcard-based registrations, find the registration with
+//     the longest portion of URI components matched before each wildcard.
+//     E.g. for call URI a1.b2.c3.d4 registration a1.b2..d4 has higher
+//     priority than registration a1...d4.
 //
 // Rule 2: all matching prefixes are string prefixes of the one URI, so the
 // longest string never has fewer components than a shorter one; the longest

@@ -22,11 +22,11 @@ import "strings"
 // whole components: a component-level node under "com.myapp." with 100k
 // children would make every copy-on-write update O(100k).
 type node[V comparable] struct {
-	label string      // bytes consumed on entering; "" only for roots and wild nodes
-	idx   string      // idx[i] is kids[i].label[0]; sorted
-	kids  []*node[V]  // literal children
-	wild  *node[V]    // child entered by consuming one component (wildcard tree only)
-	e     *entry[V]   // the pattern that ends here, if any
+	label string     // bytes consumed on entering; "" only for roots and wild nodes
+	idx   string     // idx[i] is kids[i].label[0]; sorted
+	kids  []*node[V] // literal children
+	wild  *node[V]   // child entered by consuming one component (wildcard tree only)
+	e     *entry[V]  // the pattern that ends here, if any
 }
 
 func (n *node[V]) empty() bool {
