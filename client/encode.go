@@ -1,0 +1,249 @@
+package client
+
+import (
+	"sync"
+	"unsafe"
+
+	"github.com/zwamp/zwamp/codec"
+)
+
+// payload is the encoded Arguments and ArgumentsKw of one outgoing message.
+// It is encoded before the write lock is taken, so that converting large or
+// reflective values (which may run user MarshalJSON code) never holds up
+// other senders, and pooled per serializer so that steady-state encoding
+// does not allocate.
+type payload struct {
+	f      codec.Format
+	w      codec.Writer
+	args   []byte
+	kwargs []byte
+	hasArg bool
+	hasKw  bool
+}
+
+var payloadPools [codec.NumFormats]sync.Pool
+
+// encodePayload encodes args and kwargs in format f. Empty values are left
+// out of the message (an empty Arguments list is still written when
+// ArgumentsKw is present; the codec takes care of that). The result must be
+// released with release once the message has been written.
+func encodePayload(f codec.Format, args []any, kwargs map[string]any) (*payload, error) {
+	if len(args) == 0 && len(kwargs) == 0 {
+		return nil, nil
+	}
+	p, _ := payloadPools[f].Get().(*payload)
+	if p == nil {
+		c := codec.ByFormat(f)
+		if c == nil {
+			return nil, &codec.Error{Offset: -1, Err: codec.ErrUnsupported, Detail: "no serializer for " + f.String()}
+		}
+		p = &payload{f: f, w: c.NewWriter()}
+	}
+	if len(args) > 0 {
+		p.w.Reset(p.args[:0])
+		err := writeList(p.w, args, 1)
+		p.args = p.w.Bytes()
+		if err == nil {
+			err = p.w.Err()
+		}
+		if err != nil {
+			p.release()
+			return nil, wrapEncodeErr("arguments", err)
+		}
+		p.hasArg = true
+	}
+	if len(kwargs) > 0 {
+		p.w.Reset(p.kwargs[:0])
+		err := writeDict(p.w, kwargs, 1)
+		p.kwargs = p.w.Bytes()
+		if err == nil {
+			err = p.w.Err()
+		}
+		if err != nil {
+			p.release()
+			return nil, wrapEncodeErr("keyword arguments", err)
+		}
+		p.hasKw = true
+	}
+	return p, nil
+}
+
+// set points m's payload at p's bytes (a nil p leaves m without payload).
+func (p *payload) set(m *codec.Message) {
+	if p == nil {
+		return
+	}
+	if p.hasArg {
+		m.Args = codec.Raw{Format: p.f, Bytes: p.args}
+	}
+	if p.hasKw {
+		m.Kwargs = codec.Raw{Format: p.f, Bytes: p.kwargs}
+	}
+}
+
+// release returns p to its pool; a nil p is fine.
+func (p *payload) release() {
+	if p == nil {
+		return
+	}
+	p.hasArg, p.hasKw = false, false
+	// Huge payloads are not worth keeping around.
+	const keep = 64 << 10
+	if cap(p.args) > keep {
+		p.args = nil
+	}
+	if cap(p.kwargs) > keep {
+		p.kwargs = nil
+	}
+	p.w.Reset(nil)
+	payloadPools[p.f].Put(p)
+}
+
+type encodeError struct {
+	what string
+	err  error
+}
+
+func (e *encodeError) Error() string { return "client: encode " + e.what + ": " + e.err.Error() }
+func (e *encodeError) Unwrap() error { return e.err }
+
+func wrapEncodeErr(what string, err error) error { return &encodeError{what, err} }
+
+// writeValue writes one Go value as tokens. The common types are written
+// directly (this is the hot path of every Publish and Call); the rest is
+// encoded by codec.AppendGo, which marshals through JSON, and walked in.
+func writeValue(w codec.ValueWriter, v any, depth int) error {
+	if depth > codec.DefaultMaxDepth {
+		return &codec.Error{Offset: -1, Err: codec.ErrDepth}
+	}
+	switch x := v.(type) {
+	case nil:
+		w.WriteNil()
+	case bool:
+		w.WriteBool(x)
+	case int:
+		writeInt(w, int64(x))
+	case int8:
+		writeInt(w, int64(x))
+	case int16:
+		writeInt(w, int64(x))
+	case int32:
+		writeInt(w, int64(x))
+	case int64:
+		writeInt(w, x)
+	case uint:
+		w.WriteUint(uint64(x))
+	case uint8:
+		w.WriteUint(uint64(x))
+	case uint16:
+		w.WriteUint(uint64(x))
+	case uint32:
+		w.WriteUint(uint64(x))
+	case uint64:
+		w.WriteUint(x)
+	case float32:
+		w.WriteFloat(float64(x))
+	case float64:
+		w.WriteFloat(x)
+	case string:
+		w.WriteString(view(x))
+	case []byte:
+		w.WriteBytes(x)
+	case []any:
+		return writeList(w, x, depth+1)
+	case map[string]any:
+		return writeDict(w, x, depth+1)
+	case []string:
+		w.BeginArray(len(x))
+		for _, s := range x {
+			w.WriteString(view(s))
+		}
+		w.End()
+	case map[string]string:
+		w.BeginMap(len(x))
+		for k, s := range x {
+			w.WriteString(view(k))
+			w.WriteString(view(s))
+		}
+		w.End()
+	case codec.Raw:
+		c := codec.ByFormat(x.Format)
+		if c == nil || x.Bytes == nil {
+			return &codec.Error{Offset: -1, Err: codec.ErrUnsupported, Detail: "raw value without serializer"}
+		}
+		return c.Walk(x.Bytes, w, codec.DefaultMaxDepth-depth)
+	default:
+		// Structs, typed slices and maps, pointers: let the codec marshal
+		// them (json tags apply) and replay the tokens.
+		b, err := codec.AppendGo(nil, codec.JSON, v)
+		if err != nil {
+			return err
+		}
+		return codec.ByFormat(codec.JSON).Walk(b, w, codec.DefaultMaxDepth-depth)
+	}
+	return nil
+}
+
+func writeList(w codec.ValueWriter, l []any, depth int) error {
+	w.BeginArray(len(l))
+	for _, e := range l {
+		if err := writeValue(w, e, depth); err != nil {
+			return err
+		}
+	}
+	w.End()
+	return nil
+}
+
+func writeDict(w codec.ValueWriter, d map[string]any, depth int) error {
+	w.BeginMap(len(d))
+	for k, e := range d {
+		w.WriteString(view(k))
+		if err := writeValue(w, e, depth); err != nil {
+			return err
+		}
+	}
+	w.End()
+	return nil
+}
+
+// writeInt writes non-negative integers as unsigned, as the codecs expect
+// (MessagePack and CBOR have distinct encodings for them).
+func writeInt(w codec.ValueWriter, v int64) {
+	if v >= 0 {
+		w.WriteUint(uint64(v))
+	} else {
+		w.WriteInt(v)
+	}
+}
+
+// view returns the bytes of s without copying. Writers and encoders only
+// read them.
+func view(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// isEmptyDict reports whether r is an empty dict in its serializer, so the
+// reader can skip building a map for the common "{}" Details.
+func isEmptyDict(r codec.Raw) bool {
+	b := r.Bytes
+	switch r.Format {
+	case codec.JSON:
+		if len(b) == 2 && b[0] == '{' && b[1] == '}' {
+			return true
+		}
+		// Tolerate whitespace: "{ }" and the like.
+		if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
+			return false
+		}
+		for _, c := range b[1 : len(b)-1] {
+			if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+				return false
+			}
+		}
+		return true
+	case codec.MsgPack:
+		return len(b) == 1 && b[0] == 0x80
+	case codec.CBOR:
+		return len(b) == 1 && b[0] == 0xa0
+	}
+	return false
+}

@@ -1,0 +1,340 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/zwamp/zwamp/codec"
+)
+
+// Features the client announces, per role. Each is implemented here.
+var helloRoles = map[string]any{
+	"publisher": features(
+		"publisher_exclusion", "subscriber_blackwhite_listing", "publisher_identification",
+	),
+	"subscriber": features(
+		"pattern_based_subscription", "publisher_identification",
+	),
+	"caller": features(
+		"progressive_call_results", "call_canceling", "call_timeout", "caller_identification",
+	),
+	"callee": features(
+		"progressive_call_results", "call_canceling", "caller_identification",
+		"pattern_based_registration", "shared_registration",
+	),
+}
+
+func features(names ...string) map[string]any {
+	f := make(map[string]any, len(names))
+	for _, n := range names {
+		f[n] = true
+	}
+	return map[string]any{"features": f}
+}
+
+// join runs the opening handshake on the calling goroutine, before the
+// reader starts.
+func (c *Client) join(cfg *Config) error {
+	d := map[string]any{"agent": Agent, "roles": helloRoles}
+	if cfg.AuthID != "" {
+		d["authid"] = cfg.AuthID
+	}
+	if len(cfg.AuthMethods) > 0 {
+		d["authmethods"] = cfg.AuthMethods
+	}
+	if cfg.AuthExtra != nil {
+		d["authextra"] = cfg.AuthExtra
+	}
+	dict, err := codec.EncodeGo(c.f, d)
+	if err != nil {
+		return fmt.Errorf("client: encode HELLO details: %w", err)
+	}
+	if _, err := c.write(nil, func(m *codec.Message) {
+		m.Type = codec.HELLO
+		m.URI = view(cfg.Realm)
+		m.Dict = dict
+	}); err != nil {
+		return fmt.Errorf("client: join %q: %w", cfg.Realm, err)
+	}
+	for {
+		data, err := c.t.Recv()
+		if err != nil {
+			return fmt.Errorf("client: join %q: transport: %w", cfg.Realm, err)
+		}
+		m := &c.in
+		if err := c.cd.Decode(m, data); err != nil {
+			c.sendAbort(uriProtocolViolation, "malformed message: "+err.Error())
+			return fmt.Errorf("client: join %q: router sent a malformed message: %w", cfg.Realm, err)
+		}
+		switch m.Type {
+		case codec.WELCOME:
+			c.id = m.ID
+			c.details = toDict(m.Dict)
+			c.dealer = m.Details.Features[codec.RoleIndex(codec.RoleDealer)]
+			c.broker = m.Details.Features[codec.RoleIndex(codec.RoleBroker)]
+			return nil
+		case codec.ABORT:
+			return abortError(m)
+		case codec.CHALLENGE:
+			if err := c.answerChallenge(cfg, m); err != nil {
+				return fmt.Errorf("client: join %q: %w", cfg.Realm, err)
+			}
+		default:
+			c.sendAbort(uriProtocolViolation, "received "+m.Type.String()+" before WELCOME")
+			return fmt.Errorf("client: join %q: router sent %v before WELCOME", cfg.Realm, m.Type)
+		}
+	}
+}
+
+func (c *Client) answerChallenge(cfg *Config, m *codec.Message) error {
+	method := string(m.URI)
+	if cfg.Authenticate == nil {
+		c.sendAbort(uriCannotAuthenticate, "no authenticator for "+method)
+		return &Error{URI: uriCannotAuthenticate, Args: []any{"challenged with " + method + " but Config.Authenticate is nil"}}
+	}
+	extra := toDict(m.Dict)
+	sig, ext, err := cfg.Authenticate(method, extra)
+	if err != nil {
+		c.sendAbort(uriCannotAuthenticate, err.Error())
+		return fmt.Errorf("authenticate (%s): %w", method, err)
+	}
+	var raw codec.Raw
+	if ext == nil {
+		ext = map[string]any{}
+	}
+	if raw, err = codec.EncodeGo(c.f, ext); err != nil {
+		return fmt.Errorf("encode AUTHENTICATE extra: %w", err)
+	}
+	_, err = c.write(nil, func(m *codec.Message) {
+		m.Type = codec.AUTHENTICATE
+		m.URI = view(sig)
+		m.Dict = raw
+	})
+	return err
+}
+
+// sendAbort sends ABORT, best effort.
+func (c *Client) sendAbort(reason, msg string) {
+	_, _ = c.write(nil, func(m *codec.Message) {
+		m.Type = codec.ABORT
+		m.URI = view(reason)
+		if msg != "" {
+			m.Details.SetString(codec.KeyMessage, view(msg))
+		}
+	})
+}
+
+// readLoop is the reader goroutine: it decodes every message from the
+// router and hands it on. It never runs user code.
+func (c *Client) readLoop() {
+	defer close(c.readerDone)
+	for {
+		data, err := c.t.Recv()
+		if err != nil {
+			c.end(fmt.Errorf("client: transport: %w", err))
+			c.t.Close()
+			return
+		}
+		c.rseq++
+		if !c.handle(data) {
+			c.t.Close()
+			return
+		}
+	}
+}
+
+// handle dispatches one message; false ends the read loop.
+func (c *Client) handle(data []byte) bool {
+	m := &c.in
+	if err := c.cd.Decode(m, data); err != nil {
+		c.violation(fmt.Sprintf("malformed message: %v", err))
+		return false
+	}
+	switch m.Type {
+	case codec.EVENT:
+		c.onEvent(m)
+	case codec.RESULT:
+		c.onResult(m)
+	case codec.INVOCATION:
+		c.onInvocation(m)
+	case codec.INTERRUPT:
+		c.onInterrupt(m)
+	case codec.PUBLISHED, codec.SUBSCRIBED, codec.UNSUBSCRIBED, codec.REGISTERED, codec.UNREGISTERED:
+		return c.onAck(m)
+	case codec.ERROR:
+		return c.onError(m)
+	case codec.GOODBYE:
+		if c.closing.Load() {
+			// The answer to our GOODBYE.
+			c.goodbyeOnce.Do(func() { close(c.goodbye) })
+			c.end(nil)
+			return false
+		}
+		_ = c.writeGoodbye(uriGoodbyeAndOut)
+		c.end(abortError(m))
+		return false
+	case codec.ABORT:
+		c.end(abortError(m))
+		return false
+	default:
+		c.violation("received " + m.Type.String() + " during the session")
+		return false
+	}
+	return true
+}
+
+// violation answers a protocol error by the router: ABORT
+// wamp.error.protocol_violation and end the session.
+func (c *Client) violation(msg string) {
+	c.log.Warn("zwamp client: protocol violation by the router", "session", c.id, "error", msg)
+	c.abort(uriProtocolViolation, msg, &Error{URI: uriProtocolViolation, Args: []any{msg}})
+}
+
+// take removes and returns the pending request id if it expects an answer
+// of type t, with the reader already holding no lock. A request that is
+// not pending (forgotten after a timeout or cancellation) yields nil.
+func (c *Client) takeLocked(id uint64, t codec.Type) (*request, bool) {
+	r := c.reqs[id]
+	if r == nil {
+		return nil, true
+	}
+	if replyType[r.typ] != t {
+		return nil, false
+	}
+	delete(c.reqs, id)
+	return r, true
+}
+
+// onAck handles PUBLISHED, SUBSCRIBED, UNSUBSCRIBED, REGISTERED and
+// UNREGISTERED. Handlers are installed here, on the reader goroutine,
+// so that an EVENT or INVOCATION that follows at once finds them.
+func (c *Client) onAck(m *codec.Message) bool {
+	c.mu.Lock()
+	r, ok := c.takeLocked(m.Request, m.Type)
+	if r != nil {
+		switch {
+		case r.sub != nil:
+			c.installSubLocked(r.sub, m.ID)
+		case r.reg != nil:
+			r.reg.id = m.ID
+			c.regs[m.ID] = r.reg
+		}
+	}
+	c.mu.Unlock()
+	if !ok {
+		c.violation(m.Type.String() + " answers a request of another type")
+		return false
+	}
+	if r == nil {
+		c.log.Debug("zwamp client: answer to a request no longer pending", "type", m.Type, "request", m.Request)
+		return true
+	}
+	r.ch <- reply{id: m.ID}
+	return true
+}
+
+// onError handles ERROR answering one of our requests.
+func (c *Client) onError(m *codec.Message) bool {
+	c.mu.Lock()
+	r := c.reqs[m.Request]
+	match := r != nil && r.typ == m.ErrorType
+	if match {
+		delete(c.reqs, m.Request)
+	}
+	c.mu.Unlock()
+	if r != nil && !match {
+		c.violation("ERROR for " + m.ErrorType.String() + " answers a request of another type")
+		return false
+	}
+	if r == nil {
+		c.log.Debug("zwamp client: error for a request no longer pending", "type", m.ErrorType, "request", m.Request, "error", string(m.URI))
+		return true
+	}
+	e := &Error{URI: string(m.URI), Details: toDict(m.Dict)}
+	var err error
+	if e.Args, err = codec.ToList(m.Args); err == nil {
+		e.Kwargs, err = codec.ToDict(m.Kwargs)
+	}
+	if err != nil {
+		c.log.Warn("zwamp client: undecodable ERROR payload", "error", err)
+	}
+	r.ch <- reply{err: e}
+	return true
+}
+
+// onResult handles RESULT, progressive or final.
+func (c *Client) onResult(m *codec.Message) {
+	progress := m.Details.Progress
+	c.mu.Lock()
+	r := c.reqs[m.Request]
+	if r != nil && r.typ == codec.CALL && !progress {
+		delete(c.reqs, m.Request)
+	}
+	c.mu.Unlock()
+	if r == nil || r.typ != codec.CALL {
+		if r != nil {
+			c.log.Warn("zwamp client: RESULT for a request that is not a call", "request", m.Request)
+		}
+		return
+	}
+	if progress && !r.progress {
+		return // not asked for; a router should not send it
+	}
+	res, err := toResult(m)
+	if progress {
+		if err != nil {
+			c.log.Warn("zwamp client: undecodable progressive RESULT dropped", "request", m.Request, "error", err)
+			return
+		}
+		r.mu.Lock()
+		r.queue = append(r.queue, res)
+		r.mu.Unlock()
+		select {
+		case r.notify <- struct{}{}:
+		default:
+		}
+		return
+	}
+	if err != nil {
+		err = fmt.Errorf("client: undecodable RESULT payload: %w", err)
+		res = nil
+	}
+	r.ch <- reply{res: res, err: err}
+}
+
+func toResult(m *codec.Message) (*Result, error) {
+	res := &Result{Details: toDict(m.Dict)}
+	var err error
+	if res.Args, err = codec.ToList(m.Args); err != nil {
+		return nil, err
+	}
+	if res.Kwargs, err = codec.ToDict(m.Kwargs); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// toDict decodes a Details/Extra dict, leaving nil for an empty or
+// absent one. The codec validated it while decoding the message.
+func toDict(r codec.Raw) map[string]any {
+	if !r.Present() || isEmptyDict(r) {
+		return nil
+	}
+	d, _ := codec.ToDict(r)
+	return d
+}
+
+// abortError turns an ABORT or GOODBYE into an *Error.
+func abortError(m *codec.Message) *Error {
+	e := &Error{URI: string(m.URI), Details: toDict(m.Dict)}
+	e.Args, _ = codec.ToList(m.Args)
+	e.Kwargs, _ = codec.ToDict(m.Kwargs)
+	return e
+}
+
+// asError extracts an *Error from err.
+func asError(err error) (*Error, bool) {
+	var e *Error
+	ok := errors.As(err, &e)
+	return e, ok
+}
