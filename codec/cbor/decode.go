@@ -42,6 +42,8 @@ func (d *decoder) failType(field string, off int, err error, want string) error 
 	return d.fail(field, off, err, want)
 }
 
+// message decodes the top-level array: the type code first, then each
+// element as the type's layout says, then nothing after it.
 func (d *decoder) message() error {
 	data, m := d.data, d.m
 	top, _, p, err := open(data, 0, majorArray)
@@ -235,8 +237,12 @@ func (d *decoder) payload(p int, want byte, field, wantName string) ([]byte, int
 		start = tstart
 	} else if p >= len(data) {
 		return nil, p, d.fail(field, p, codec.ErrTruncated, "")
-	} else if c := data[p]; c>>5 != want {
-		return nil, p, d.failType(field, p, mismatch(c>>5, c&0x1f), wantName)
+	} else if data[p]>>5 != want {
+		major, ai, _, start, q, err := head(data, p)
+		if err != nil { // a reserved or truncated head is malformed, not mistyped
+			return nil, q, d.fail(field, q, err, "")
+		}
+		return nil, start, d.failType(field, start, mismatch(major, ai), wantName)
 	}
 	end, err := skip(data, start, depthElem, d.max)
 	if err != nil {

@@ -33,6 +33,7 @@ func (w *Writer) Bytes() []byte { return w.buf }
 // UTF-8 or a negative container length.
 func (w *Writer) Err() error { return w.err }
 
+// setErr records the first error only.
 func (w *Writer) setErr(err error, detail string) {
 	if w.err == nil {
 		w.err = &codec.Error{Offset: -1, Err: err, Detail: detail}
