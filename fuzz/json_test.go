@@ -221,7 +221,7 @@ type jsonToken struct {
 }
 
 func (r *jsonRecorder) add(t jsonToken) { r.toks = append(r.toks, t) }
-func (r *jsonRecorder) WriteNil()      { r.add(jsonToken{op: 'n'}) }
+func (r *jsonRecorder) WriteNil()       { r.add(jsonToken{op: 'n'}) }
 func (r *jsonRecorder) WriteBool(v bool) {
 	if v {
 		r.add(jsonToken{op: 't'})
