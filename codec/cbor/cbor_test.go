@@ -600,6 +600,45 @@ func TestWriter(t *testing.T) {
 	}
 }
 
+// TestWriterChecks: the Writer refuses token streams that do not match
+// the counts they announced, since definite-length CBOR cannot absorb them.
+func TestWriterChecks(t *testing.T) {
+	tests := []struct {
+		name  string
+		write func(w *Writer)
+		err   error
+	}{
+		{"more than announced", func(w *Writer) { w.BeginArray(1); w.WriteNil(); w.WriteNil(); w.End() }, codec.ErrCount},
+		{"fewer than announced", func(w *Writer) { w.BeginArray(2); w.WriteNil(); w.End() }, codec.ErrCount},
+		{"map missing value", func(w *Writer) { w.BeginMap(1); w.WriteString([]byte("k")); w.End() }, codec.ErrCount},
+		{"map key not string", func(w *Writer) { w.BeginMap(1); w.WriteUint(1); w.WriteNil(); w.End() }, codec.ErrKey},
+		{"map key bytes", func(w *Writer) { w.BeginMap(1); w.WriteBytes([]byte("k")); w.WriteNil(); w.End() }, codec.ErrKey},
+		{"End without Begin", func(w *Writer) { w.WriteNil(); w.End() }, codec.ErrCount},
+		{"not closed", func(w *Writer) { w.BeginMap(0) }, codec.ErrCount},
+		{"negative length", func(w *Writer) { w.BeginArray(-1) }, codec.ErrUnsupported},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w := NewWriter()
+			w.Reset(nil)
+			tc.write(w)
+			if !errors.Is(w.Err(), tc.err) {
+				t.Errorf("Err = %v, want %v", w.Err(), tc.err)
+			}
+		})
+	}
+	// A string value in a map is fine where a key is not expected.
+	w := NewWriter()
+	w.Reset(nil)
+	w.BeginMap(1)
+	w.WriteString([]byte("k"))
+	w.WriteString([]byte("v"))
+	w.End()
+	if w.Err() != nil || !bytes.Equal(w.Bytes(), unhex(t, "a1 61 6b 61 76")) {
+		t.Errorf("map of string = %x (%v)", w.Bytes(), w.Err())
+	}
+}
+
 // TestHeadWidths checks appendHead at every width boundary against the
 // reference encoder.
 func TestHeadWidths(t *testing.T) {
