@@ -91,6 +91,9 @@ type conn struct {
 	// through epoll, which the race detector cannot see; this atomic makes
 	// the happens-before edge explicit.
 	published atomic.Bool
+	// established is set (after the framing fields above) once the
+	// handshake is done, for the sweeper goroutine to read them safely.
+	established atomic.Bool
 }
 
 func newConn(s *Server, spec *listenerSpec, addr net.Addr) *conn {
@@ -277,6 +280,7 @@ func (c *conn) start(f codec.Format, protocol string) {
 	c.format = f
 	c.protocol = protocol
 	c.core = c.srv.r.Attach(c)
+	c.established.Store(true)
 }
 
 // wsHandler receives WebSocket messages and control frames.
@@ -510,7 +514,7 @@ func (c *conn) closed(error) {
 // after a ping, or that never finished its handshake.
 func (c *conn) keepalive(now int64) {
 	cfg := &c.srv.cfg
-	if c.core == nil {
+	if !c.established.Load() {
 		if now-c.opened > int64(cfg.HandshakeTimeout) && !c.ended.Load() {
 			c.srv.stats.handshakeFailures.Add(1)
 			c.Close()
