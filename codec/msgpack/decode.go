@@ -133,6 +133,22 @@ func (d *decoder) idSlow(i int, field string) (uint64, int, error) {
 	return 0, i, d.numErr(i, kind, field, "ID out of range [0, 2^53]")
 }
 
+// keyID is id for the value of known key k in dict name; the field name
+// is only put together when there is an error to report.
+func (d *decoder) keyID(i int, name string, k codec.Key) (uint64, int, error) {
+	if i < len(d.b) && d.b[i] < cFixMapMin {
+		return uint64(d.b[i]), i + 1, nil
+	}
+	if i >= len(d.b) {
+		return 0, i, d.keyErr(i, codec.ErrTruncated, name, k, "")
+	}
+	v, next, kind := numAt(d.b, i)
+	if kind == numUint && v <= codec.MaxID {
+		return v, next, nil
+	}
+	return 0, i, d.numErr(i, kind, name+"."+codec.KeyNames[k], "ID out of range [0, 2^53]")
+}
+
 // numErr is the error for a value at b[i] that numAt classified as kind and
 // that is not an acceptable integer.
 func (d *decoder) numErr(i int, kind numKind, field, rangeDetail string) error {
@@ -290,7 +306,7 @@ func (d *decoder) known(i int, k codec.Key, name string) (int, error) {
 		det.SetUint(k, v)
 		return next, nil
 	case codec.KindID:
-		v, next, err := d.id(i, name+"."+codec.KeyNames[k])
+		v, next, err := d.keyID(i, name, k)
 		if err != nil {
 			return next, err
 		}
@@ -359,7 +375,7 @@ func (d *decoder) idList(i int, k codec.Key, name string) (int, error) {
 	l := (*p)[:0]
 	for ; n > 0; n-- {
 		var v uint64
-		if v, i, err = d.id(i, name+"."+codec.KeyNames[k]); err != nil {
+		if v, i, err = d.keyID(i, name, k); err != nil {
 			return i, err
 		}
 		l = append(l, v)

@@ -29,18 +29,18 @@ func Append(dst []byte, m *codec.Message) ([]byte, error) {
 	for _, e := range l.Elems[:n-1] {
 		switch e.Slot {
 		case codec.SlotRequest:
-			out, err = appendID(out, m.Request, m, e.Name)
+			out, err = appendID(out, m.Request, m, e.Name, noKey)
 		case codec.SlotID:
-			out, err = appendID(out, m.ID, m, e.Name)
+			out, err = appendID(out, m.ID, m, e.Name, noKey)
 		case codec.SlotPublication:
-			out, err = appendID(out, m.Publication, m, e.Name)
+			out, err = appendID(out, m.Publication, m, e.Name, noKey)
 		case codec.SlotErrorType:
 			out = appendUint(out, uint64(m.ErrorType))
 		case codec.SlotURI:
-			out, err = appendText(out, m.URI, m, e.Name)
+			out, err = appendText(out, m.URI, m, e.Name, noKey)
 		case codec.SlotDict:
 			if m.Dict.Bytes != nil {
-				out, err = appendPayload(out, m.Dict, true, m, e.Name)
+				out, err = appendPayload(out, m.Dict, true, m, e.Name, noKey)
 			} else {
 				out, err = appendDetails(out, &m.Details, m, e.Name)
 			}
@@ -48,10 +48,10 @@ func Append(dst []byte, m *codec.Message) ([]byte, error) {
 			if m.Args.Bytes == nil {
 				out = append(out, cFixArrayMin) // implied by ArgumentsKw
 			} else {
-				out, err = appendPayload(out, m.Args, false, m, e.Name)
+				out, err = appendPayload(out, m.Args, false, m, e.Name, noKey)
 			}
 		case codec.SlotKwargs:
-			out, err = appendPayload(out, m.Kwargs, true, m, e.Name)
+			out, err = appendPayload(out, m.Kwargs, true, m, e.Name, noKey)
 		}
 		if err != nil {
 			return dst, err
@@ -60,25 +60,34 @@ func Append(dst []byte, m *codec.Message) ([]byte, error) {
 	return out, nil
 }
 
-func encErr(m *codec.Message, field string, err error, detail string) error {
-	return &codec.Error{Type: m.Type, Field: field, Offset: -1, Err: err, Detail: detail}
+// noKey says that an element, not an Options/Details key, is being written.
+const noKey = codec.NumKeys
+
+// encErr builds an encoding error for element name or, unless k is noKey,
+// for key k of dict name. Field names are only put together here, on
+// failure, so that the success path does not concatenate strings.
+func encErr(m *codec.Message, name string, k codec.Key, err error, detail string) error {
+	if k != noKey {
+		name += "." + codec.KeyNames[k]
+	}
+	return &codec.Error{Type: m.Type, Field: name, Offset: -1, Err: err, Detail: detail}
 }
 
 // appendID refuses IDs a peer would reject, so a bad ID is caught where it
 // was made rather than on the other side of the connection.
-func appendID(dst []byte, v uint64, m *codec.Message, field string) ([]byte, error) {
+func appendID(dst []byte, v uint64, m *codec.Message, name string, k codec.Key) ([]byte, error) {
 	if v > codec.MaxID {
-		return dst, encErr(m, field, codec.ErrRange, "ID out of range [0, 2^53]")
+		return dst, encErr(m, name, k, codec.ErrRange, "ID out of range [0, 2^53]")
 	}
 	return appendUint(dst, v), nil
 }
 
-func appendText(dst []byte, s []byte, m *codec.Message, field string) ([]byte, error) {
+func appendText(dst []byte, s []byte, m *codec.Message, name string, k codec.Key) ([]byte, error) {
 	if !utf8.Valid(s) {
-		return dst, encErr(m, field, codec.ErrUTF8, "")
+		return dst, encErr(m, name, k, codec.ErrUTF8, "")
 	}
 	if uint64(len(s)) > math.MaxUint32 {
-		return dst, encErr(m, field, codec.ErrUnsupported, "string longer than 4 GiB")
+		return dst, encErr(m, name, k, codec.ErrUnsupported, "string longer than 4 GiB")
 	}
 	return append(appendStrHeader(dst, len(s)), s...), nil
 }
@@ -87,7 +96,7 @@ func appendText(dst []byte, s []byte, m *codec.Message, field string) ([]byte, e
 // MessagePack already, transcoded otherwise. The first byte written must
 // open a container of the expected kind, so a Raw holding a scalar (or
 // nothing) cannot produce a message peers would reject.
-func appendPayload(dst []byte, r codec.Raw, wantMap bool, m *codec.Message, field string) ([]byte, error) {
+func appendPayload(dst []byte, r codec.Raw, wantMap bool, m *codec.Message, name string, k codec.Key) ([]byte, error) {
 	start := len(dst)
 	out, err := codec.AppendRaw(dst, codec.MsgPack, r, m.Depth())
 	if err != nil {
@@ -97,13 +106,16 @@ func appendPayload(dst []byte, r codec.Raw, wantMap bool, m *codec.Message, fiel
 				ce.Type = m.Type
 			}
 			if ce.Field == "" || ce.Field == "payload" {
-				ce.Field = field
+				ce.Field = name
+				if k != noKey {
+					ce.Field += "." + codec.KeyNames[k]
+				}
 			}
 		}
 		return dst, err
 	}
 	if len(out) == start {
-		return dst, encErr(m, field, codec.ErrType, "empty value")
+		return dst, encErr(m, name, k, codec.ErrType, "empty value")
 	}
 	c := out[start]
 	var ok bool
@@ -117,7 +129,7 @@ func appendPayload(dst []byte, r codec.Raw, wantMap bool, m *codec.Message, fiel
 		if wantMap {
 			detail = "want dict"
 		}
-		return dst, encErr(m, field, codec.ErrType, detail)
+		return dst, encErr(m, name, k, codec.ErrType, detail)
 	}
 	return out, nil
 }
@@ -177,14 +189,14 @@ func appendDetails(dst []byte, det *codec.Details, m *codec.Message, name string
 		case codec.KindInt:
 			out = appendUint(out, det.Uint(k))
 		case codec.KindID:
-			out, err = appendID(out, det.Uint(k), m, name+"."+codec.KeyNames[k])
+			out, err = appendID(out, det.Uint(k), m, name, k)
 		case codec.KindString:
 			out, err = appendStringKey(out, det, k, m, name)
 		case codec.KindIDList:
 			l := *det.IDList(k)
 			out = appendArrayHeader(out, len(l))
 			for _, v := range l {
-				if out, err = appendID(out, v, m, name+"."+codec.KeyNames[k]); err != nil {
+				if out, err = appendID(out, v, m, name, k); err != nil {
 					break
 				}
 			}
@@ -192,7 +204,7 @@ func appendDetails(dst []byte, det *codec.Details, m *codec.Message, name string
 			l := *det.StringList(k)
 			out = appendArrayHeader(out, len(l))
 			for _, v := range l {
-				if out, err = appendText(out, v, m, name+"."+codec.KeyNames[k]); err != nil {
+				if out, err = appendText(out, v, m, name, k); err != nil {
 					break
 				}
 			}
@@ -202,7 +214,7 @@ func appendDetails(dst []byte, det *codec.Details, m *codec.Message, name string
 			if det.AuthExtra.Bytes == nil {
 				out = append(out, cFixMapMin)
 			} else {
-				out, err = appendPayload(out, det.AuthExtra, true, m, name+"."+codec.KeyNames[k])
+				out, err = appendPayload(out, det.AuthExtra, true, m, name, k)
 			}
 		}
 		if err != nil {
@@ -229,12 +241,12 @@ func appendStringKey(dst []byte, det *codec.Details, k codec.Key, m *codec.Messa
 		}
 		if enc != nil {
 			if v >= len(enc) {
-				return dst, encErr(m, name+"."+codec.KeyNames[k], codec.ErrRange, "unknown enum value")
+				return dst, encErr(m, name, k, codec.ErrRange, "unknown enum value")
 			}
 			return append(dst, enc[v]...), nil
 		}
 	}
-	return appendText(dst, s, m, name+"."+codec.KeyNames[k])
+	return appendText(dst, s, m, name, k)
 }
 
 // appendRoles writes {"<role>": {"features": {"<feature>": true, ...}}} for

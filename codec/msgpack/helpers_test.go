@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 
 	vm "github.com/vmihailenco/msgpack/v5"
 
 	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/codec/codectest"
 )
 
 // refMode selects how the reference library encodes: its default writes
@@ -98,17 +100,32 @@ func unhex(t testing.TB, s string) []byte {
 // walks exactly (floats by bits, so -0 and NaN payloads count).
 type recorder struct{ toks []string }
 
-func (r *recorder) add(format string, a ...any) { r.toks = append(r.toks, fmt.Sprintf(format, a...)) }
-func (r *recorder) WriteNil()                   { r.add("nil") }
-func (r *recorder) WriteBool(v bool)            { r.add("bool %v", v) }
-func (r *recorder) WriteInt(v int64)            { r.add("int %d", v) }
-func (r *recorder) WriteUint(v uint64)          { r.add("uint %d", v) }
-func (r *recorder) WriteFloat(v float64)        { r.add("float %016x", math.Float64bits(v)) }
-func (r *recorder) WriteString(s []byte)        { r.add("str %q", s) }
-func (r *recorder) WriteBytes(b []byte)         { r.add("bin %x", b) }
-func (r *recorder) BeginArray(n int)            { r.add("array %d", n) }
-func (r *recorder) BeginMap(n int)              { r.add("map %d", n) }
-func (r *recorder) End()                        { r.add("end") }
+func (r *recorder) add(kind string, v []byte) { r.toks = append(r.toks, kind+string(v)) }
+func (r *recorder) WriteNil()                 { r.add("nil", nil) }
+func (r *recorder) WriteBool(v bool)          { r.add("bool ", strconv.AppendBool(nil, v)) }
+func (r *recorder) WriteInt(v int64)          { r.add("int ", strconv.AppendInt(nil, v, 10)) }
+func (r *recorder) WriteUint(v uint64)        { r.add("uint ", strconv.AppendUint(nil, v, 10)) }
+func (r *recorder) WriteFloat(v float64) {
+	r.add("float ", fmt.Appendf(nil, "%016x", math.Float64bits(v)))
+}
+func (r *recorder) WriteString(s []byte) { r.add("str ", s) }
+func (r *recorder) WriteBytes(b []byte)  { r.add("bin ", fmt.Appendf(nil, "%x", b)) }
+func (r *recorder) BeginArray(n int)     { r.add("array ", strconv.AppendInt(nil, int64(n), 10)) }
+func (r *recorder) BeginMap(n int)       { r.add("map ", strconv.AppendInt(nil, int64(n), 10)) }
+func (r *recorder) End()                 { r.add("end", nil) }
+
+// equal reports whether r and o recorded the same tokens.
+func (r *recorder) equal(o *recorder) bool {
+	if len(r.toks) != len(o.toks) {
+		return false
+	}
+	for i := range r.toks {
+		if r.toks[i] != o.toks[i] {
+			return false
+		}
+	}
+	return true
+}
 
 func (r *recorder) String() string { return strings.Join(r.toks, " ") }
 
@@ -129,10 +146,17 @@ var (
 // genValue returns a random Go value of the kinds MessagePack carries:
 // nil, bool, ints at every encoding boundary, uint64 extremes, float32 and
 // float64 (incl. -0, subnormals, ±Inf, NaN), unicode strings, binary and
-// nested lists and dicts, at most depth levels of containers.
+// nested lists and dicts, at most depth levels of containers and about 100
+// values in all.
 func genValue(r *rand.Rand, depth int) any {
+	budget := 100
+	return genBudget(r, depth, &budget)
+}
+
+func genBudget(r *rand.Rand, depth int, budget *int) any {
+	*budget--
 	n := 11
-	if depth <= 0 {
+	if depth <= 0 || *budget <= 0 {
 		n = 9
 	}
 	switch r.IntN(n) {
@@ -168,22 +192,27 @@ func genValue(r *rand.Rand, depth int) any {
 	case 9:
 		l := make([]any, genLen(r)%20)
 		for i := range l {
-			l[i] = genValue(r, depth-1)
+			l[i] = genBudget(r, depth-1, budget)
 		}
 		return l
 	default:
 		m := map[string]any{}
 		for range genLen(r) % 20 {
 			k := keyStarts[r.IntN(len(keyStarts))] + genString(r)
-			m[k] = genValue(r, depth-1)
+			m[k] = genBudget(r, depth-1, budget)
 		}
 		return m
 	}
 }
 
+// genLen favours short lengths; the boundaries of the 8/16/32-bit length
+// forms come up often enough to be covered, the 64 KiB ones rarely.
 func genLen(r *rand.Rand) int {
-	if r.IntN(8) == 0 {
-		return lenEdges[r.IntN(len(lenEdges))]
+	switch r.IntN(64) {
+	case 0:
+		return lenEdges[len(lenEdges)-1-r.IntN(2)]
+	case 1, 2, 3, 4, 5, 6, 7:
+		return lenEdges[r.IntN(len(lenEdges)-2)]
 	}
 	return r.IntN(40)
 }
@@ -338,3 +367,62 @@ func appendBE(dst []byte, v uint64, size int) []byte {
 	}
 	return dst
 }
+
+// diff describes the first difference between two Go values as built by
+// codec.ToGo and the reference library, or returns "".
+func diff(a, b any, path string) string {
+	switch x := a.(type) {
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return fmt.Sprintf("%s: %s vs %s", path, short(a), short(b))
+		}
+		for i := range x {
+			if d := diff(x[i], y[i], fmt.Sprintf("%s[%d]", path, i)); d != "" {
+				return d
+			}
+		}
+		return ""
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return fmt.Sprintf("%s: %s vs %s", path, short(a), short(b))
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok {
+				return fmt.Sprintf("%s: key %.40q missing", path, k)
+			}
+			if d := diff(v, w, fmt.Sprintf("%s[%.20q]", path, k)); d != "" {
+				return d
+			}
+		}
+		return ""
+	}
+	if !codectest.EqualValues(a, b) {
+		return fmt.Sprintf("%s: %s vs %s", path, short(a), short(b))
+	}
+	return ""
+}
+
+func short(v any) string {
+	s := fmt.Sprintf("%T %#v", v, v)
+	if len(s) > 120 {
+		s = s[:120] + "…"
+	}
+	return s
+}
+
+// discard is a ValueWriter that drops every token.
+type discard struct{}
+
+func (discard) WriteNil()          {}
+func (discard) WriteBool(bool)     {}
+func (discard) WriteInt(int64)     {}
+func (discard) WriteUint(uint64)   {}
+func (discard) WriteFloat(float64) {}
+func (discard) WriteString([]byte) {}
+func (discard) WriteBytes([]byte)  {}
+func (discard) BeginArray(int)     {}
+func (discard) BeginMap(int)       {}
+func (discard) End()               {}
