@@ -3,6 +3,7 @@ package msgpack
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -86,12 +87,9 @@ func toGo(data []byte) (any, error) {
 
 func unhex(t testing.TB, s string) []byte {
 	t.Helper()
-	s = strings.NewReplacer(" ", "", "\n", "", "\t", "").Replace(s)
-	b := make([]byte, len(s)/2)
-	for i := range b {
-		if _, err := fmt.Sscanf(s[2*i:2*i+2], "%02x", &b[i]); err != nil {
-			t.Fatalf("bad hex %q: %v", s, err)
-		}
+	b, err := hex.DecodeString(strings.NewReplacer(" ", "", "\n", "", "\t", "").Replace(s))
+	if err != nil {
+		t.Fatalf("bad hex %q: %v", s, err)
 	}
 	return b
 }
