@@ -8,9 +8,10 @@
 //
 //	var hs ws.ServerHandshake                // one per connection, until the upgrade
 //	req, n, err := hs.Feed(data)             // call for every read until req != nil or err != nil
-//	// err is an *HTTPError: out = err.AppendResponse(out), then close.
+//	// err != nil: out = err.(*ws.HTTPError).AppendResponse(out), then close.
+//	// req.Path() not served: out = ws.AppendHTTPError(out, 404, "no WAMP here").
 //	proto := req.ChooseProtocol(ws.IsWAMPProtocol)
-//	// proto == nil: out = ws.ErrNoProtocol.AppendResponse(out), then close.
+//	// proto == nil: out = ws.ErrNoWAMPProtocol.AppendResponse(out), then close.
 //	out = req.AppendAccept(out, proto)
 //	hs.Release()                             // req's views die here
 //	// data[n:] are the first frames:

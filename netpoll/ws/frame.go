@@ -147,12 +147,13 @@ func AppendMaskedFrame(dst []byte, op Opcode, fin bool, payload []byte, key [4]b
 	return dst
 }
 
-// AppendClose appends an unmasked close frame. A code of 0 sends a close
-// frame without a body; otherwise the body is the code and reason, the
-// reason cut to the 123 bytes a control frame leaves for it (at a UTF-8
-// boundary).
+// AppendClose appends an unmasked close frame. A code of 0 or CloseNoStatus
+// (what the Handler saw for a close without a body, so a driver can echo it
+// as it came) sends a close frame without a body; otherwise the body is the
+// code and reason, the reason cut to the 123 bytes a control frame leaves
+// for it (at a UTF-8 boundary).
 func AppendClose(dst []byte, code int, reason string) []byte {
-	if code == 0 {
+	if code == 0 || code == CloseNoStatus {
 		return append(dst, 0x80|byte(OpClose), 0)
 	}
 	reason = clipReason(reason)
@@ -162,7 +163,7 @@ func AppendClose(dst []byte, code int, reason string) []byte {
 
 // AppendMaskedClose is AppendClose for the client side.
 func AppendMaskedClose(dst []byte, code int, reason string, key [4]byte) []byte {
-	if code == 0 {
+	if code == 0 || code == CloseNoStatus {
 		return append(dst, 0x80|byte(OpClose), 0x80, key[0], key[1], key[2], key[3])
 	}
 	reason = clipReason(reason)

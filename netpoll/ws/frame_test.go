@@ -105,6 +105,9 @@ func TestAppendClose(t *testing.T) {
 	if got := AppendClose(nil, 0, "ignored"); !bytes.Equal(got, []byte{0x88, 0}) {
 		t.Errorf("code 0: got %x, want an empty close frame", got)
 	}
+	if got := AppendClose(nil, CloseNoStatus, "ignored"); !bytes.Equal(got, []byte{0x88, 0}) {
+		t.Errorf("1005: got %x, want an empty close frame (1005 never goes on the wire)", got)
+	}
 	if got := AppendClose(nil, 1002, "x"); !bytes.Equal(got, []byte{0x88, 3, 0x03, 0xEA, 'x'}) {
 		t.Errorf("1002: got %x", got)
 	}

@@ -83,9 +83,6 @@ func (e *echoConn) OnPing(p []byte) error {
 func (e *echoConn) OnPong([]byte) error { return nil }
 
 func (e *echoConn) OnClose(code int, reason []byte) error {
-	if code == CloseNoStatus {
-		code = 0
-	}
 	e.out = AppendClose(e.out, code, string(reason))
 	return e.write()
 }
