@@ -160,3 +160,34 @@ func cmpKey(a, b refKey) int {
 func set(v int) func(int, bool) (int, bool) {
 	return func(int, bool) (int, bool) { return v, true }
 }
+
+// TestDifferentialBytes uses raw byte strings (high bytes, '#', spaces,
+// empty components in queries), which the index must handle exactly like
+// the reference even though a router would have rejected them earlier.
+func TestDifferentialBytes(t *testing.T) {
+	alphabet := []string{"a", "\xb9", "\xff", ".", ".", "#", " ", "\xc2"}
+	r := rand.New(rand.NewPCG(3, 4))
+	gen := func() string {
+		s := ""
+		for n := r.IntN(6); n > 0; n-- {
+			s += alphabet[r.IntN(len(alphabet))]
+		}
+		return s
+	}
+	for round := 0; round < 20; round++ {
+		ix := New[int](Options{CacheSize: 8})
+		ref := refIndex{}
+		var queries []string
+		for i := 0; i < 60; i++ {
+			p := Policy(r.IntN(3))
+			pat := gen()
+			store(t, ix, ref, pat, p, i+1)
+			queries = append(queries, pat, gen())
+		}
+		for pass := 0; pass < 2; pass++ {
+			for _, q := range queries {
+				check(t, ix, ref, q)
+			}
+		}
+	}
+}

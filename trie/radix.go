@@ -227,7 +227,7 @@ func (n *node[V]) addKid(k *node[V]) {
 	for i < len(n.idx) && n.idx[i] < b {
 		i++
 	}
-	n.idx = n.idx[:i] + string(b) + n.idx[i:]
+	n.idx = n.idx[:i] + k.label[:1] + n.idx[i:]
 	n.kids = append(n.kids, nil)
 	copy(n.kids[i+1:], n.kids[i:])
 	n.kids[i] = k
