@@ -168,6 +168,24 @@ func (d *decoder) payload(i int, open byte, want string) ([]byte, int, error) {
 // integer reads a non-negative integer no larger than max at data[i].
 func (d *decoder) integer(i, depth int, max uint64) (uint64, int, error) {
 	data := d.data
+	// Fast path for what nearly every id looks like: up to 16 digits, no
+	// leading zero, then a delimiter. Anything else takes the full scan.
+	var v uint64
+	j := i
+	for j < len(data) && j-i < 16 {
+		c := data[j] - '0'
+		if c > 9 {
+			break
+		}
+		v = v*10 + uint64(c)
+		j++
+	}
+	if j > i && j < len(data) && j-i < 16 && (data[i] != '0' || j == i+1) && v <= max {
+		switch data[j] {
+		case ',', ']', '}', ' ', '\t', '\n', '\r':
+			return v, j, nil
+		}
+	}
 	if c := data[i]; c != '-' && c-'0' > 9 {
 		return 0, i, d.typeErr(i, depth, "want integer")
 	}

@@ -1,6 +1,7 @@
 package json
 
 import (
+	"math/bits"
 	"strconv"
 
 	"github.com/zwamp/zwamp/codec"
@@ -83,10 +84,10 @@ func appendID(b []byte, v uint64) ([]byte, error) {
 func appendDetails(b []byte, det *codec.Details, depth int) ([]byte, error) {
 	b = append(b, '{')
 	first := true
-	for k := codec.Key(0); k < codec.NumKeys; k++ {
-		if !det.Has(k) {
-			continue
-		}
+	// Visit only the set bits; bit order is Key order. Bits beyond
+	// NumKeys name no key and are ignored.
+	for set := det.Set & (1<<codec.NumKeys - 1); set != 0; set &= set - 1 {
+		k := codec.Key(bits.TrailingZeros64(set))
 		if !first {
 			b = append(b, ',')
 		}

@@ -273,3 +273,25 @@ func TestAppendTranscodes(t *testing.T) {
 		t.Errorf("authextra: %s, %v", b, err)
 	}
 }
+
+// TestAppendDetailsEdges: bits beyond the known keys are ignored, an
+// empty Details is an empty dict, and a roles key without roles is {}.
+func TestAppendDetailsEdges(t *testing.T) {
+	m := codec.Message{Type: codec.HELLO, URI: []byte("r")}
+	m.Details.Set = 1 << 63
+	m.Details.SetBool(codec.KeyAcknowledge, true)
+	b, err := Append(nil, &m)
+	if err != nil || string(b) != `[1,"r",{"acknowledge":true}]` {
+		t.Errorf("got %s, %v", b, err)
+	}
+	m.Details = codec.Details{}
+	m.Details.Mark(codec.KeyRoles)
+	m.Details.Mark(codec.KeyAuthExtra)
+	if b, err = Append(nil, &m); err != nil || string(b) != `[1,"r",{"roles":{},"authextra":{}}]` {
+		t.Errorf("got %s, %v", b, err)
+	}
+	m = codec.Message{Type: codec.RESULT, Request: 1}
+	if b, err = Append(nil, &m); err != nil || string(b) != `[50,1,{}]` {
+		t.Errorf("got %s, %v", b, err)
+	}
+}
