@@ -14,8 +14,9 @@ import (
 // they come back as floats, and bytes use the WAMP binary convention
 // ("\u0000" + base64), so Walk → Writer → Walk reproduces every token.
 //
-// A Writer is not safe for concurrent use; it does not allocate once its
-// buffer (and, for nesting deeper than 32, its container stack) has grown.
+// A Writer is not safe for concurrent use and must not be copied (its
+// container stack starts in an inline array); it does not allocate once
+// its buffer (and, for nesting deeper than 32, its stack) has grown.
 type Writer struct {
 	buf []byte
 	err error
