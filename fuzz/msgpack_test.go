@@ -1,0 +1,303 @@
+package fuzz
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	vm "github.com/vmihailenco/msgpack/v5"
+
+	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/codec/codectest"
+	"github.com/zwamp/zwamp/codec/msgpack"
+)
+
+// Everything top-level here is prefixed with msgpack: the package is shared
+// by the fuzz targets of every codec and parser.
+
+var msgpackUpdateCorpus = flag.Bool("msgpackcorpus.update", false, "rewrite testdata/fuzz/FuzzMsgPack*/ seed files")
+
+// msgpackRefEncode encodes a seed value with the reference library, in its
+// default (int64/uint64 for every int) or compact (smallest forms) mode.
+func msgpackRefEncode(v any, compact bool) []byte {
+	var buf bytes.Buffer
+	enc := vm.NewEncoder(&buf)
+	enc.SetSortMapKeys(true)
+	enc.UseCompactInts(compact)
+	if err := enc.Encode(v); err != nil {
+		panic(fmt.Sprintf("msgpack seed %#v: %v", v, err))
+	}
+	return buf.Bytes()
+}
+
+func msgpackHex(s string) []byte {
+	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// msgpackNasties are hand-made inputs aimed at the decoder's edges: huge
+// declared lengths, the never-used code, ext values, bad UTF-8, non-string
+// keys, every ID encoding, deep nesting, trailing bytes.
+var msgpackNasties = []string{
+	"", "c1", "90", "80", "91 c1", "dd ffffffff", "df ffffffff", "db ffffffff", "c6 ffffffff", "c9 ffffffff 01",
+	"95 10 01 80 a1 61 dd ffffffff", "96 10 01 80 a1 61 90 df ffffffff",
+	"94 10 01 80 db ffffffff 61", "94 10 01 df ffffffff a1 61",
+	"96 10 01 81 a1 78 d4 01 00 a1 61 91 d8 01 00000000000000000000000000000000 81 a1 6b c7 02 05 0102",
+	"95 10 01 80 a1 61 91 c8 0001 05 01", "95 10 01 80 a1 61 91 d5 01 0000",
+	"94 10 01 80 a2 c3 28", "94 10 01 80 a3 ed a0 80", "95 10 01 80 a1 61 91 a1 ff",
+	"96 10 01 80 a1 61 90 81 01 01", "96 10 01 80 a1 61 90 81 c4 01 61 01", "94 10 01 81 c0 01 a1 61",
+	"93 11 01 cf 0020000000000000", "93 11 01 cf 0020000000000001", "93 11 01 d3 0020000000000000",
+	"93 11 01 d3 ffffffffffffffff", "93 11 01 d0 7f", "93 11 01 ca 3f800000", "93 11 01 cb 3ff0000000000000",
+	"93 d3 0000000000000011 01 02", "93 cf ffffffffffffffff 01 02", "93 ff 01 02", "92 cd 03ff 01",
+	"95 08 ce 00010000 01 80 a1 65", "95 08 30 01 80 a1 65",
+	"93 11 01 02 00", "92 23 01 92 23 01", "91 23", "94 23 01 80 80",
+	"93 01 a1 72 81 a5 726f6c6573 81 a6 63616c6c6572 81 a8 6665617475726573 81 ae 63616c6c5f63616e63656c696e67 01",
+	"93 01 a1 72 81 a5 726f6c6573 81 a6 63616c6c6572 81 a8 6665617475726573 81 af 63616c6c5f63616e63656c6c696e67 c3",
+	"94 10 01 84 a7 6578636c756465 92 01 02 a7 6578636c756465 c0 a7 74696d656f7574 05 a7 74696d656f7574 c0 a1 61",
+	"94 10 01 81 ae 6578636c7564655f617574686964 a3 6a6f65 a1 61",
+	"95 32 01 80 92 cb 7ff8000000000001 ca 80000000",
+	"95 32 01 80 93 d3 8000000000000000 cf ffffffffffffffff e0",
+}
+
+// msgpackDeep is a PUBLISH whose Arguments nest n lists deep.
+func msgpackDeep(n int) []byte {
+	b := msgpackHex("95 10 01 80 a1 61")
+	b = append(b, bytes.Repeat([]byte{0x91}, n)...)
+	return append(b, 0x90)
+}
+
+// msgpackSeeds returns every seed: each shared case and bad case encoded
+// in both reference modes, and the nasties.
+func msgpackSeeds() [][]byte {
+	var seeds [][]byte
+	for _, c := range codectest.Cases {
+		seeds = append(seeds, msgpackRefEncode(c.Value, true), msgpackRefEncode(c.Value, false))
+	}
+	for _, c := range codectest.BadCases {
+		seeds = append(seeds, msgpackRefEncode(c.Value, true))
+	}
+	for _, h := range msgpackNasties {
+		seeds = append(seeds, msgpackHex(h))
+	}
+	return append(seeds, msgpackDeep(61), msgpackDeep(62), msgpackDeep(200))
+}
+
+// TestMsgPackSeedCorpus keeps the checked-in corpus in step with
+// msgpackSeeds; run with -msgpackcorpus.update to rewrite it.
+func TestMsgPackSeedCorpus(t *testing.T) {
+	for _, target := range []string{"FuzzMsgPackDecode", "FuzzMsgPackWalk"} {
+		dir := filepath.Join("testdata", "fuzz", target)
+		for _, s := range msgpackSeeds() {
+			name := fmt.Sprintf("seed-%x", sha256.Sum256(s))[:21]
+			path := filepath.Join(dir, name)
+			content := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", s)
+			if *msgpackUpdateCorpus {
+				if err := os.MkdirAll(dir, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			got, err := os.ReadFile(path)
+			if err != nil || string(got) != content {
+				t.Errorf("%s: missing or stale seed (run go test ./fuzz -run TestMsgPackSeedCorpus -msgpackcorpus.update): %v", path, err)
+			}
+		}
+	}
+}
+
+// FuzzMsgPackDecode: Decode never panics and reports only *codec.Error;
+// whatever it accepts, Append writes back (verbatim and from typed
+// Details) and Decode reads again as the same message.
+func FuzzMsgPackDecode(f *testing.F) {
+	for _, s := range msgpackSeeds() {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var m codec.Message
+		err := msgpack.Decode(&m, data)
+		if err != nil {
+			var ce *codec.Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("error %T is not *codec.Error: %v", err, err)
+			}
+			return
+		}
+		out, err := msgpack.Append(nil, &m)
+		if err != nil {
+			t.Fatalf("Append of a decoded message: %v", err)
+		}
+		var m2 codec.Message
+		if err := msgpack.Decode(&m2, out); err != nil {
+			t.Fatalf("Decode(Append) %x: %v", out, err)
+		}
+		msgpackSameMessage(t, &m2, &m)
+
+		// From typed Details: the dict shrinks to the known keys, which
+		// must decode to the same Details.
+		m.Dict = codec.Raw{}
+		typed, err := msgpack.Append(nil, &m)
+		if err != nil {
+			t.Fatalf("Append typed Details: %v", err)
+		}
+		var m3 codec.Message
+		if err := msgpack.Decode(&m3, typed); err != nil {
+			t.Fatalf("Decode(Append typed) %x: %v", typed, err)
+		}
+		msgpackSameMessage(t, &m3, &m)
+	})
+}
+
+func msgpackSameMessage(t *testing.T, got, want *codec.Message) {
+	t.Helper()
+	if got.Type != want.Type || got.Request != want.Request || got.ID != want.ID ||
+		got.Publication != want.Publication || got.ErrorType != want.ErrorType || !bytes.Equal(got.URI, want.URI) {
+		t.Fatalf("scalars differ: %v %d/%d/%d/%d %q vs %v %d/%d/%d/%d %q",
+			got.Type, got.Request, got.ID, got.Publication, got.ErrorType, got.URI,
+			want.Type, want.Request, want.ID, want.Publication, want.ErrorType, want.URI)
+	}
+	codectest.CheckDetails(t, &got.Details, &want.Details)
+	for _, p := range [][2]codec.Raw{{got.Args, want.Args}, {got.Kwargs, want.Kwargs}} {
+		if (p[0].Bytes == nil) != (p[1].Bytes == nil) {
+			t.Fatalf("payload presence differs: %x vs %x", p[0].Bytes, p[1].Bytes)
+		}
+		if p[1].Bytes == nil {
+			continue
+		}
+		gv, gerr := codec.ToGo(p[0])
+		wv, werr := codec.ToGo(p[1])
+		if errors.Is(werr, codec.ErrUnsupported) {
+			// ext values: not convertible, but carried verbatim.
+			if !bytes.Equal(p[0].Bytes, p[1].Bytes) {
+				t.Fatalf("payload with ext changed: %x vs %x", p[0].Bytes, p[1].Bytes)
+			}
+			continue
+		}
+		if gerr != nil || werr != nil || !codectest.EqualValues(gv, wv) {
+			t.Fatalf("payload differs: %#v (%v) vs %#v (%v)", gv, gerr, wv, werr)
+		}
+	}
+}
+
+// FuzzMsgPackWalk: Walk never panics; what it accepts, the reference
+// library reads as the same value, our Writer re-encodes to the same
+// tokens (canonically), and Decode's payload validation accepts too.
+func FuzzMsgPackWalk(f *testing.F) {
+	for _, s := range msgpackSeeds() {
+		f.Add(s)
+	}
+	w := msgpack.NewWriter()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var first msgpackTokens
+		werr := msgpack.Walk(data, &first, codec.DefaultMaxDepth-2)
+
+		// The same value as the only argument of a RESULT sits at depth 3
+		// of the message: Decode's validation must agree with Walk,
+		// except that it lets ext values through.
+		wrapped := append(msgpackHex("94 32 01 80 91"), data...)
+		var m codec.Message
+		derr := msgpack.Decode(&m, wrapped)
+		switch {
+		case werr == nil && derr != nil:
+			t.Fatalf("Walk accepts %x, Decode of it as an argument fails: %v", data, derr)
+		case werr != nil && derr == nil && !errors.Is(werr, codec.ErrUnsupported):
+			t.Fatalf("Decode accepts %x as an argument, Walk fails: %v", data, werr)
+		}
+		if werr != nil {
+			var ce *codec.Error
+			if !errors.As(werr, &ce) {
+				t.Fatalf("error %T is not *codec.Error: %v", werr, werr)
+			}
+			return
+		}
+
+		// Accepted, hence no ext and every length bounded by the input:
+		// safe to hand to the reference library, which must agree.
+		ref, err := vm.NewDecoder(bytes.NewReader(data)).DecodeInterface()
+		if err != nil {
+			t.Fatalf("Walk accepts %x, the reference library does not: %v", data, err)
+		}
+		ours, err := codec.ToGo(codec.Raw{Format: codec.MsgPack, Bytes: data})
+		if err != nil {
+			t.Fatalf("ToGo: %v", err)
+		}
+		if !codectest.EqualValues(ours, msgpackWiden(ref)) {
+			t.Fatalf("Walk reads %#v, the reference library %#v", ours, ref)
+		}
+
+		w.Reset(nil)
+		if err := msgpack.Walk(data, w, 0); err != nil || w.Err() != nil {
+			t.Fatalf("Walk into Writer: %v / %v", err, w.Err())
+		}
+		out := append([]byte(nil), w.Bytes()...)
+		var second msgpackTokens
+		if err := msgpack.Walk(out, &second, 0); err != nil {
+			t.Fatalf("Walk(Writer output %x): %v", out, err)
+		}
+		if !first.equal(&second) {
+			t.Fatalf("tokens changed through Writer: %x → %x", data, out)
+		}
+		w.Reset(nil)
+		if err := msgpack.Walk(out, w, 0); err != nil || !bytes.Equal(w.Bytes(), out) {
+			t.Fatalf("Writer output not canonical: %x then %x (%v)", out, w.Bytes(), err)
+		}
+	})
+}
+
+// msgpackWiden turns the reference library's float32 into float64 (Walk
+// widens them) so that values compare with codectest.EqualValues.
+func msgpackWiden(v any) any {
+	switch x := v.(type) {
+	case float32:
+		return float64(x)
+	case []any:
+		for i := range x {
+			x[i] = msgpackWiden(x[i])
+		}
+	case map[string]any:
+		for k := range x {
+			x[k] = msgpackWiden(x[k])
+		}
+	}
+	return v
+}
+
+// msgpackTokens records a walk exactly (floats by their bits).
+type msgpackTokens struct{ toks []string }
+
+func (r *msgpackTokens) add(s string)         { r.toks = append(r.toks, s) }
+func (r *msgpackTokens) WriteNil()            { r.add("nil") }
+func (r *msgpackTokens) WriteBool(v bool)     { r.add(fmt.Sprint("bool ", v)) }
+func (r *msgpackTokens) WriteInt(v int64)     { r.add(fmt.Sprint("int ", v)) }
+func (r *msgpackTokens) WriteUint(v uint64)   { r.add(fmt.Sprint("uint ", v)) }
+func (r *msgpackTokens) WriteFloat(v float64) { r.add(fmt.Sprint("float ", math.Float64bits(v))) }
+func (r *msgpackTokens) WriteString(s []byte) { r.add("str " + string(s)) }
+func (r *msgpackTokens) WriteBytes(b []byte)  { r.add("bin " + string(b)) }
+func (r *msgpackTokens) BeginArray(n int)     { r.add(fmt.Sprint("array ", n)) }
+func (r *msgpackTokens) BeginMap(n int)       { r.add(fmt.Sprint("map ", n)) }
+func (r *msgpackTokens) End()                 { r.add("end") }
+
+func (r *msgpackTokens) equal(o *msgpackTokens) bool {
+	if len(r.toks) != len(o.toks) {
+		return false
+	}
+	for i := range r.toks {
+		if r.toks[i] != o.toks[i] {
+			return false
+		}
+	}
+	return true
+}
