@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	stdjson "encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -394,5 +395,44 @@ func TestWalkLargeStrings(t *testing.T) {
 	}
 	if !utf8.Valid(data) {
 		t.Fatal("test input invalid")
+	}
+}
+
+// TestConcurrentUse runs Decode, Append and Walk (with its pooled scratch)
+// from several goroutines; under -race it proves they share no mutable
+// state, and each goroutine checks it gets its own results.
+func TestConcurrentUse(t *testing.T) {
+	done := make(chan error)
+	for g := 0; g < 4; g++ {
+		go func(g int) {
+			var m codec.Message
+			w := NewWriter()
+			in := []byte(`[16, 1, {"exclude_authid": ["a\n"]}, "t` + string(rune('a'+g)) + `", ["\u0000AQID", 1.5, "x\ty"]]`)
+			for n := 0; n < 200; n++ {
+				if err := Decode(&m, in); err != nil {
+					done <- err
+					return
+				}
+				if string(m.URI) != "t"+string(rune('a'+g)) || string(m.Details.ExcludeAuthID[0]) != "a\n" {
+					done <- errors.New("decoded the wrong message")
+					return
+				}
+				w.Reset(nil)
+				if err := Walk(m.Args.Bytes, w, 64); err != nil || string(w.Bytes()) != `["\u0000AQID",1.5,"x\ty"]` {
+					done <- fmt.Errorf("Walk: %s, %v", w.Bytes(), err)
+					return
+				}
+				if _, err := Append(nil, &m); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}(g)
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
 	}
 }
