@@ -320,3 +320,49 @@ func TestEventHandlerPanic(t *testing.T) {
 	noErr(t, pub.Publish("com.example.p", []any{"fine"}, nil, nil))
 	must(t, recvT(t, got, "event after a panic") == "fine", "wrong event")
 }
+
+// TestNewSubscriptionSkipsQueuedEvents: a second local subscription to a
+// topic shares the router's subscription, but events that arrived before
+// it was confirmed (still queued behind a slow handler) are not its own.
+func TestNewSubscriptionSkipsQueuedEvents(t *testing.T) {
+	r := newRouter(t)
+	c := join(t, r, codec.JSON)
+	pub := join(t, r, codec.JSON)
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	first := true
+	_, err := c.Subscribe("com.example.q", func(*client.Event) {
+		if first {
+			first = false
+			entered <- struct{}{}
+			<-release
+		}
+	}, nil)
+	noErr(t, err)
+	noErr(t, pub.Publish("com.example.q", []any{1}, nil, nil))
+	recvT(t, entered, "first handler blocked")
+	// Event 2 is queued behind the blocked handler when the second local
+	// subscription is confirmed.
+	noErr(t, pub.Publish("com.example.q", []any{2}, nil, &client.PublishOptions{Acknowledge: true}))
+	got := make(chan int64, 10)
+	_, err = c.Subscribe("com.example.q", func(ev *client.Event) { got <- ev.Args[0].(int64) }, nil)
+	noErr(t, err)
+	noErr(t, pub.Publish("com.example.q", []any{3}, nil, nil))
+	close(release)
+	must(t, recvT(t, got, "event") == 3, "the new subscription got an event published before it")
+}
+
+// TestEventRightAfterSubscribed: an EVENT that follows SUBSCRIBED at once
+// reaches the handler (it is installed before the next message is read).
+func TestEventRightAfterSubscribed(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		c, p := joinPipe(t, codec.JSON, nil)
+		got := make(chan *client.Event, 1)
+		go func() { _, _ = c.Subscribe("a.b", func(ev *client.Event) { got <- ev }, nil) }()
+		m := p.expect(codec.SUBSCRIBE)
+		p.send(codec.SUBSCRIBED, m[1], 77)
+		p.send(codec.EVENT, 77, 5, map[string]any{}, []any{"first"})
+		ev := recvT(t, got, "event right after SUBSCRIBED")
+		must(t, ev.Subscription == 77 && ev.Publication == 5 && ev.Topic == "a.b" && ev.Args[0] == "first", "event %+v", ev)
+	}
+}
