@@ -3,8 +3,8 @@ package client_test
 import (
 	"errors"
 	"log/slog"
-	"os"
 	"net"
+	"os"
 	"runtime"
 	"sync"
 	"testing"
