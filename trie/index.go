@@ -5,8 +5,6 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 const (
@@ -47,7 +45,7 @@ type tree[V comparable] struct {
 // a concrete URI, which stored patterns match it. See the package
 // documentation for the concurrency contract.
 type Index[V comparable] struct {
-	digest xxhash.Digest // seeded, never written after New; copied per hash
+	seed   uint64 // per-index random XXH64 seed
 	shift  uint          // 64 - log2(len(shards))
 	shards []shard[V]
 
@@ -78,7 +76,7 @@ func newSeeded[V comparable](o Options, seed uint64) *Index[V] {
 		shift:  uint(64 - bits.TrailingZeros(uint(ns))),
 		shards: make([]shard[V], ns),
 	}
-	ix.digest.ResetWithSeed(seed)
+	ix.seed = seed
 	for i := range ix.shards {
 		ix.shards[i].tab.Store(newTable[V](1))
 	}
@@ -101,19 +99,10 @@ func ceilPow2(n int) int {
 	return 1 << bits.Len(uint(n-1))
 }
 
-// hash is the seeded xxhash of b. Copying the seeded digest and feeding it
-// is how v2.3.0 offers a seeded one-shot hash; the copy stays on the stack.
-func (ix *Index[V]) hash(b []byte) uint64 {
-	d := ix.digest
-	d.Write(b)
-	return d.Sum64()
-}
+// hash is the seeded XXH64 of b.
+func (ix *Index[V]) hash(b []byte) uint64 { return xxh64(b, ix.seed) }
 
-func (ix *Index[V]) hashString(s string) uint64 {
-	d := ix.digest
-	d.WriteString(s)
-	return d.Sum64()
-}
+func (ix *Index[V]) hashString(s string) uint64 { return xxh64(s, ix.seed) }
 
 func (ix *Index[V]) shardOf(h uint64) *shard[V] {
 	// The top bits pick the shard; the table uses the low bits, so the two
@@ -193,7 +182,13 @@ func (ix *Index[V]) updateExact(uri []byte, fn func(V, bool) (V, bool)) (V, bool
 		return v, true
 	case keep:
 		if (t.used+1)*8 > t.capacity()*maxLoad {
-			t = t.rebuilt(t.live+1, ix.hashString)
+			// Full: double if it is mostly live entries, else it is mostly
+			// tombstones and a same-size rebuild clears them.
+			n := len(t.groups)
+			if (t.live+1)*16 > t.capacity()*maxLoad {
+				n *= 2
+			}
+			t = t.rebuilt(n, ix.hashString)
 			s.tab.Store(t)
 		}
 		t.insertNew(h, &entry[V]{key: string(uri), val: v})
@@ -204,7 +199,7 @@ func (ix *Index[V]) updateExact(uri []byte, fn func(V, bool) (V, bool)) (V, bool
 		s.n.Add(-1)
 		// Shrink once the table is mostly air, so memory follows churn.
 		if len(t.groups) > 1 && t.live*8*8 < t.capacity()*maxLoad {
-			s.tab.Store(t.rebuilt(t.live, ix.hashString))
+			s.tab.Store(t.rebuilt(groupsFor(t.live), ix.hashString))
 		}
 	}
 	return zero, false

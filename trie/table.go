@@ -198,17 +198,23 @@ func (t *table[V]) remove(g uint64, j int) {
 	grp.slots[j].Store(nil)
 }
 
+// groupsFor returns the smallest table size (in groups) that holds live
+// entries at no more than half its load limit.
+func groupsFor(live int) int {
+	n := 1
+	for n*maxLoad < 2*live { // n*groupSlots*maxLoad/8 slots may be used
+		n *= 2
+	}
+	return n
+}
+
 // capacity is the number of slots.
 func (t *table[V]) capacity() int { return len(t.groups) * groupSlots }
 
-// rebuilt returns a fresh table holding t's live entries, sized so that
-// they fill at most half of its load limit. hash recomputes each key's
-// hash: storing it would cost 8 bytes per entry for a rare operation.
-func (t *table[V]) rebuilt(live int, hash func(string) uint64) *table[V] {
-	ngroups := 1
-	for ngroups*groupSlots*maxLoad/8 < 2*live+1 {
-		ngroups *= 2
-	}
+// rebuilt returns a fresh table of ngroups groups holding t's live
+// entries. hash recomputes each key's hash: storing it would cost 8 bytes
+// per entry for a rare operation.
+func (t *table[V]) rebuilt(ngroups int, hash func(string) uint64) *table[V] {
 	nt := newTable[V](ngroups)
 	for i := range t.groups {
 		grp := &t.groups[i]
