@@ -46,7 +46,7 @@ type tree[V comparable] struct {
 // documentation for the concurrency contract.
 type Index[V comparable] struct {
 	seed   uint64 // per-index random XXH64 seed
-	shift  uint          // 64 - log2(len(shards))
+	shift  uint   // 64 - log2(len(shards))
 	shards []shard[V]
 
 	prefix   tree[V]
