@@ -376,6 +376,12 @@ func TestDepth(t *testing.T) {
 			t.Errorf("limit %d: depth %d: err = %v, want ErrDepth", limit, limit+1, err)
 		}
 	}
+	// With a limit of 1 not even an empty Options dict fits (the shortcut
+	// for {} must apply the limit too).
+	m.MaxDepth = 1
+	if err := Decode(&m, unhex(t, "84 10 01 a0 61 61")); !errors.Is(err, codec.ErrDepth) {
+		t.Errorf("{} at depth 2 with limit 1: err = %v, want ErrDepth", err)
+	}
 	// Indefinite containers and maps count the same way.
 	m.MaxDepth = 3
 	if err := Decode(&m, unhex(t, "85 10 01 a0 61 61 9f bf 61 61 80 ff ff")); !errors.Is(err, codec.ErrDepth) {

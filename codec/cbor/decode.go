@@ -1,6 +1,8 @@
 package cbor
 
 import (
+	"encoding/binary"
+
 	"github.com/zwamp/zwamp/codec"
 )
 
@@ -46,16 +48,30 @@ func (d *decoder) failType(field string, off int, err error, want string) error 
 // element as the type's layout says, then nothing after it.
 func (d *decoder) message() error {
 	data, m := d.data, d.m
-	top, _, p, err := open(data, 0, majorArray)
-	if err != nil {
+	var (
+		top iter
+		p   int
+		err error
+	)
+	// A message is almost always a short definite array (0x82..0x87).
+	if len(data) > 0 && data[0]>>5 == majorArray && data[0]&0x1f < 24 {
+		top, p = iter{n: uint64(data[0] & 0x1f)}, 1
+	} else if top, _, p, err = open(data, 0, majorArray); err != nil {
 		return d.failType("", p, err, "message is not a list")
 	}
 	if !top.indef && top.n == 0 || top.indef && p < len(data) && data[p] == breakByte {
 		return d.fail("", p, codec.ErrCount, "empty list")
 	}
 
-	major, ai, arg, start, q, err := head(data, p)
-	if err != nil {
+	var (
+		major, ai byte
+		arg       uint64
+		start, q  int
+	)
+	// Type codes are one byte below 24, else 0x18 and one byte.
+	if p+1 < len(data) && data[p] == 0x18 {
+		major, ai, arg, start, q = majorUint, 24, uint64(data[p+1]), p, p+2
+	} else if major, ai, arg, start, q, err = head(data, p); err != nil {
 		return d.fail("Type", q, err, "")
 	}
 	switch major {
@@ -92,11 +108,23 @@ func (d *decoder) message() error {
 		e := &l.Elems[i-1]
 		switch e.Slot {
 		case codec.SlotRequest:
-			m.Request, p, err = d.id(p, e.Name)
+			if v, q, ok := fastID(data, p); ok {
+				m.Request, p = v, q
+			} else {
+				m.Request, p, err = d.id(p, e.Name)
+			}
 		case codec.SlotID:
-			m.ID, p, err = d.id(p, e.Name)
+			if v, q, ok := fastID(data, p); ok {
+				m.ID, p = v, q
+			} else {
+				m.ID, p, err = d.id(p, e.Name)
+			}
 		case codec.SlotPublication:
-			m.Publication, p, err = d.id(p, e.Name)
+			if v, q, ok := fastID(data, p); ok {
+				m.Publication, p = v, q
+			} else {
+				m.Publication, p, err = d.id(p, e.Name)
+			}
 		case codec.SlotErrorType:
 			p, err = d.errorType(p, e.Name)
 		case codec.SlotURI:
@@ -107,7 +135,13 @@ func (d *decoder) message() error {
 			}
 			m.URI = s
 		case codec.SlotDict:
-			p, err = d.dict(p, e.Name)
+			// Most Options/Details on the hot path are {}.
+			if p < len(data) && data[p] == byteEmptyDict && d.max >= depthElem {
+				m.Dict = codec.Raw{Format: codec.CBOR, Bytes: data[p : p+1 : p+1]}
+				p++
+			} else {
+				p, err = d.dict(p, e.Name)
+			}
 		case codec.SlotArgs:
 			m.Args.Bytes, p, err = d.payload(p, majorArray, e.Name, "want list")
 			m.Args.Format = codec.CBOR
@@ -139,6 +173,13 @@ func (d *decoder) message() error {
 
 // id reads a WAMP ID: an integer in [0, codec.MaxID], in any encoding.
 func (d *decoder) id(p int, field string) (uint64, int, error) {
+	// IDs above 2^32 (session and publication IDs, which are random in
+	// [1, 2^53]) come as 0x1b and 8 bytes.
+	if data := d.data; p < len(data) && data[p] == 0x1b && len(data)-p >= 9 {
+		if v := binary.BigEndian.Uint64(data[p+1:]); v <= codec.MaxID {
+			return v, p + 9, nil
+		}
+	}
 	major, ai, arg, start, q, err := head(d.data, p)
 	if err != nil {
 		return 0, q, d.fail(field, q, err, "")

@@ -352,10 +352,25 @@ func skip(data []byte, p, depth, maxDepth int) (int, error) {
 			return q, codec.ErrTruncated
 		}
 		for n := int(arg); n > 0; n-- {
-			// Scalars that fit in the initial byte need no call.
-			if q < len(data) && tiny(data[q]) {
-				q++
-				continue
+			// One-byte scalars and short strings, the bulk of WAMP
+			// payloads, are checked here without a call.
+			if q < len(data) {
+				c := data[q]
+				if tiny(c) {
+					q++
+					continue
+				}
+				if c>>5 == majorText && c&0x1f < 24 {
+					end := q + 1 + int(c&0x1f)
+					if end > len(data) {
+						return q + 1, codec.ErrTruncated
+					}
+					if !validUTF8(data[q+1 : end]) {
+						return q + 1, codec.ErrUTF8
+					}
+					q = end
+					continue
+				}
 			}
 			if q, err = skip(data, q, depth+1, maxDepth); err != nil {
 				return q, err
@@ -378,6 +393,24 @@ func skip(data []byte, p, depth, maxDepth int) (int, error) {
 			if q, err = key(data, nq); err != nil {
 				return q, err
 			}
+			if q < len(data) { // as in arrays: no call for the common values
+				c := data[q]
+				if tiny(c) {
+					q++
+					continue
+				}
+				if c>>5 == majorText && c&0x1f < 24 {
+					end := q + 1 + int(c&0x1f)
+					if end > len(data) {
+						return q + 1, codec.ErrTruncated
+					}
+					if !validUTF8(data[q+1 : end]) {
+						return q + 1, codec.ErrUTF8
+					}
+					q = end
+					continue
+				}
+			}
 			if q, err = skip(data, q, depth+1, maxDepth); err != nil {
 				return q, err
 			}
@@ -388,6 +421,21 @@ func skip(data []byte, p, depth, maxDepth int) (int, error) {
 		}
 		return q, nil
 	}
+}
+
+// fastID reads the two encodings most WAMP IDs on the wire have, inline:
+// a one-byte integer or a 4-byte argument (0x1a), both always within
+// [0, codec.MaxID]. ok is false for anything else, which goes through
+// decoder.id.
+func fastID(data []byte, p int) (v uint64, next int, ok bool) {
+	if p < len(data) {
+		if c := data[p]; c < 24 {
+			return uint64(c), p + 1, true
+		} else if c == 0x1a && len(data)-p >= 5 {
+			return uint64(binary.BigEndian.Uint32(data[p+1:])), p + 5, true
+		}
+	}
+	return 0, p, false
 }
 
 // tiny reports whether c is a complete one-byte item: a small integer,
