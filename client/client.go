@@ -97,8 +97,9 @@ type Client struct {
 
 	events eventQueue
 
-	// Owned by the reader goroutine.
+	// Owned by the reader goroutine (and by join, before it starts).
 	in   codec.Message
+	vb   valueBuilder
 	rseq uint64 // messages received; orders handler installation against events
 
 	closing        atomic.Bool
@@ -436,8 +437,9 @@ func (c *Client) forget(id uint64, req *request) bool {
 	return false
 }
 
-// await waits for the answer to req, bounded by the request timeout.
-func (c *Client) await(id uint64, req *request, what string) (reply, error) {
+// await waits for the answer to req, bounded by the request timeout. op
+// and uri name the request in a timeout error (built only then).
+func (c *Client) await(id uint64, req *request, op, uri string) (reply, error) {
 	t := timerPool.Get().(*time.Timer)
 	t.Reset(c.timeout)
 	defer func() {
@@ -451,7 +453,7 @@ func (c *Client) await(id uint64, req *request, what string) (reply, error) {
 	case <-t.C:
 		if c.forget(id, req) {
 			req.free()
-			return reply{}, fmt.Errorf("client: %s: %w: no answer within %v", what, ErrTimeout, c.timeout)
+			return reply{}, fmt.Errorf("client: %s %q: %w: no answer within %v", op, uri, ErrTimeout, c.timeout)
 		}
 		r := <-req.ch
 		req.free()

@@ -62,7 +62,7 @@ func (c *Client) Subscribe(topic string, h EventHandler, opts *SubscribeOptions)
 		req.free()
 		return nil, fmt.Errorf("client: subscribe %q: %w", topic, err)
 	}
-	if _, err := c.await(id, req, "subscribe "+topic); err != nil {
+	if _, err := c.await(id, req, "subscribe", topic); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -137,7 +137,7 @@ func (s *Subscription) Unsubscribe() error {
 		}
 		return fmt.Errorf("client: unsubscribe %q: %w", s.topic, err)
 	}
-	if _, err := c.await(id, req, "unsubscribe "+s.topic); err != nil {
+	if _, err := c.await(id, req, "unsubscribe", s.topic); err != nil {
 		if errors.Is(err, ErrClosed) {
 			return nil
 		}
@@ -178,7 +178,7 @@ func (c *Client) Publish(topic string, args []any, kwargs map[string]any, opts *
 	if !ack {
 		return nil
 	}
-	_, err = c.await(id, req, "publish "+topic)
+	_, err = c.await(id, req, "publish", topic)
 	return err
 }
 
@@ -238,15 +238,15 @@ func (c *Client) onEvent(m *codec.Message) {
 		Subscription: m.ID,
 		Publication:  m.Publication,
 		Topic:        topic,
-		Details:      toDict(m.Dict),
+		Details:      c.vb.details(m.Dict),
 		Publisher:    m.Details.Publisher,
 	}
 	if t := m.Details.String(codec.KeyTopic); m.Details.Has(codec.KeyTopic) {
 		ev.Topic = string(t)
 	}
 	var err error
-	if ev.Args, err = codec.ToList(m.Args); err == nil {
-		ev.Kwargs, err = codec.ToDict(m.Kwargs)
+	if ev.Args, err = c.vb.toList(m.Args); err == nil {
+		ev.Kwargs, err = c.vb.toDict(m.Kwargs)
 	}
 	if err != nil {
 		c.log.Warn("zwamp client: undecodable EVENT payload dropped", "subscription", m.ID, "error", err)

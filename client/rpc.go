@@ -51,7 +51,7 @@ func (c *Client) Register(proc string, h InvocationHandler, opts *RegisterOption
 		req.free()
 		return nil, fmt.Errorf("client: register %q: %w", proc, err)
 	}
-	if _, err := c.await(id, req, "register "+proc); err != nil {
+	if _, err := c.await(id, req, "register", proc); err != nil {
 		return nil, err
 	}
 	return reg, nil
@@ -81,7 +81,7 @@ func (r *Registration) Unregister() error {
 		}
 		return fmt.Errorf("client: unregister %q: %w", r.proc, err)
 	}
-	_, err = c.await(id, req, "unregister "+r.proc)
+	_, err = c.await(id, req, "unregister", r.proc)
 	if err == nil || errors.Is(err, ErrClosed) {
 		c.mu.Lock()
 		if c.regs[r.id] == r {
@@ -191,8 +191,13 @@ func deliverProgress(req *request, fn func(*Result)) {
 	}
 }
 
-// invocationRun is a running INVOCATION.
+// invocationRun is a running INVOCATION: the Invocation handed to the
+// handler and what the client needs to interrupt and answer it, in one
+// allocation.
 type invocationRun struct {
+	inv         Invocation
+	reg         *Registration
+	ctx         context.Context
 	cancel      context.CancelFunc
 	interrupted bool // guarded by Client.mu
 
@@ -203,28 +208,27 @@ type invocationRun struct {
 
 // onInvocation starts the handler of an INVOCATION in its own goroutine.
 func (c *Client) onInvocation(m *codec.Message) {
-	inv := &Invocation{
+	run := &invocationRun{inv: Invocation{
 		Request:      m.Request,
 		Registration: m.ID,
-		Details:      toDict(m.Dict),
+		Details:      c.vb.details(m.Dict),
 		Caller:       m.Details.Caller,
-	}
+	}}
+	inv := &run.inv
 	if m.Details.Has(codec.KeyProcedure) {
 		inv.Procedure = string(m.Details.String(codec.KeyProcedure))
 	}
 	var err error
-	if inv.Args, err = codec.ToList(m.Args); err == nil {
-		inv.Kwargs, err = codec.ToDict(m.Kwargs)
+	if inv.Args, err = c.vb.toList(m.Args); err == nil {
+		inv.Kwargs, err = c.vb.toDict(m.Kwargs)
 	}
 	progress := m.Details.ReceiveProgress
 
 	c.mu.Lock()
 	reg := c.regs[m.ID]
-	var run *invocationRun
-	var ctx context.Context
 	if reg != nil && err == nil {
-		run = &invocationRun{}
-		ctx, run.cancel = context.WithCancel(c.ctx)
+		run.reg = reg
+		run.ctx, run.cancel = context.WithCancel(c.ctx)
 		c.invs[m.Request] = run
 	}
 	c.mu.Unlock()
@@ -241,11 +245,16 @@ func (c *Client) onInvocation(m *codec.Message) {
 		inv.Procedure = reg.proc
 	}
 	if progress {
-		inv.Progress = func(args []any, kwargs map[string]any) error {
-			return c.sendProgress(run, inv.Request, args, kwargs)
-		}
+		inv.Progress = run.progress(c)
 	}
-	go c.runInvocation(ctx, reg, inv, run)
+	go c.runInvocation(run)
+}
+
+// progress returns the Invocation.Progress function of run.
+func (run *invocationRun) progress(c *Client) func(args []any, kwargs map[string]any) error {
+	return func(args []any, kwargs map[string]any) error {
+		return c.sendProgress(run, args, kwargs)
+	}
 }
 
 // onInterrupt cancels the context of the invocation the router interrupts.
@@ -261,8 +270,9 @@ func (c *Client) onInterrupt(m *codec.Message) {
 	}
 }
 
-func (c *Client) runInvocation(ctx context.Context, reg *Registration, inv *Invocation, run *invocationRun) {
-	res, err := c.callHandler(ctx, reg, inv)
+func (c *Client) runInvocation(run *invocationRun) {
+	inv := &run.inv
+	res, err := c.callHandler(run.ctx, run.reg, inv)
 	run.mu.Lock()
 	run.done = true
 	run.mu.Unlock()
@@ -319,7 +329,7 @@ func handlerError(err error, interrupted bool) *Error {
 	return &Error{URI: uriRuntimeError, Args: []any{err.Error()}}
 }
 
-func (c *Client) sendProgress(run *invocationRun, req uint64, args []any, kwargs map[string]any) error {
+func (c *Client) sendProgress(run *invocationRun, args []any, kwargs map[string]any) error {
 	p, err := encodePayload(c.f, args, kwargs)
 	if err != nil {
 		return fmt.Errorf("client: progress: %w", err)
@@ -332,7 +342,7 @@ func (c *Client) sendProgress(run *invocationRun, req uint64, args []any, kwargs
 	}
 	_, err = c.write(nil, func(m *codec.Message) {
 		m.Type = codec.YIELD
-		m.Request = req
+		m.Request = run.inv.Request
 		m.Details.SetBool(codec.KeyProgress, true)
 		p.set(m)
 	})

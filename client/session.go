@@ -69,12 +69,12 @@ func (c *Client) join(cfg *Config) error {
 		switch m.Type {
 		case codec.WELCOME:
 			c.id = m.ID
-			c.details = toDict(m.Dict)
+			c.details = c.vb.details(m.Dict)
 			c.dealer = m.Details.Features[codec.RoleIndex(codec.RoleDealer)]
 			c.broker = m.Details.Features[codec.RoleIndex(codec.RoleBroker)]
 			return nil
 		case codec.ABORT:
-			return abortError(m)
+			return c.abortError(m)
 		case codec.CHALLENGE:
 			if err := c.answerChallenge(cfg, m); err != nil {
 				return fmt.Errorf("client: join %q: %w", cfg.Realm, err)
@@ -92,7 +92,7 @@ func (c *Client) answerChallenge(cfg *Config, m *codec.Message) error {
 		c.sendAbort(uriCannotAuthenticate, "no authenticator for "+method)
 		return &Error{URI: uriCannotAuthenticate, Args: []any{"challenged with " + method + " but Config.Authenticate is nil"}}
 	}
-	extra := toDict(m.Dict)
+	extra := c.vb.details(m.Dict)
 	sig, ext, err := cfg.Authenticate(method, extra)
 	if err != nil {
 		c.sendAbort(uriCannotAuthenticate, err.Error())
@@ -171,10 +171,10 @@ func (c *Client) handle(data []byte) bool {
 			return false
 		}
 		_ = c.writeGoodbye(uriGoodbyeAndOut)
-		c.end(abortError(m))
+		c.end(c.abortError(m))
 		return false
 	case codec.ABORT:
-		c.end(abortError(m))
+		c.end(c.abortError(m))
 		return false
 	default:
 		c.violation("received " + m.Type.String() + " during the session")
@@ -250,10 +250,10 @@ func (c *Client) onError(m *codec.Message) bool {
 		c.log.Debug("zwamp client: error for a request no longer pending", "type", m.ErrorType, "request", m.Request, "error", string(m.URI))
 		return true
 	}
-	e := &Error{URI: string(m.URI), Details: toDict(m.Dict)}
+	e := &Error{URI: string(m.URI), Details: c.vb.details(m.Dict)}
 	var err error
-	if e.Args, err = codec.ToList(m.Args); err == nil {
-		e.Kwargs, err = codec.ToDict(m.Kwargs)
+	if e.Args, err = c.vb.toList(m.Args); err == nil {
+		e.Kwargs, err = c.vb.toDict(m.Kwargs)
 	}
 	if err != nil {
 		c.log.Warn("zwamp client: undecodable ERROR payload", "error", err)
@@ -280,7 +280,7 @@ func (c *Client) onResult(m *codec.Message) {
 	if progress && !r.progress {
 		return // not asked for; a router should not send it
 	}
-	res, err := toResult(m)
+	res, err := c.toResult(m)
 	if progress {
 		if err != nil {
 			c.log.Warn("zwamp client: undecodable progressive RESULT dropped", "request", m.Request, "error", err)
@@ -302,33 +302,23 @@ func (c *Client) onResult(m *codec.Message) {
 	r.ch <- reply{res: res, err: err}
 }
 
-func toResult(m *codec.Message) (*Result, error) {
-	res := &Result{Details: toDict(m.Dict)}
+func (c *Client) toResult(m *codec.Message) (*Result, error) {
+	res := &Result{Details: c.vb.details(m.Dict)}
 	var err error
-	if res.Args, err = codec.ToList(m.Args); err != nil {
+	if res.Args, err = c.vb.toList(m.Args); err != nil {
 		return nil, err
 	}
-	if res.Kwargs, err = codec.ToDict(m.Kwargs); err != nil {
+	if res.Kwargs, err = c.vb.toDict(m.Kwargs); err != nil {
 		return nil, err
 	}
 	return res, nil
 }
 
-// toDict decodes a Details/Extra dict, leaving nil for an empty or
-// absent one. The codec validated it while decoding the message.
-func toDict(r codec.Raw) map[string]any {
-	if !r.Present() || isEmptyDict(r) {
-		return nil
-	}
-	d, _ := codec.ToDict(r)
-	return d
-}
-
 // abortError turns an ABORT or GOODBYE into an *Error.
-func abortError(m *codec.Message) *Error {
-	e := &Error{URI: string(m.URI), Details: toDict(m.Dict)}
-	e.Args, _ = codec.ToList(m.Args)
-	e.Kwargs, _ = codec.ToDict(m.Kwargs)
+func (c *Client) abortError(m *codec.Message) *Error {
+	e := &Error{URI: string(m.URI), Details: c.vb.details(m.Dict)}
+	e.Args, _ = c.vb.toList(m.Args)
+	e.Kwargs, _ = c.vb.toDict(m.Kwargs)
 	return e
 }
 
