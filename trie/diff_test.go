@@ -18,9 +18,9 @@ func TestDifferential(t *testing.T) {
 		{CacheSize: 4, Shards: 4},
 	}
 	for _, o := range opts {
-		for seed := uint64(1); seed <= 8; seed++ {
+		for seed := uint64(1); seed <= 4; seed++ {
 			t.Run(fmt.Sprintf("shards=%d,cache=%d,seed=%d", o.Shards, o.CacheSize, seed), func(t *testing.T) {
-				differential(t, o, seed, 200, 300)
+				differential(t, o, seed, 200, 150)
 			})
 		}
 	}
@@ -51,7 +51,7 @@ func differential(t *testing.T, o Options, seed uint64, nEntries, nQueries int) 
 		store(t, ix, ref, pat, p, next)
 		probes = append(probes, refKey{pat, p})
 		next++
-		if i%20 == 0 {
+		if i%40 == 0 {
 			checkAll()
 		}
 	}
@@ -83,7 +83,7 @@ func differential(t *testing.T, o Options, seed uint64, nEntries, nQueries int) 
 			next++
 			live = append(live, live[j])
 		}
-		if i%10 == 0 {
+		if i%25 == 0 {
 			checkAll()
 		}
 	}
@@ -114,7 +114,7 @@ func TestDifferentialCompression(t *testing.T) {
 		"com.myapp.topic.emergency-low", "com.myapp.topic.emerge", "com.myapp.x", "com.myapp.topi.c",
 		"com.x.topic", "a.b.c", "com.myapp.topic.x", "c", "com", "com.b.c.d", "x.y.z",
 	}
-	for round := 0; round < 50; round++ {
+	for round := 0; round < 20; round++ {
 		perm := r.Perm(len(pats) * 3)
 		for _, i := range perm {
 			pat, p := pats[i%len(pats)], Policy(i/len(pats))
