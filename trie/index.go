@@ -26,12 +26,14 @@ type Options struct {
 
 // shard is one exact-match hash table and the lock its writers take.
 type shard[V comparable] struct {
-	mu  sync.Mutex
+	// tab is read by every lookup; mu and n are written by every Update of
+	// the shard. A cache line each, so writers do not keep evicting the
+	// line readers need (nor a neighbouring shard's).
 	tab atomic.Pointer[table[V]]
+	_   [56]byte
+	mu  sync.Mutex
 	n   atomic.Int64
-	// Keep neighbouring shards' locks and table pointers off one cache line:
-	// readers load tab on every lookup, writers hammer mu.
-	_ [64 - 8 - 8 - 8]byte
+	_   [48]byte
 }
 
 // tree is one pattern tree (prefix or wildcard) and the lock its writers take.

@@ -56,8 +56,12 @@ type group[V comparable] struct {
 type table[V comparable] struct {
 	groups []group[V]
 	mask   uint64 // len(groups)-1; len(groups) is a power of two
-	live   int    // slots holding an entry
-	used   int    // live plus deleted slots (what bounds probe lengths)
+	_      [32]byte
+	// Written on every insert and removal: off the readers' cache line.
+	// (128 bytes in all: that size class is 128-byte aligned.)
+	live int // slots holding an entry
+	used int // live plus deleted slots (what bounds probe lengths)
+	_    [48]byte
 }
 
 func newTable[V comparable](ngroups int) *table[V] {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 )
 
 // TestTableChurn drives one shard through growth, tombstone clean-ups and
@@ -82,5 +83,21 @@ func TestTableChurn(t *testing.T) {
 	}
 	if len(sizes) < 5 {
 		t.Errorf("table took only sizes %v; growth and shrinkage not exercised", sizes)
+	}
+}
+
+// TestLayout pins the padding the comments promise.
+func TestLayout(t *testing.T) {
+	if s := unsafe.Sizeof(table[int]{}); s != 128 {
+		t.Errorf("table is %d bytes, want 128", s)
+	}
+	if s := unsafe.Sizeof(shard[int]{}); s != 128 {
+		t.Errorf("shard is %d bytes, want 128", s)
+	}
+	if o := unsafe.Offsetof(table[int]{}.live); o < 64 {
+		t.Errorf("table.live at offset %d shares the readers' cache line", o)
+	}
+	if o := unsafe.Offsetof(shard[int]{}.mu); o < 64 {
+		t.Errorf("shard.mu at offset %d shares the readers' cache line", o)
 	}
 }
