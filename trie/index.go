@@ -45,7 +45,9 @@ type tree[V comparable] struct {
 
 // Index maps URIs under a match policy to values of type V and answers, for
 // a concrete URI, which stored patterns match it. See the package
-// documentation for the concurrency contract.
+// documentation for the concurrency contract. Create one with New; the zero
+// Index is not usable. Update compares values with ==, so V must not be an
+// interface type holding uncomparable dynamic values.
 type Index[V comparable] struct {
 	seed   uint64 // per-index random XXH64 seed
 	shift  uint   // 64 - log2(len(shards))
