@@ -56,8 +56,12 @@ func (d *decoder) message() error {
 		return d.fail(codec.ErrCount, 0, "", "empty message list")
 	}
 
-	// containerAt guaranteed at least n bytes after the header.
-	v, next, kind := numAt(b, i)
+	// containerAt guaranteed at least n bytes after the header. Types
+	// below 128 are positive fixints.
+	v, next, kind := uint64(b[i]), i+1, numUint
+	if b[i] >= cFixMapMin {
+		v, next, kind = numAt(b, i)
+	}
 	switch kind {
 	case numUint:
 	case numNeg:

@@ -98,7 +98,13 @@ func appendText(dst []byte, s []byte, m *codec.Message, name string, k codec.Key
 // nothing) cannot produce a message peers would reject.
 func appendPayload(dst []byte, r codec.Raw, wantMap bool, m *codec.Message, name string, k codec.Key) ([]byte, error) {
 	start := len(dst)
-	out, err := codec.AppendRaw(dst, codec.MsgPack, r, m.Depth())
+	var out []byte
+	var err error
+	if r.Format == codec.MsgPack {
+		out = append(dst, r.Bytes...) // the forwarding case: skip the call
+	} else {
+		out, err = codec.AppendRaw(dst, codec.MsgPack, r, m.Depth())
+	}
 	if err != nil {
 		var ce *codec.Error
 		if errors.As(err, &ce) {

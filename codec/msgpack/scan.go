@@ -144,6 +144,20 @@ func lenAt(b []byte, i, size int) (n uint64, ok bool) {
 // string's bytes and the offset after it; on error, the offset of the
 // problem. A value that is not a str is codec.ErrType.
 func strAt(b []byte, i int) (s []byte, next int, err error) {
+	// Short strings (URIs, dict keys, most payload strings) are fixstr.
+	if i < len(b) {
+		if c := b[i]; c&0xe0 == cFixStrMin {
+			start := i + 1
+			end := start + int(c&0x1f)
+			if end <= len(b) && validUTF8(b[start:end]) {
+				return b[start:end], end, nil
+			}
+		}
+	}
+	return strSlow(b, i)
+}
+
+func strSlow(b []byte, i int) (s []byte, next int, err error) {
 	if i >= len(b) {
 		return nil, i, codec.ErrTruncated
 	}
@@ -171,10 +185,27 @@ func strAt(b []byte, i int) (s []byte, next int, err error) {
 	}
 	end := start + int(n)
 	s = b[start:end]
-	if !utf8.Valid(s) {
+	if !validUTF8(s) {
 		return nil, start, codec.ErrUTF8
 	}
 	return s, end, nil
+}
+
+// validUTF8 is utf8.Valid with the common case, short ASCII, checked
+// inline eight bytes at a time.
+func validUTF8(s []byte) bool {
+	for len(s) >= 8 {
+		if binary.LittleEndian.Uint64(s)&0x8080808080808080 != 0 {
+			return utf8.Valid(s)
+		}
+		s = s[8:]
+	}
+	for i, c := range s {
+		if c >= 0x80 {
+			return utf8.Valid(s[i:])
+		}
+	}
+	return true
 }
 
 // keyAt is strAt for a map key: a key that is not a str is codec.ErrKey.
@@ -317,27 +348,36 @@ func skipBlob(b []byte, i int) (int, error) {
 
 // skipContainer validates the n elements (or pairs) of the container whose
 // header at b[at] ends at b[i]; containerAt has checked n against the input.
+// Positive fixints and fixstrs, most of what payloads hold, are handled
+// inline; everything else goes through skip.
 func skipContainer(b []byte, at, i int, n uint64, isMap bool, depth, max int) (int, error) {
 	if depth > max {
 		return at, codec.ErrDepth
 	}
 	var err error
-	if isMap {
-		for ; n > 0; n-- {
-			if _, i, err = keyAt(b, i); err != nil {
-				return i, err
-			}
-			if i, err = skip(b, i, depth+1, max); err != nil {
+	for ; n > 0; n-- {
+		if isMap {
+			if i, err = skipKey(b, i); err != nil {
 				return i, err
 			}
 		}
-		return i, nil
-	}
-	for ; n > 0; n-- {
-		// Scalars dominate payloads; handling fixints and short strings
-		// here saves a call per element.
-		if i < len(b) && b[i] < cFixMapMin {
+		if i >= len(b) {
+			return i, codec.ErrTruncated
+		}
+		c := b[i]
+		if c < cFixMapMin {
 			i++
+			continue
+		}
+		if c&0xe0 == cFixStrMin {
+			end := i + 1 + int(c&0x1f)
+			if end > len(b) {
+				return i, codec.ErrTruncated
+			}
+			if !validUTF8(b[i+1 : end]) {
+				return i + 1, codec.ErrUTF8
+			}
+			i = end
 			continue
 		}
 		if i, err = skip(b, i, depth+1, max); err != nil {
@@ -345,4 +385,13 @@ func skipContainer(b []byte, at, i int, n uint64, isMap bool, depth, max int) (i
 		}
 	}
 	return i, nil
+}
+
+// skipKey validates the map key at b[i]: a str, of valid UTF-8.
+func skipKey(b []byte, i int) (int, error) {
+	_, next, err := strAt(b, i)
+	if err == codec.ErrType {
+		err = codec.ErrKey
+	}
+	return next, err
 }
