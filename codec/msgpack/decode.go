@@ -427,7 +427,10 @@ func (d *decoder) roles(i int, field string) (int, error) {
 	if err != nil {
 		return i, err
 	}
+	// A repeated "roles" key replaces the earlier one, as for every key.
 	det.Mark(codec.KeyRoles)
+	det.Roles = 0
+	det.Features = [codec.NumRoles]codec.Feature{}
 	for ; n > 0; n-- {
 		var name []byte
 		if name, i, err = keyAt(b, i); err != nil {
@@ -450,6 +453,7 @@ func (d *decoder) roles(i int, field string) (int, error) {
 		}
 		det.Roles |= role
 		idx := codec.RoleIndex(role)
+		det.Features[idx] = 0 // a repeated role replaces the earlier one
 		for ; attrs > 0; attrs-- {
 			var attr []byte
 			if attr, i, err = keyAt(b, i); err != nil {

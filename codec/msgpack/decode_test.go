@@ -374,6 +374,24 @@ func TestOptionsEdgeCases(t *testing.T) {
 		t.Errorf("callee features = %b", f)
 	}
 
+	// Repeated keys replace earlier ones at every level of "roles".
+	rolesKey := "a5 726f6c6573"
+	caller := "a6 63616c6c6572"
+	features := "a8 6665617475726573"
+	timeout := "ac 63616c6c5f74696d656f7574"
+	canceling := "ae 63616c6c5f63616e63656c696e67"
+	callee := "a6 63616c6c6565"
+	data := unhex(t, "93 01 a1 72 82"+
+		rolesKey+"81"+callee+"81"+features+"81"+timeout+"c3"+
+		rolesKey+"82"+caller+"81"+features+"81"+timeout+"c3"+caller+"81"+features+"81"+canceling+"c3")
+	if err := Decode(&m, data); err != nil {
+		t.Fatal(err)
+	}
+	if m.Details.Roles != codec.RoleCaller || m.Details.Features[codec.RoleIndex(codec.RoleCallee)] != 0 ||
+		m.Details.Features[codec.RoleIndex(codec.RoleCaller)] != codec.FeatureCallCanceling {
+		t.Errorf("repeated roles: %b %v", m.Details.Roles, m.Details.Features)
+	}
+
 	// Options decoding must not keep state across messages.
 	decode([]any{16, 2, dict{}, "t"})
 	if m.Details.Set != 0 || m.Details.Roles != 0 || len(m.Details.Exclude) != 0 {
