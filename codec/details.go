@@ -186,8 +186,9 @@ func (d *Details) Has(k Key) bool { return d.Set&(1<<k) != 0 }
 // Mark records key k as present.
 func (d *Details) Mark(k Key) { d.Set |= 1 << k }
 
-// Clear records key k as absent.
-func (d *Details) Clear(k Key) { d.Set &^= 1 << k }
+// Clear records key k as absent (and drops its string, so Reset, which
+// only visits set keys, leaves nothing stale behind).
+func (d *Details) Clear(k Key) { d.Set &^= 1 << k; d.Str[k] = nil }
 
 // String returns the value of a string-valued key (nil when absent).
 func (d *Details) String(k Key) []byte { return d.Str[k] }
