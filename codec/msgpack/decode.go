@@ -98,7 +98,7 @@ func (d *decoder) message() error {
 		case codec.SlotURI:
 			var s []byte
 			if s, i, err = strAt(b, i); err != nil {
-				return d.fail(err, i, e.Name, "")
+				return d.fail(err, i, e.Name, "want string")
 			}
 			m.URI = s
 		case codec.SlotDict:
