@@ -302,6 +302,14 @@ func (d *daemon) stop(t *testing.T) {
 	if d.waitErr != nil {
 		t.Fatalf("daemon after SIGTERM: %v, want exit status 0; its log:\n%s", d.waitErr, d.log.String())
 	}
+	// Nothing these clients do is an error on the router's side.
+	log := d.log.String()
+	for _, bad := range []string{"level=ERROR", "panic:", "DATA RACE"} {
+		if strings.Contains(log, bad) {
+			t.Errorf("daemon log has %q; its log:\n%s", bad, log)
+			break
+		}
+	}
 }
 
 // ---- client processes --------------------------------------------------
@@ -372,7 +380,16 @@ func startClient(t *testing.T, name string, argv []string) *client {
 
 func (c *client) fail(format string, args ...any) {
 	c.t.Helper()
-	c.t.Fatalf("%s: %s\n--- its stderr:\n%s", c.name, fmt.Sprintf(format, args...), c.stderr.String())
+	c.t.Fatalf("%s: %s\n--- its stderr (last 8 KiB):\n%s", c.name, fmt.Sprintf(format, args...), tail(c.stderr.String(), 8<<10))
+}
+
+// tail keeps failure messages readable: Chromium alone logs pages of D-Bus
+// complaints.
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "..." + s[len(s)-n:]
 }
 
 // next returns the next JSON line the client prints.

@@ -86,13 +86,17 @@ class AppError extends Error {
 async function autobahnConnect(url, serializer) {
   const autobahn = require('autobahn');
   const ser = serializer === 'msgpack' ? new autobahn.serializer.MsgpackSerializer() : new autobahn.serializer.JSONSerializer();
-  const conn = new autobahn.Connection({
-    url,
-    realm: 'realm1',
-    serializers: [ser],
-    max_retries: 0,
-    retry_if_unreachable: false,
-  });
+  const opts = { realm: 'realm1', max_retries: 0, retry_if_unreachable: false };
+  if (url.startsWith('rs://')) {
+    // autobahn-js's RawSocket transport (Node only) speaks JSON only.
+    if (serializer !== 'json') throw new Error('autobahn-js RawSocket is JSON only');
+    const u = new URL(url.replace(/^rs:/, 'http:'));
+    opts.transports = [{ type: 'rawsocket', host: u.hostname, port: Number(u.port) }];
+  } else {
+    opts.url = url;
+    opts.serializers = [ser];
+  }
+  const conn = new autobahn.Connection(opts);
   let closed;
   const closedP = new Promise((resolve) => { closed = resolve; });
   const session = await withTimeout(new Promise((resolve, reject) => {
@@ -108,7 +112,7 @@ async function autobahnConnect(url, serializer) {
     id: session.id,
     closed: closedP,
     async register(uri, fn) {
-      await session.register(uri, (args, kwargs, details) => {
+      await withTimeout(session.register(uri, (args, kwargs, details) => {
         try {
           const r = fn(args || [], kwargs || {}, details);
           return new autobahn.Result(r.args, r.kwargs);
@@ -116,24 +120,24 @@ async function autobahnConnect(url, serializer) {
           if (e instanceof AppError) throw new autobahn.Error(e.uri, e.args, e.kwargs);
           throw e;
         }
-      });
+      }), 'register ' + uri);
     },
     async call(uri, args, kwargs) {
       let r;
       try {
-        r = await session.call(uri, args, kwargs);
+        r = await withTimeout(session.call(uri, args, kwargs), 'call ' + uri);
       } catch (e) {
-        throw new AppError(e.error, e.args || [], e.kwargs || {});
+        throw new AppError(e.error || ('exception:' + e), e.args || [], e.kwargs || {});
       }
       // autobahn-js hands back a bare value for a single positional result.
       if (r instanceof autobahn.Result) return { args: r.args || [], kwargs: r.kwargs || {} };
       return { args: r === undefined || r === null ? [] : [r], kwargs: {} };
     },
     async subscribe(uri, fn) {
-      await session.subscribe(uri, (args, kwargs, details) => fn(args || [], kwargs || {}, details.publication));
+      await withTimeout(session.subscribe(uri, (args, kwargs, details) => fn(args || [], kwargs || {}, details.publication)), 'subscribe');
     },
     async publish(uri, args, kwargs) {
-      const p = await session.publish(uri, args, kwargs, { acknowledge: true });
+      const p = await withTimeout(session.publish(uri, args, kwargs, { acknowledge: true }), 'publish');
       return p.id;
     },
     // leave sends GOODBYE and resolves with the reason of the router's reply.
@@ -164,7 +168,7 @@ async function wampyConnect(url, serializer) {
     id: canon(w.getSessionId()),
     closed: closedP,
     async register(uri, fn) {
-      await w.register(uri, ({ argsList, argsDict, details }) => {
+      await withTimeout(w.register(uri, ({ argsList, argsDict, details }) => {
         try {
           const r = fn(argsList || [], argsDict || {}, details);
           return { argsList: r.args, argsDict: r.kwargs };
@@ -172,12 +176,12 @@ async function wampyConnect(url, serializer) {
           if (e instanceof AppError) throw { error: e.uri, argsList: e.args, argsDict: e.kwargs };
           throw e;
         }
-      });
+      }), 'register ' + uri);
     },
     async call(uri, args, kwargs) {
       let r;
       try {
-        r = await w.call(uri, { argsList: args, argsDict: kwargs });
+        r = await withTimeout(w.call(uri, { argsList: args, argsDict: kwargs }), 'call ' + uri);
       } catch (e) {
         throw new AppError(e.errorUri || ('exception:' + e), e.argsList || [], e.argsDict || {});
       }
@@ -190,12 +194,12 @@ async function wampyConnect(url, serializer) {
       // string or a boolean, so over msgpack the router rightly ABORTs.
       // Giving both options explicitly is plain wampy API usage.
       // wampy does not hand the publication id to the handler.
-      await w.subscribe(uri, ({ argsList, argsDict }) => fn(argsList || [], argsDict || {}, null),
-        { match: 'exact', get_retained: false });
+      await withTimeout(w.subscribe(uri, ({ argsList, argsDict }) => fn(argsList || [], argsDict || {}, null),
+        { match: 'exact', get_retained: false }), 'subscribe');
     },
     async publish(uri, args, kwargs) {
       // wampy always asks for acknowledge and resolves with the PUBLISHED id.
-      const r = await w.publish(uri, { argsList: args, argsDict: kwargs });
+      const r = await withTimeout(w.publish(uri, { argsList: args, argsDict: kwargs }), 'publish');
       return canon(r.publicationId);
     },
     // wampy does not expose the reason of the router's GOODBYE: disconnect()

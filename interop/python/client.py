@@ -88,6 +88,21 @@ def emit(obj):
     sys.stdout.flush()
 
 
+def step(what):
+    """Notes progress on stderr, which the Go test shows when a case fails."""
+    sys.stderr.write("step: %s\n" % what)
+    sys.stderr.flush()
+
+
+async def call(session, procedure, *args, **kwargs):
+    return await asyncio.wait_for(session.call(procedure, *args, **kwargs), TIMEOUT)
+
+
+async def publish(session, topic, *args, **kwargs):
+    options = PublishOptions(acknowledge=True)
+    return await asyncio.wait_for(session.publish(topic, *args, options=options, **kwargs), TIMEOUT)
+
+
 def split_result(r):
     """autobahn returns a bare value for a single positional result; undo that."""
     if isinstance(r, CallResult):
@@ -205,10 +220,8 @@ class Service:
 
     async def register(self):
         s, p = self.session, self.prefix
-        await s.register(self.echo, p + ".echo")
-        await s.register(self.fail, p + ".fail")
-        await s.register(self.double, p + ".double")
-        await s.register(self.publish, p + ".publish")
+        for proc, name in ((self.echo, "echo"), (self.fail, "fail"), (self.double, "double"), (self.publish, "publish")):
+            await asyncio.wait_for(s.register(proc, p + "." + name), TIMEOUT)
 
     def echo(self, *args, **kwargs):
         self.invocations += 1
@@ -223,41 +236,47 @@ class Service:
         return 2 * x
 
     async def publish(self, *args, **kwargs):
-        # Lets a caller that cannot publish binary (a browser over JSON)
-        # have this client publish for it.
+        # Lets a caller (the browser) see an event published by another
+        # client, and learn its publication id to compare.
         self.invocations += 1
-        pub = await self.session.publish(self.topic, *args, options=PublishOptions(acknowledge=True), **kwargs)
+        pub = await publish(self.session, self.topic, *args, **kwargs)
         return pub.id
 
 
 async def exercise(caller, prefix):
     """The caller's side of the RPC cases; returns what came back."""
     out = {}
-    r = await caller.call(prefix + ".echo", *ARGS, **KWARGS)
+    step("rpc")
+    r = await call(caller, prefix + ".echo", *ARGS, **KWARGS)
     a, k = split_result(r)
     out["rpc"] = {"args": canon(a), "kwargs": canon(k)}
 
-    r = await caller.call(prefix + ".echo", UNICODE, **{UNICODE: [UNICODE]})
+    step("unicode")
+    r = await call(caller, prefix + ".echo", UNICODE, **{UNICODE: [UNICODE]})
     a, k = split_result(r)
     out["unicode"] = {"args": canon(a), "kwargs": canon(k)}
 
+    step("app_error")
     try:
-        await caller.call(prefix + ".fail", 1, 2, x=3)
+        await call(caller, prefix + ".fail", 1, 2, x=3)
         out["app_error"] = {"error": None}
     except Exception as e:
         out["app_error"] = error_of(e)
 
+    step("no_such_procedure")
     try:
-        await caller.call(prefix + ".missing")
+        await call(caller, prefix + ".missing")
         out["no_such_procedure"] = None
     except Exception as e:
         out["no_such_procedure"] = error_of(e)["error"]
 
-    r = await caller.call(prefix + ".echo", BIG)
+    step("big")
+    r = await call(caller, prefix + ".echo", BIG)
     a, _ = split_result(r)
     got = a[0] if a and isinstance(a[0], str) else ""
     out["big"] = {"len": len(got.encode()), "sha256": hashlib.sha256(got.encode()).hexdigest()}
 
+    step("inflight")
     # Create every call before awaiting any, so all are in flight at once.
     calls = [asyncio.ensure_future(caller.call(prefix + ".double", i)) for i in range(INFLIGHT)]
     results = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), TIMEOUT)
@@ -282,11 +301,12 @@ async def pubsub(publisher, subscriber, topic):
         if len(events) == 2 and not got.done():
             got.set_result(True)
 
-    await subscriber.subscribe(on_event, topic, options=SubscribeOptions(details=True))
+    step("pubsub")
+    await asyncio.wait_for(subscriber.subscribe(on_event, topic, options=SubscribeOptions(details=True)), TIMEOUT)
     acks = []
-    pub = await publisher.publish(topic, *ARGS, options=PublishOptions(acknowledge=True), **KWARGS)
+    pub = await publish(publisher, topic, *ARGS, **KWARGS)
     acks.append(pub.id)
-    pub = await publisher.publish(topic, UNICODE, options=PublishOptions(acknowledge=True), **{UNICODE: UNICODE})
+    pub = await publish(publisher, topic, UNICODE, **{UNICODE: UNICODE})
     acks.append(pub.id)
     await asyncio.wait_for(got, TIMEOUT)
     return {"acks": acks, "events": events}
@@ -302,7 +322,7 @@ async def run_suite(a):
             "ids_positive": cd.session > 0 and kd.session > 0,
         }
     }
-    out["session_count"] = await caller.call("wamp.session.count")
+    out["session_count"] = await call(caller, "wamp.session.count")
     svc = Service(callee, "interop.py", "interop.topic")
     await svc.register()
     out.update(await exercise(caller, "interop.py"))
@@ -364,7 +384,7 @@ async def run_subscribe(a):
         if not got.done():
             got.set_result({"args": canon(list(args)), "kwargs": canon(kwargs), "publication": details.publication})
 
-    await s.subscribe(on_event, a.topic, options=SubscribeOptions(details=True))
+    await asyncio.wait_for(s.subscribe(on_event, a.topic, options=SubscribeOptions(details=True)), TIMEOUT)
     emit({"ready": True})
     ev = await asyncio.wait_for(got, TIMEOUT)
     return {"event": ev, "leave": [await leave(s)]}
@@ -372,7 +392,7 @@ async def run_subscribe(a):
 
 async def run_publish(a):
     s, _ = await connect(a.url, a.serializer)
-    pub = await s.publish(a.topic, *MIXED_ARGS, options=PublishOptions(acknowledge=True), **MIXED_KWARGS)
+    pub = await publish(s, a.topic, *MIXED_ARGS, **MIXED_KWARGS)
     return {"publication": pub.id, "leave": [await leave(s)]}
 
 
