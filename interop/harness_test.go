@@ -28,7 +28,7 @@ const (
 		"or set ZWAMP_SKIP_INTEROP=1 to skip these tests"
 
 	// clientTimeout is the hard limit on one client process. The scripts
-	// give up on any single step after 20 s; this is the backstop for a
+	// give up on any single step after 30 s; this is the backstop for a
 	// client that hangs outside a step (the machine may be loaded).
 	clientTimeout = 120 * time.Second
 	// readyTimeout bounds the wait for a service or subscriber to say it is

@@ -28,7 +28,7 @@ const ERR_ARGS = ['bad thing', 7];
 const ERR_KWARGS = { code: 42, why: UNICODE };
 const BIG = '0123456789abcdef'.repeat(65536); // 1 MiB of ASCII
 const INFLIGHT = 1000;
-const TIMEOUT_MS = 20000; // any single step; the Go test's hard timeout is above this
+const TIMEOUT_MS = 30000; // any single step; the Go test's hard timeout is above this
 
 function parseArgs(argv) {
   const a = { mode: argv[0], lib: 'autobahn', serializer: 'json', prefix: 'interop.js', topic: 'interop.topic', serveFor: 60 };

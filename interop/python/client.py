@@ -69,7 +69,7 @@ MIXED_ARGS = [b"\x00\x01\x02\xfe\xff", UNICODE, 1, -2, 2.5, True, None, [b"\x10\
 MIXED_KWARGS = {"bin": bytes(range(256)), "text": UNICODE, "nested": {"empty": b"", "list": [1, b"\x00"]}}
 
 SERIALIZERS = {"json": JsonSerializer, "msgpack": MsgPackSerializer, "cbor": CBORSerializer}
-TIMEOUT = 20.0  # seconds for any single step; the Go test's hard timeout is above this
+TIMEOUT = 30.0  # seconds for any single step; the Go test's hard timeout is above this
 
 
 def canon(v):
