@@ -229,12 +229,15 @@ func (d *decoder) dict(i int, name string) (int, error) {
 	}
 	det := &d.m.Details
 	for ; n > 0; n-- {
-		key, next, err := keyAt(b, i)
+		key, next, err := strAt(b, i)
 		if err != nil {
+			if err == codec.ErrType {
+				err = codec.ErrKey
+			}
 			return next, d.fail(err, next, name, "")
 		}
 		i = next
-		k, known := codec.LookupKey(key)
+		k, known := lookupKey(key)
 		if !known {
 			if i, err = skip(b, i, 3, d.max); err != nil {
 				return i, d.fail(err, i, name+"."+string(key), "")
