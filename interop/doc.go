@@ -10,6 +10,11 @@
 // scripts send is fixed, so the tests check the values that came back, not
 // just that something did.
 //
+// node/package.json overrides cbor-extract, an optional native add-on of
+// wampy's cbor-x, to 2.2.2: the per-platform builds of 2.2.3 are not served by
+// the registry this project can reach, and without them in the lock file
+// `npm ci` refuses to install.
+//
 // A missing client (no /usr/bin/chromium, no node_modules, no
 // python3-autobahn) fails the test with the install step to run,
 // scripts/install-interop-deps.sh; with ZWAMP_SKIP_INTEROP=1 in the
