@@ -4,7 +4,6 @@ import (
 	"errors"
 	"math"
 	"math/bits"
-	"unicode/utf8"
 
 	"github.com/zwamp/zwamp/codec"
 )
@@ -83,7 +82,7 @@ func appendID(dst []byte, v uint64, m *codec.Message, name string, k codec.Key) 
 }
 
 func appendText(dst []byte, s []byte, m *codec.Message, name string, k codec.Key) ([]byte, error) {
-	if !utf8.Valid(s) {
+	if !validUTF8(s) {
 		return dst, encErr(m, name, k, codec.ErrUTF8, "")
 	}
 	if uint64(len(s)) > math.MaxUint32 {

@@ -2,7 +2,6 @@ package msgpack
 
 import (
 	"math"
-	"unicode/utf8"
 
 	"github.com/zwamp/zwamp/codec"
 )
@@ -121,7 +120,7 @@ func (w *Writer) WriteString(s []byte) {
 	if !w.item(true) {
 		return
 	}
-	if !utf8.Valid(s) {
+	if !validUTF8(s) {
 		w.fail(codec.ErrUTF8, "")
 		return
 	}
