@@ -356,6 +356,46 @@ func TestOptionsEdgeCases(t *testing.T) {
 		t.Errorf("timeout then null: present=%v value=%d", m.Details.Has(codec.KeyTimeout), m.Details.Timeout)
 	}
 
+	// Every kind of key, set and then repeated as null, ends up absent
+	// with nothing of its value left behind.
+	w := NewWriter()
+	w.Reset(nil)
+	w.BeginArray(4)
+	w.WriteUint(16)
+	w.WriteUint(1)
+	w.BeginMap(14)
+	for _, kv := range []struct {
+		key   string
+		value func()
+	}{
+		{"authid", func() { w.WriteString([]byte("x")) }},
+		{"exclude_authid", func() { w.BeginArray(1); w.WriteString([]byte("a")); w.End() }},
+		{"exclude", func() { w.BeginArray(1); w.WriteUint(1); w.End() }},
+		{"roles", func() { w.BeginMap(1); w.WriteString([]byte("caller")); w.BeginMap(0); w.End(); w.End() }},
+		{"authextra", func() { w.BeginMap(0); w.End() }},
+		{"acknowledge", func() { w.WriteBool(true) }},
+		{"timeout", func() { w.WriteUint(5) }},
+	} {
+		w.WriteString([]byte(kv.key))
+		kv.value()
+		w.WriteString([]byte(kv.key))
+		w.WriteNil()
+	}
+	w.End()
+	w.WriteString([]byte("t"))
+	w.End()
+	if err := w.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := Decode(&m, w.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	d := &m.Details
+	if d.Set != 0 || d.Str[codec.KeyAuthID] != nil || len(d.ExcludeAuthID) != 0 || len(d.Exclude) != 0 ||
+		d.Roles != 0 || d.AuthExtra.Bytes != nil || d.Acknowledge || d.Timeout != 0 {
+		t.Errorf("keys repeated as null left values behind: %+v", d)
+	}
+
 	decode([]any{16, 1, dict{"exclude_authid": "joe", "eligible_authrole": []any{"a", "b"}}, "t"})
 	if l := m.Details.ExcludeAuthID; len(l) != 1 || string(l[0]) != "joe" {
 		t.Errorf("single string list = %q", l)
