@@ -280,7 +280,7 @@ func skip(b []byte, i, depth, max int) (int, error) {
 		_, next, err := strAt(b, i)
 		return next, err
 	}
-	var size int // bytes after the code byte before variable data
+	var size int // fixed-size values: bytes after the code byte
 	switch c {
 	case cNil, cFalse, cTrue:
 		return i + 1, nil
@@ -357,7 +357,7 @@ func skipContainer(b []byte, at, i int, n uint64, isMap bool, depth, max int) (i
 	var err error
 	for ; n > 0; n-- {
 		if isMap {
-			if i, err = skipKey(b, i); err != nil {
+			if _, i, err = keyAt(b, i); err != nil {
 				return i, err
 			}
 		}
@@ -385,13 +385,4 @@ func skipContainer(b []byte, at, i int, n uint64, isMap bool, depth, max int) (i
 		}
 	}
 	return i, nil
-}
-
-// skipKey validates the map key at b[i]: a str, of valid UTF-8.
-func skipKey(b []byte, i int) (int, error) {
-	_, next, err := strAt(b, i)
-	if err == codec.ErrType {
-		err = codec.ErrKey
-	}
-	return next, err
 }
