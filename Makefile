@@ -5,7 +5,7 @@ SMOKETIME ?= 2s
 BENCHTIME ?= 1s
 PKGS      ?= ./...
 
-.PHONY: all test vet unit fuzz fuzz-smoke bench run build
+.PHONY: all test vet unit fuzz fuzz-smoke bench run build interop-deps
 
 all: build
 
@@ -13,7 +13,12 @@ build:
 	$(GO) build ./...
 
 # test is what CI runs (.ci/run) and what README.md tells a newcomer to run.
-test: vet unit fuzz-smoke
+test: interop-deps vet unit fuzz-smoke
+
+# interop-deps installs the third-party WAMP clients interop/ runs
+# (Autobahn|Python, autobahn-js, wampy, Chromium); idempotent, needs root or sudo.
+interop-deps:
+	@scripts/install-interop-deps.sh
 
 vet:
 	@out="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \

@@ -361,6 +361,7 @@ func (s *Server) onData(nc *nbio.Conn, data []byte) {
 
 func (s *Server) onClose(nc *nbio.Conn, err error) {
 	if c, ok := nc.Session().(*conn); ok {
+		c.published.Load() // happens-before edge from the accepting goroutine
 		// nbio may call this from inside Write with our output lock held
 		// (a failed write closes the connection): finish on a goroutine.
 		go c.closed(err)

@@ -34,6 +34,7 @@ func main() {
 const usage = `usage:
   zwamp serve [--config FILE] [--listen ADDR]   run the router
   zwamp version                                 print the version
+  zwamp bench <mode> [flags]                    load a WAMP router (zwamp bench help)
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -44,6 +45,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(args[1:], stderr)
+	case "bench":
+		return benchCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "zwamp %s\n", core.Version)
 		return 0
@@ -101,14 +104,16 @@ func serve(args []string, stderr io.Writer) int {
 		log.Error("invalid configuration", "error", err)
 		return 1
 	}
+	// Catch signals before listening, so a SIGTERM that arrives as soon as
+	// the port answers still gets the graceful path.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	if err := srv.Start(); err != nil {
 		log.Error("cannot start", "error", err)
 		return 1
 	}
 	log.Info("zwamp started", "version", core.Version, "realms", len(rc.Realms), "auto_create_realms", rc.AutoCreateRealms)
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	s := <-sig
 	log.Info("shutting down", "signal", s.String())
 	signal.Stop(sig)
