@@ -274,7 +274,11 @@ func (c *Client) Close() error {
 	var err error
 	if !c.ended.Load() {
 		err = c.writeGoodbye(uriCloseRealm)
-		if err == nil {
+		if err != nil && c.ended.Load() {
+			// The session ended on its own meanwhile (the router's GOODBYE
+			// crossed ours, say): nothing left to close.
+			err = nil
+		} else if err == nil {
 			t := time.NewTimer(c.timeout)
 			select {
 			case <-c.goodbye:

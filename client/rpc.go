@@ -6,16 +6,18 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 
 	"github.com/zwamp/zwamp/codec"
 )
 
 // Registration is a procedure registered by this client.
 type Registration struct {
-	c    *Client
-	proc string
-	h    InvocationHandler
-	id   uint64 // set by the reader before the Registration is published
+	c       *Client
+	proc    string
+	h       InvocationHandler
+	id      uint64      // set by the reader before the Registration is published
+	leaving atomic.Bool // an Unregister is under way or done
 }
 
 // ID returns the router's registration id.
@@ -63,6 +65,9 @@ func (c *Client) Register(proc string, h InvocationHandler, opts *RegisterOption
 // returns nil.
 func (r *Registration) Unregister() error {
 	c := r.c
+	if !r.leaving.CompareAndSwap(false, true) {
+		return nil
+	}
 	c.mu.Lock()
 	mine := c.regs[r.id] == r
 	c.mu.Unlock()
@@ -79,6 +84,7 @@ func (r *Registration) Unregister() error {
 		if c.ended.Load() {
 			return nil
 		}
+		r.leaving.Store(false)
 		return fmt.Errorf("client: unregister %q: %w", r.proc, err)
 	}
 	_, err = c.await(id, req, "unregister", r.proc)
@@ -90,6 +96,7 @@ func (r *Registration) Unregister() error {
 		c.mu.Unlock()
 		return nil
 	}
+	r.leaving.Store(false) // still registered: a later Unregister may retry
 	return err
 }
 

@@ -51,6 +51,7 @@ func TestRPC(t *testing.T) {
 		must(t, res.Args == nil && res.Kwargs == nil, "empty result %+v", res)
 
 		noErr(t, reg.Unregister())
+		noErr(t, reg.Unregister()) // twice is fine
 		_, err = caller.Call(bg, "com.myapp.user.new", nil, nil, nil)
 		wampError(t, err, "wamp.error.no_such_procedure")
 	})
