@@ -32,14 +32,16 @@
 //
 //  1. Client.subMu (Subscribe holds it shared, an Unsubscribe that removes
 //     the router-side subscription holds it exclusively)
-//  2. invocation.mu (a callee's progressive results against its final answer)
+//  2. invocationRun.mu (a callee's progressive results against its final answer)
 //  3. Client.wmu (request ids, the encode buffer, Transport.Send)
 //  4. Client.mu (pending requests, subscriptions, registrations, invocations)
 //  5. request.mu (a call's queue of progressive results) and eventQueue.mu
 //
 // The reader goroutine takes Client.wmu only to answer the router (GOODBYE,
 // an ERROR for an unknown registration, ABORT), never while holding
-// Client.mu.
+// Client.mu. It may therefore wait behind a Send that waits for the router
+// to read; that relies on the router reading independently of its own
+// writes, as zwamp (and every router with asynchronous output) does.
 //
 // # Payloads
 //
