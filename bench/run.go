@@ -1,0 +1,200 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// run is what every mode shares: the target, the clock, the source
+// addresses and the stop signal.
+type run struct {
+	cfg    Config
+	mode   string
+	t      *Target
+	clk    clock
+	srcs   []*net.TCPAddr
+	next   atomic.Uint32
+	nofile uint64
+
+	stopping atomic.Bool
+	stopCh   chan struct{}
+	stopOnce sync.Once
+}
+
+func newRun(mode string, cfg Config) (*run, error) {
+	cfg, err := cfg.withDefaults(mode)
+	if err != nil {
+		return nil, err
+	}
+	t, err := ParseTarget(cfg.URL, cfg.Serializer, cfg.AllowRemote)
+	if err != nil {
+		return nil, err
+	}
+	srcs, err := sourceAddrs(cfg.Sources, t)
+	if err != nil {
+		return nil, err
+	}
+	nofile, err := RaiseNoFile()
+	if err != nil {
+		return nil, err
+	}
+	return &run{cfg: cfg, mode: mode, t: t, clk: clock{time.Now()}, srcs: srcs, nofile: nofile, stopCh: make(chan struct{})}, nil
+}
+
+func (r *run) result() *Result {
+	return &Result{
+		Mode:    r.mode,
+		Params:  r.cfg.params(r.mode, runtime.GOMAXPROCS(0), r.nofile),
+		Started: r.clk.epoch.UTC(),
+	}
+}
+
+// stop tells every load loop to stop issuing new messages.
+func (r *run) stop() {
+	r.stopOnce.Do(func() {
+		r.stopping.Store(true)
+		close(r.stopCh)
+	})
+}
+
+// connect dials from the next source address and joins the realm.
+func (r *run) connect(ctx context.Context, rbuf int) (*conn, error) {
+	src := r.srcs[int(r.next.Add(1)-1)%len(r.srcs)]
+	c, err := dial(ctx, r.t, src, &r.clk, rbuf)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.join(r.cfg.Realm); err != nil {
+		c.nc.Close()
+		return nil, fmt.Errorf("bench: join %q at %s: %w", r.cfg.Realm, r.t.Addr, err)
+	}
+	return c, nil
+}
+
+// parallel calls f(0) … f(n-1) on at most conc goroutines and returns the
+// first error (after every started call has returned).
+func parallel(n, conc int, f func(i int) error) error {
+	if conc > n {
+		conc = n
+	}
+	var (
+		next     atomic.Int64
+		firstErr error
+		mu       sync.Mutex
+		wg       sync.WaitGroup
+		failed   atomic.Bool
+	)
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !failed.Load() {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := f(i); err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					failed.Store(true)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return firstErr
+}
+
+// sample is a snapshot of the counters at one instant.
+type sample struct {
+	at        int64 // clk.now()
+	sent      int64 // publishes or calls issued
+	done      int64 // deliveries or calls completed
+	routerCPU time.Duration
+	toolCPU   time.Duration
+	cpuErr    error
+}
+
+func (r *run) sample(sent, done int64) sample {
+	s := sample{at: r.clk.now(), sent: sent, done: done, toolCPU: selfCPU()}
+	if r.cfg.PID > 0 {
+		s.routerCPU, s.cpuErr = ProcCPU(r.cfg.PID)
+	}
+	return s
+}
+
+// cpuFigures fills the CPU part of a result from two samples.
+func (r *run) cpuFigures(res *Result, a, b sample) {
+	secs := float64(b.at-a.at) / 1e9
+	msgs := float64(b.done - a.done)
+	if secs <= 0 {
+		return
+	}
+	fig := func(d time.Duration) *CPU {
+		c := &CPU{Seconds: round3(d.Seconds()), Percent: round3(d.Seconds() / secs * 100)}
+		if msgs > 0 {
+			c.NsPerMsg = round3(float64(d.Nanoseconds()) / msgs)
+		}
+		return c
+	}
+	res.ToolCPU = fig(b.toolCPU - a.toolCPU)
+	if r.cfg.PID > 0 {
+		if a.cpuErr != nil || b.cpuErr != nil {
+			res.note("router cpu unavailable: %v", firstErr(a.cpuErr, b.cpuErr))
+		} else {
+			res.RouterCPU = fig(b.routerCPU - a.routerCPU)
+		}
+	}
+}
+
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// sleepUntil waits until clk.now() >= at, the context ends or the run is
+// stopped; it reports whether the time was reached.
+func (r *run) sleepUntil(ctx context.Context, at int64) bool {
+	d := time.Duration(at - r.clk.now())
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-r.stopCh:
+		return false
+	}
+}
+
+// progressf writes one progress line if the run has a progress writer.
+func (r *run) progressf(format string, args ...any) {
+	if r.cfg.Progress != nil {
+		fmt.Fprintf(r.cfg.Progress, "zwamp bench %s: "+format+"\n", append([]any{r.mode}, args...)...)
+	}
+}
+
+// paddedCounter keeps one goroutine's counter on its own cache line, since
+// another goroutine reads it often (flow control).
+type paddedCounter struct {
+	_ [64]byte
+	v atomic.Int64
+	_ [56]byte
+}
