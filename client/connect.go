@@ -41,6 +41,9 @@ func Dial(ctx context.Context, rawURL string, cfg Config) (Transport, error) {
 	if cfg.Serializer == 0 {
 		cfg.Serializer = codec.JSON
 	}
+	if codec.ByFormat(cfg.Serializer) == nil {
+		return nil, fmt.Errorf("client: connect %q: serializer %v is not available", rawURL, cfg.Serializer)
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("client: connect: %w", err)

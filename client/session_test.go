@@ -29,6 +29,11 @@ func TestJoin(t *testing.T) {
 	wampError(t, err, "wamp.error.no_such_realm")
 	_, err = client.ConnectLocal(r, client.Config{Realm: realm, AuthMethods: []string{"ticket"}})
 	wampError(t, err, "wamp.error.no_auth_method")
+	_, err = client.ConnectLocal(r, client.Config{Realm: realm, Serializer: 9})
+	must(t, err != nil, "unknown serializer accepted")
+	_, err = client.Connect(bg, "ws://127.0.0.1:1", client.Config{Realm: realm, Serializer: 9})
+	must(t, err != nil, "unknown serializer accepted by Connect")
+	eventually(t, "failed joins leave no session", func() bool { return r.Realm(realm).SessionCount() == 1 })
 }
 
 // TestCloseAndRejoin: Close says GOODBYE and waits for the answer; the

@@ -1,6 +1,8 @@
 package client
 
 import (
+	"fmt"
+
 	"github.com/zwamp/zwamp/codec"
 	_ "github.com/zwamp/zwamp/codec/cbor"    // register the serializers a Config may name
 	_ "github.com/zwamp/zwamp/codec/json"    //
@@ -30,6 +32,9 @@ func ConnectLocal(r *core.Router, cfg Config) (*Client, error) {
 	f := cfg.Serializer
 	if f == 0 {
 		f = codec.JSON
+	}
+	if codec.ByFormat(f) == nil {
+		return nil, fmt.Errorf("client: serializer %v is not available", f)
 	}
 	return New(&localTransport{l: r.ConnectLocal(f)}, cfg)
 }
