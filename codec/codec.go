@@ -72,7 +72,8 @@ type Codec interface {
 	Append(dst []byte, m *Message) ([]byte, error)
 
 	// Walk validates the single value encoded in data (no trailing bytes)
-	// and reports it token by token to w. Strings that follow the binary
+	// and reports it token by token to w. The outermost container is depth
+	// 1; maxDepth <= 0 means DefaultMaxDepth. Strings that follow the binary
 	// convention of the format (JSON "\u0000"+base64) are reported as bytes.
 	Walk(data []byte, w ValueWriter, maxDepth int) error
 

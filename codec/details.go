@@ -372,7 +372,12 @@ const (
 
 var matchNames = [...]string{"exact", "prefix", "wildcard", "invalid"}
 
-func (m Match) String() string { return matchNames[m] }
+func (m Match) String() string {
+	if int(m) < len(matchNames) {
+		return matchNames[m]
+	}
+	return "invalid"
+}
 
 // ParseMatch parses a match policy name.
 func ParseMatch(b []byte) Match {
@@ -398,7 +403,12 @@ const (
 
 var invokeNames = [...]string{"single", "roundrobin", "random", "first", "last", "invalid"}
 
-func (i Invoke) String() string { return invokeNames[i] }
+func (i Invoke) String() string {
+	if int(i) < len(invokeNames) {
+		return invokeNames[i]
+	}
+	return "invalid"
+}
 
 // ParseInvoke parses an invocation policy name.
 func ParseInvoke(b []byte) Invoke {
@@ -422,7 +432,12 @@ const (
 
 var modeNames = [...]string{"skip", "kill", "killnowait", "invalid"}
 
-func (c CancelMode) String() string { return modeNames[c] }
+func (c CancelMode) String() string {
+	if int(c) < len(modeNames) {
+		return modeNames[c]
+	}
+	return "invalid"
+}
 
 // ParseCancelMode parses a cancel mode name.
 func ParseCancelMode(b []byte) CancelMode {

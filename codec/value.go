@@ -232,7 +232,7 @@ func writeRaw(w ValueWriter, r Raw, depth int) error {
 	if c == nil {
 		return &Error{Offset: -1, Err: ErrUnsupported, Detail: "no serializer for " + r.Format.String()}
 	}
-	return c.Walk(r.Bytes, w, DefaultMaxDepth-depth)
+	return c.Walk(r.Bytes, w, max(1, DefaultMaxDepth-depth))
 }
 
 // writeReflect handles values outside the common set by marshalling them to

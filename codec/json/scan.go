@@ -402,6 +402,9 @@ type scanner struct {
 
 // clampDepth applies hardMaxDepth.
 func clampDepth(d int) int {
+	if d <= 0 {
+		return codec.DefaultMaxDepth
+	}
 	if d > hardMaxDepth {
 		return hardMaxDepth
 	}

@@ -7,8 +7,8 @@ import (
 )
 
 // Walk validates the single JSON value in data and reports it to w; see
-// codec.Codec. The outermost container is depth 1; maxDepth < 1 admits
-// scalars only (and it is capped at 10000).
+// codec.Codec. The outermost container is depth 1; maxDepth <= 0 means
+// codec.DefaultMaxDepth (and it is capped at 10000).
 //
 // ValueWriter wants exact element counts before the elements, which JSON
 // does not give. Walk therefore makes two linear passes: the first

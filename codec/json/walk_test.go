@@ -351,8 +351,8 @@ func TestWalkErrors(t *testing.T) {
 		{deep(1), 1, nil},
 		{`[{}]`, 1, codec.ErrDepth},
 		{`1`, 0, nil},
-		{`[]`, 0, codec.ErrDepth},
-		{`{}`, -1, codec.ErrDepth},
+		{`[]`, 0, nil}, // 0 and below mean codec.DefaultMaxDepth
+		{deep(codec.DefaultMaxDepth + 1), -1, codec.ErrDepth},
 		{strings.Repeat("[", 100000), 1 << 30, codec.ErrDepth},
 	}
 	for _, tt := range tests {
