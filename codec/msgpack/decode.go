@@ -249,6 +249,15 @@ func (d *decoder) dict(i int, name string) (int, error) {
 			i++
 			continue
 		}
+		if isJSUndefined(b, i) {
+			// JavaScript MessagePack libraries (wampy's among them) write
+			// an undefined option as this extension value; it means what
+			// null means, and refusing it would abort every default
+			// subscribe of such a client.
+			clearKey(det, k)
+			i += 3
+			continue
+		}
 		if i, err = d.known(i, k, name); err != nil {
 			return i, err
 		}
@@ -256,6 +265,13 @@ func (d *decoder) dict(i int, name string) (int, error) {
 	d.m.Dict = codec.Raw{Format: codec.MsgPack, Bytes: b[start:i]}
 	det.Finish()
 	return i, nil
+}
+
+// isJSUndefined reports whether b[i:] starts with fixext1 of type 0 and
+// data 0, the encoding of JavaScript's undefined by msgpack-lite and
+// @msgpack/msgpack.
+func isJSUndefined(b []byte, i int) bool {
+	return i+2 < len(b) && b[i] == 0xd4 && b[i+1] == 0 && b[i+2] == 0
 }
 
 // clearKey makes a key absent again (a later duplicate of it was null),

@@ -471,3 +471,27 @@ func within(v, data []byte) bool {
 	}
 	return false
 }
+
+// TestJSUndefinedOption: a known option encoded as JavaScript's undefined
+// (fixext1 type 0, as wampy's MessagePack library writes it) is absent,
+// like null; elsewhere the extension value is kept verbatim.
+func TestJSUndefinedOption(t *testing.T) {
+	// [32, 1, {"match": undefined, "get_retained": undefined}, "a.b"]
+	msg := []byte{0x94, 32, 1, 0x82,
+		0xa5, 'm', 'a', 't', 'c', 'h', 0xd4, 0, 0,
+		0xac, 'g', 'e', 't', '_', 'r', 'e', 't', 'a', 'i', 'n', 'e', 'd', 0xd4, 0, 0,
+		0xa3, 'a', '.', 'b'}
+	var m codec.Message
+	if err := Decode(&m, msg); err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	if m.Details.Set != 0 || m.Details.Match != codec.MatchExact || string(m.URI) != "a.b" {
+		t.Fatalf("undefined options not absent: set=%b match=%v uri=%q", m.Details.Set, m.Details.Match, m.URI)
+	}
+	// Another extension value for a known key is still a type error.
+	bad := append([]byte{}, msg...)
+	bad[12] = 5 // fixext1 data 5
+	if err := Decode(&m, bad); err == nil {
+		t.Fatal("extension value other than undefined accepted for a known key")
+	}
+}
