@@ -42,20 +42,27 @@ func bigIndex() (*Index[*sub], [][]byte) {
 	return bigIx, bigKeys
 }
 
-// BenchmarkLookupExact1M: "hot" cycles through 1024 keys (a router's hot
-// topics, cache-resident); "random" draws uniformly from all 1M keys, so
-// most lookups miss the CPU caches (about three misses: group, entry, key).
+// BenchmarkLookupExact1M looks up keys of a 1M-entry index. "hot64" cycles
+// through 64 keys (a router's hottest topics: everything in L1/L2),
+// "warm1k" through 1024 (a few hundred KiB of groups, entries and keys:
+// L2/L3), "random" draws from all 1M, so nearly every lookup misses the CPU
+// caches about three times (group, entry, key bytes). "absent" is a miss.
 func BenchmarkLookupExact1M(b *testing.B) {
 	ix, keys := bigIndex()
 	order := rand.New(rand.NewPCG(1, 1)).Perm(len(keys))
-	b.Run("hot", func(b *testing.B) {
-		b.ReportAllocs()
-		for i := 0; b.Loop(); i++ {
-			if _, ok := ix.Lookup(keys[(i&1023)*997], Exact); !ok {
-				b.Fatal("missing")
+	for _, c := range []struct {
+		name string
+		mask int
+	}{{"hot64", 63}, {"warm1k", 1023}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if _, ok := ix.Lookup(keys[(i&c.mask)*997], Exact); !ok {
+					b.Fatal("missing")
+				}
 			}
-		}
-	})
+		})
+	}
 	b.Run("random", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
@@ -76,17 +83,22 @@ func BenchmarkLookupExact1M(b *testing.B) {
 }
 
 // BenchmarkMatchExact1M is Match (publish) against 1M exact subscriptions
-// and no patterns.
+// and no patterns, with the same key sets as BenchmarkLookupExact1M.
 func BenchmarkMatchExact1M(b *testing.B) {
 	ix, keys := bigIndex()
 	order := rand.New(rand.NewPCG(1, 1)).Perm(len(keys))
 	dst := make([]*sub, 0, 8)
-	b.Run("hot", func(b *testing.B) {
-		b.ReportAllocs()
-		for i := 0; b.Loop(); i++ {
-			dst = ix.Match(keys[(i&1023)*997], dst[:0])
-		}
-	})
+	for _, c := range []struct {
+		name string
+		mask int
+	}{{"hot64", 63}, {"warm1k", 1023}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				dst = ix.Match(keys[(i&c.mask)*997], dst[:0])
+			}
+		})
+	}
 	b.Run("random", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
@@ -105,14 +117,19 @@ func BenchmarkGoMap1M(b *testing.B) {
 		m[string(k)] = &sub{id: uint64(i)}
 	}
 	order := rand.New(rand.NewPCG(1, 1)).Perm(len(keys))
-	b.Run("hot", func(b *testing.B) {
-		b.ReportAllocs()
-		for i := 0; b.Loop(); i++ {
-			if m[string(keys[(i&1023)*997])] == nil {
-				b.Fatal("missing")
+	for _, c := range []struct {
+		name string
+		mask int
+	}{{"hot64", 63}, {"warm1k", 1023}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if m[string(keys[(i&c.mask)*997])] == nil {
+					b.Fatal("missing")
+				}
 			}
-		}
-	})
+		})
+	}
 	b.Run("random", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {

@@ -180,8 +180,7 @@ func (ix *Index[V]) updateExact(uri []byte, fn func(V, bool) (V, bool)) (V, bool
 	switch {
 	case keep && found:
 		if v != oldV {
-			// Reuse the key string: one allocation per value change.
-			t.groups[g].slots[j].Store(&entry[V]{key: old.key, val: v})
+			t.groups[g].slots[j].Store(newEntry(old.key, v))
 		}
 		return v, true
 	case keep:
@@ -195,7 +194,7 @@ func (ix *Index[V]) updateExact(uri []byte, fn func(V, bool) (V, bool)) (V, bool
 			t = t.rebuilt(n, ix.hashString)
 			s.tab.Store(t)
 		}
-		t.insertNew(h, &entry[V]{key: string(uri), val: v})
+		t.insertNew(h, newEntry(uri, v))
 		s.n.Add(1)
 		return v, true
 	case found:
@@ -228,9 +227,9 @@ func (ix *Index[V]) updatePattern(uri []byte, p Policy, fn func(V, bool) (V, boo
 		if v == oldV {
 			return v, true
 		}
-		ne = &entry[V]{key: old.key, val: v}
+		ne = newEntry(old.key, v)
 	case keep:
-		ne = &entry[V]{key: string(uri), val: v}
+		ne = newEntry(uri, v)
 	case old == nil:
 		return zero, false
 	}

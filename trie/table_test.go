@@ -88,6 +88,9 @@ func TestTableChurn(t *testing.T) {
 
 // TestLayout pins the padding the comments promise.
 func TestLayout(t *testing.T) {
+	if s := unsafe.Sizeof(group[int]{}); s != 64 {
+		t.Errorf("group is %d bytes, want 64 (one cache line)", s)
+	}
 	if s := unsafe.Sizeof(table[int]{}); s != 128 {
 		t.Errorf("table is %d bytes, want 128", s)
 	}
