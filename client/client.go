@@ -102,12 +102,11 @@ type Client struct {
 	vb   valueBuilder
 	rseq uint64 // messages received; orders handler installation against events
 
-	closing        atomic.Bool
-	goodbyeOnce    sync.Once
-	goodbye        chan struct{} // closed when the router answers our GOODBYE
-	done           chan struct{}
-	readerDone     chan struct{}
-	dispatcherDone chan struct{}
+	closing     atomic.Bool
+	goodbyeOnce sync.Once
+	goodbye     chan struct{} // closed when the router answers our GOODBYE
+	done        chan struct{}
+	readerDone  chan struct{}
 }
 
 // request is a pending request: the goroutine that sent it waits on ch for
@@ -185,19 +184,18 @@ func newClient(ctx context.Context, t Transport, cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("client: serializer %v is not available", cfg.Serializer)
 	}
 	c := &Client{
-		t:              t,
-		f:              cfg.Serializer,
-		cd:             cd,
-		log:            cfg.Logger,
-		timeout:        cfg.RequestTimeout,
-		reqs:           make(map[uint64]*request),
-		subs:           make(map[uint64]*subEntry),
-		regs:           make(map[uint64]*Registration),
-		invs:           make(map[uint64]*invocationRun),
-		goodbye:        make(chan struct{}),
-		done:           make(chan struct{}),
-		readerDone:     make(chan struct{}),
-		dispatcherDone: make(chan struct{}),
+		t:          t,
+		f:          cfg.Serializer,
+		cd:         cd,
+		log:        cfg.Logger,
+		timeout:    cfg.RequestTimeout,
+		reqs:       make(map[uint64]*request),
+		subs:       make(map[uint64]*subEntry),
+		regs:       make(map[uint64]*Registration),
+		invs:       make(map[uint64]*invocationRun),
+		goodbye:    make(chan struct{}),
+		done:       make(chan struct{}),
+		readerDone: make(chan struct{}),
 	}
 	if c.log == nil {
 		c.log = slog.Default()

@@ -258,7 +258,6 @@ func (c *Client) onEvent(m *codec.Message) {
 // dispatchLoop is the event goroutine: it runs handlers one at a time, in
 // the order the events arrived.
 func (c *Client) dispatchLoop() {
-	defer close(c.dispatcherDone)
 	for {
 		q, ok := c.events.pop()
 		if !ok {

@@ -538,3 +538,21 @@ func TestRequestTimeout(t *testing.T) {
 	must(t, errors.Is(err, client.ErrTimeout), "Close without GOODBYE answer: %v", err)
 	must(t, c.Err() == nil, "Err after Close: %v", c.Err())
 }
+
+// TestNoCancelWithoutDealerSupport: without call_canceling announced by the
+// dealer, a cancelled call is only forgotten.
+func TestNoCancelWithoutDealerSupport(t *testing.T) {
+	c, p := joinPipe(t, codec.MsgPack, map[string]any{"progressive_call_results": true})
+	ctx, cancel := context.WithCancel(bg)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Call(ctx, "com.example.p", nil, nil, nil)
+		errc <- err
+	}()
+	call := p.expect(codec.CALL)
+	cancel()
+	must(t, errors.Is(recvT(t, errc, "Call"), context.Canceled), "cancelled call")
+	noErr(t, c.Publish("com.example.after", nil, nil, nil))
+	m := p.expect(codec.PUBLISH) // not a CANCEL first
+	must(t, asInt(t, m[1]) == asInt(t, call[1])+1, "request ids %v then %v", call[1], m[1])
+}
