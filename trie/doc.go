@@ -16,8 +16,8 @@
 // # Structure
 //
 // Exact entries live in sharded open-addressing hash tables (table.go),
-// Swiss-table style: groups of eight slots with a control word of 7-bit hash
-// tags compared eight at a time. Keys are hashed with XXH64 under a seed
+// Swiss-table style: cache-line groups of seven slots and a control word of
+// 7-bit hash tags compared all at once. Keys are hashed with XXH64 under a seed
 // drawn at random for each index, and every hit compares the full key, so a
 // client that knows the hash function but not the seed cannot pick URIs that
 // pile up in one probe sequence (TestHashFlooding shows the attack working
@@ -74,14 +74,16 @@
 //
 // # Memory
 //
-// An exact entry costs one 16+sizeof(V) byte entry object, its key string
-// (rounded up to a Go size class), and one 9-byte slot (8-byte pointer plus
-// a control byte) at a load between 7/16 and 7/8 after the table has grown,
-// so 10-21 bytes of slot. BenchmarkMemoryExact1M measures 1M entries with a
-// pointer value and ~27-byte URIs at about 74 bytes per entry, 47 of them
-// beyond the URI bytes themselves. Pattern trees cost a node per branching
-// point and per pattern, and updating one copies the nodes on its path (at
-// most 256 child pointers each), which is why pattern Updates allocate more
-// than exact ones. The cache is 160 bytes per slot (160 KiB by default),
+// An exact entry costs one allocation holding the entry and its key bytes
+// (a 16+sizeof(V)-byte header plus the key, rounded up to a Go size class;
+// keys over 104 bytes get a separate string) and one slot (an 8-byte pointer
+// and a control byte, 64 bytes per 7 slots) at a load between 7/16 and 7/8
+// once the table has grown: 10-21 bytes. BenchmarkMemoryExact1M measures 1M
+// entries with a pointer value and ~27-byte URIs at about 80 bytes per
+// entry, 53 of them beyond the URI bytes themselves (a 64-byte entry object
+// and ~16 bytes of slots). Pattern trees cost a node per branching point and
+// per pattern, and updating one copies the nodes on its path (at most 256
+// child pointers each), which is why pattern Updates allocate more than
+// exact ones. The cache is 160 bytes per slot (160 KiB by default),
 // allocated with the first pattern.
 package trie
