@@ -382,3 +382,70 @@ func BenchmarkHash(b *testing.B) {
 	})
 	_ = sink
 }
+
+// BenchmarkParallelLookupChurn compares concurrent exact lookups while one
+// goroutine keeps subscribing and unsubscribing: this index (no read lock)
+// against the obvious alternative, a Go map behind a sync.RWMutex.
+func BenchmarkParallelLookupChurn(b *testing.B) {
+	const n = 1 << 16
+	keys := make([][]byte, n)
+	for i := range keys {
+		keys[i] = exactKey(i)
+	}
+	churn := make([][]byte, 4096)
+	for i := range churn {
+		churn[i] = fmt.Appendf(nil, "com.example.churn.t%d", i)
+	}
+	s := &sub{}
+	run := func(b *testing.B, lookup func([]byte) bool, toggle func([]byte)) {
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; !stop.Load(); i++ {
+				toggle(churn[i&4095])
+				runtime.Gosched()
+			}
+		}()
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				if !lookup(keys[(i&63)*997]) {
+					panic("missing")
+				}
+				i++
+			}
+		})
+		b.StopTimer()
+		stop.Store(true)
+		wg.Wait()
+	}
+	b.Run("index", func(b *testing.B) {
+		ix := New[*sub](Options{})
+		for _, k := range keys {
+			ix.Update(k, Exact, func(*sub, bool) (*sub, bool) { return s, true })
+		}
+		run(b, func(k []byte) bool { _, ok := ix.Lookup(k, Exact); return ok },
+			func(k []byte) { ix.Update(k, Exact, func(_ *sub, ok bool) (*sub, bool) { return s, !ok }) })
+	})
+	b.Run("gomap-rwmutex", func(b *testing.B) {
+		var mu sync.RWMutex
+		m := make(map[string]*sub, n)
+		for _, k := range keys {
+			m[string(k)] = s
+		}
+		run(b, func(k []byte) bool { mu.RLock(); v := m[string(k)]; mu.RUnlock(); return v != nil },
+			func(k []byte) {
+				mu.Lock()
+				if _, ok := m[string(k)]; ok {
+					delete(m, string(k))
+				} else {
+					m[string(k)] = s
+				}
+				mu.Unlock()
+			})
+	})
+}
