@@ -1,0 +1,159 @@
+package codec_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/codec/codectest"
+)
+
+type point struct {
+	X    int               `json:"x"`
+	Name string            `json:"name,omitempty"`
+	Tags map[string]string `json:"tags"`
+}
+
+func TestGoValues(t *testing.T) {
+	for _, f := range formats {
+		// Common types are written directly; structs go through JSON tags.
+		raw, err := codec.EncodeGo(f, []any{int8(-3), uint16(7), float32(1.5), "s", []string{"a"}, map[string]string{"k": "v"}, point{X: 1, Tags: map[string]string{"t": "u"}}, (*point)(nil)})
+		if err != nil {
+			t.Fatalf("%v: %v", f, err)
+		}
+		v, err := codec.ToList(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []any{int64(-3), int64(7), 1.5, "s", []any{"a"}, map[string]any{"k": "v"}, map[string]any{"x": int64(1), "tags": map[string]any{"t": "u"}}, nil}
+		if !codectest.EqualValues(v, want) {
+			t.Fatalf("%v: %#v", f, v)
+		}
+		// Unmarshal into a struct and into generic targets.
+		var ps []point
+		if err := codec.Unmarshal(codec.Raw{Format: f, Bytes: mustEncode(t, f, []any{map[string]any{"x": 5, "name": "n"}})}, &ps); err != nil || len(ps) != 1 || ps[0].X != 5 || ps[0].Name != "n" {
+			t.Fatalf("%v: Unmarshal struct: %v %+v", f, err, ps)
+		}
+		var d map[string]any
+		if err := codec.Unmarshal(codec.Raw{Format: f, Bytes: mustEncode(t, f, map[string]any{"a": []byte{1}})}, &d); err != nil || string(d["a"].([]byte)) != "\x01" {
+			t.Fatalf("%v: Unmarshal dict: %v %#v", f, err, d)
+		}
+		if _, err := codec.ToList(codec.Raw{Format: f, Bytes: mustEncode(t, f, map[string]any{})}); !errors.Is(err, codec.ErrType) {
+			t.Fatalf("%v: ToList of a dict: %v", f, err)
+		}
+		if _, err := codec.ToDict(codec.Raw{Format: f, Bytes: mustEncode(t, f, []any{})}); !errors.Is(err, codec.ErrType) {
+			t.Fatalf("%v: ToDict of a list: %v", f, err)
+		}
+	}
+	// An absent Raw is nil, not an error.
+	if v, err := codec.ToGo(codec.Raw{}); v != nil || err != nil {
+		t.Fatalf("ToGo(absent) = %v, %v", v, err)
+	}
+	// Values JSON cannot hold fail cleanly.
+	if _, err := codec.EncodeGo(codec.JSON, []any{func() {}}); err == nil {
+		t.Fatal("encoding a func succeeded")
+	}
+	deep := any(1)
+	for i := 0; i < 100; i++ {
+		deep = []any{deep}
+	}
+	if _, err := codec.EncodeGo(codec.JSON, deep); !errors.Is(err, codec.ErrDepth) {
+		t.Fatalf("encoding 100 levels: %v", err)
+	}
+}
+
+func mustEncode(t *testing.T, f codec.Format, v any) []byte {
+	t.Helper()
+	b, err := codec.AppendGo(nil, f, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestErrorText(t *testing.T) {
+	e := &codec.Error{Type: codec.PUBLISH, Field: "Options.acknowledge", Offset: 17, Err: codec.ErrType, Detail: "want bool"}
+	if got := e.Error(); got != "codec: PUBLISH Options.acknowledge at byte 17: wrong type: want bool" {
+		t.Fatalf("Error() = %q", got)
+	}
+	if got := (&codec.Error{Offset: -1, Err: codec.ErrTruncated}).Error(); got != "codec: truncated input" {
+		t.Fatalf("Error() = %q", got)
+	}
+	if !errors.Is(e, codec.ErrType) {
+		t.Fatal("errors.Is does not see the sentinel")
+	}
+	if codec.Type(7).String() != "Type(7)" || codec.YIELD.String() != "YIELD" || codec.Type(7).Valid() || !codec.EVENT.Valid() {
+		t.Fatal("Type names/validity")
+	}
+}
+
+func TestDetails(t *testing.T) {
+	var d codec.Details
+	d.SetBool(codec.KeyAcknowledge, true)
+	d.SetString(codec.KeyMatch, []byte("prefix"))
+	d.SetUint(codec.KeyTimeout, 100)
+	if !d.Has(codec.KeyAcknowledge) || !d.Bool(codec.KeyAcknowledge, false) || !d.Bool(codec.KeyExcludeMe, true) || d.Uint(codec.KeyTimeout) != 100 || d.Count() != 3 {
+		t.Fatalf("details %+v", d)
+	}
+	d.Finish()
+	if d.Match != codec.MatchPrefix {
+		t.Fatal("Finish did not parse match")
+	}
+	d.Clear(codec.KeyMatch)
+	if d.Has(codec.KeyMatch) || d.Str[codec.KeyMatch] != nil {
+		t.Fatal("Clear left the key")
+	}
+	d.Exclude = append(d.Exclude, 1, 2)
+	d.Reset()
+	if d.Set != 0 || d.Acknowledge || len(d.Exclude) != 0 || cap(d.Exclude) < 2 {
+		t.Fatalf("Reset: %+v", d)
+	}
+	for k := codec.Key(0); k < codec.NumKeys; k++ {
+		got, ok := codec.LookupKey([]byte(codec.KeyNames[k]))
+		if !ok || got != k {
+			t.Fatalf("LookupKey(%q) = %v %v", codec.KeyNames[k], got, ok)
+		}
+	}
+	if _, ok := codec.LookupKey([]byte("acknowledgE")); ok {
+		t.Fatal("LookupKey is case-insensitive")
+	}
+	if n := testing.AllocsPerRun(100, func() { codec.LookupKey([]byte("receive_progress")) }); n != 0 {
+		t.Fatalf("LookupKey allocates %v", n)
+	}
+	if f, ok := codec.LookupFeature([]byte("call_cancelling")); !ok || f != codec.FeatureCallCanceling {
+		t.Fatal("the spec's other spelling of call_canceling")
+	}
+	if codec.ParseInvoke([]byte("roundrobin")) != codec.InvokeRoundRobin || codec.ParseCancelMode([]byte("x")) != codec.ModeInvalid || codec.Match(9).String() != "invalid" {
+		t.Fatal("enum parsing")
+	}
+}
+
+func TestEncodedLen(t *testing.T) {
+	m := codec.Message{Type: codec.PUBLISH}
+	l := codec.LayoutOf(codec.PUBLISH)
+	if n := l.EncodedLen(&m); n != 4 {
+		t.Fatalf("bare PUBLISH has %d elements", n)
+	}
+	m.Kwargs = codec.Raw{Format: codec.JSON, Bytes: []byte("{}")}
+	if n := l.EncodedLen(&m); n != 6 {
+		t.Fatalf("PUBLISH with kwargs only has %d elements (Arguments must be written)", n)
+	}
+	u := codec.Message{Type: codec.UNSUBSCRIBED}
+	if n := codec.LayoutOf(codec.UNSUBSCRIBED).EncodedLen(&u); n != 2 {
+		t.Fatalf("UNSUBSCRIBED without details has %d elements", n)
+	}
+	for _, f := range formats {
+		out, err := codec.ByFormat(f).Append(nil, &m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := codec.ToGo(codec.Raw{Format: f, Bytes: out})
+		if l := v.([]any); len(l) != 6 || len(l[4].([]any)) != 0 {
+			t.Fatalf("%v: %v", f, l)
+		}
+	}
+	if codec.LayoutOf(7) != nil || !strings.HasPrefix(codec.Format(9).String(), "Format(") {
+		t.Fatal("unknown type/format")
+	}
+}
