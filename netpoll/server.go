@@ -4,12 +4,12 @@
 //
 // # Threads
 //
-// Listeners run one accept goroutine each and hand plain connections to
+// Listeners run one accept goroutine each and hand plain TCP connections to
 // nbio, whose pollers call OnData; the framing (netpoll/ws,
 // netpoll/rawsocket), the codec and the router run inline there, with a
-// core.Batch per read. TLS connections run on a reader and a writer
-// goroutine each (crypto/tls needs a blocking net.Conn); they feed the same
-// state machine. One sweeper goroutine per Server drives keepalive pings,
+// core.Batch per read. TLS and unix-socket connections run on a reader and
+// a writer goroutine each (see blocking.go); they feed the same state
+// machine. One sweeper goroutine per Server drives keepalive pings,
 // handshake timeouts and the coarse clock.
 //
 // # Output
@@ -319,8 +319,8 @@ func (s *Server) accept(ln net.Listener, spec *listenerSpec) {
 		}
 		delay = 0
 		s.stats.accepted.Add(1)
-		if spec.TLS != nil {
-			go s.serveTLS(nc, spec)
+		if spec.TLS != nil || spec.Network == "unix" {
+			go s.serveBlocking(nc, spec)
 			continue
 		}
 		if tc, ok := nc.(*net.TCPConn); ok {

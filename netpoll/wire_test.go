@@ -14,6 +14,7 @@ import (
 
 	"github.com/zwamp/zwamp/codec"
 	"github.com/zwamp/zwamp/netpoll"
+	"github.com/zwamp/zwamp/netpoll/rawsocket"
 	"github.com/zwamp/zwamp/netpoll/ws"
 )
 
@@ -335,5 +336,24 @@ func TestOversizedMessage(t *testing.T) {
 	var ce *websocket.CloseError
 	if !asCloseError(err, &ce) || ce.Code != websocket.CloseMessageTooBig {
 		t.Fatalf("oversized message: %v", err)
+	}
+}
+
+// TestUnixSocketLargeMessage: a message larger than the socket buffer
+// reaches a unix-socket peer whole (nbio drops the tail of partial writes
+// on unix sockets, so those connections do not run on nbio).
+func TestUnixSocketLargeMessage(t *testing.T) {
+	path := t.TempDir() + "/big.sock"
+	startServer(t, netpoll.Config{Listeners: []netpoll.Listener{{Network: "unix", Addr: path, Kind: netpoll.RawSocket}}})
+	p := dialRS(t, "unix", path, rawsocket.MsgPack, codec.MsgPack)
+	p.send(codec.HELLO, "realm1", map[string]any{"roles": map[string]any{"publisher": map[string]any{}, "subscriber": map[string]any{}}})
+	p.expect(codec.WELCOME)
+	p.send(codec.SUBSCRIBE, 1, map[string]any{}, "big")
+	p.expect(codec.SUBSCRIBED)
+	payload := strings.Repeat("u", 3<<20)
+	p.send(codec.PUBLISH, 2, map[string]any{"exclude_me": false}, "big", []any{payload})
+	ev := p.expect(codec.EVENT)
+	if ev[4].([]any)[0] != payload {
+		t.Fatal("large event arrived damaged")
 	}
 }
