@@ -2,12 +2,12 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -41,6 +41,7 @@ common flags:
   --sources N          spread connections over 127.0.0.1 ... 127.0.0.N (default 1)
   --allow-remote       allow a URL that is not a loopback address
   --quiet              no progress lines
+  --cpuprofile FILE    write the load tool's own CPU profile (is the tool the bottleneck?)
 pubsub:   --publishers P (1) --subscribers S (1) --window W (1000; 0 = flat out)
           --batch B (64 frames per write) --rate R (total publishes/s; 0 = no cap) --topic URI
 rpc:      --callees K (1) --callers C (1) --inflight W (1) --procedure URI
@@ -73,6 +74,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprint(stderr, Usage) }
 	var cfg Config
 	var quiet bool
+	var cpuprofile string
 	fs.StringVar(&cfg.URL, "url", "ws://127.0.0.1:8080/ws", "")
 	fs.StringVar(&cfg.Serializer, "serializer", "json", "")
 	fs.StringVar(&cfg.Realm, "realm", "realm1", "")
@@ -85,6 +87,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Sources, "sources", 1, "")
 	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "")
 	fs.BoolVar(&quiet, "quiet", false, "")
+	fs.StringVar(&cpuprofile, "cpuprofile", "", "")
 	fs.StringVar(&cfg.Topic, "topic", "", "")
 	fs.StringVar(&cfg.Procedure, "procedure", "", "")
 	fs.IntVar(&cfg.Publishers, "publishers", 1, "")
@@ -117,6 +120,19 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Warmup+cfg.Duration+cfg.Drain+5*time.Minute)
 	defer cancel()
 
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			fmt.Fprintf(stderr, "zwamp bench: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "zwamp bench: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var res *Result
 	var err error
 	switch mode {
@@ -165,6 +181,3 @@ func runCeiling(args []string, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "zwamp bench ceiling: stopped after %d messages in, %d events out\n", s.Received.Load(), s.Delivered.Load())
 	return 0
 }
-
-// errUsage is returned for flag combinations that make no sense.
-var errUsage = errors.New("bench: bad usage")

@@ -74,6 +74,11 @@ type Config struct {
 
 	// Progress receives a line per second for long runs; nil: silent.
 	Progress io.Writer
+
+	// onStart and onStop, when set, are called on the run's goroutine when
+	// the measured interval begins and ends (go test benchmarks reset and
+	// stop their timer there, so that setup is not measured).
+	onStart, onStop func()
 }
 
 // withDefaults returns c with defaults filled in and checks it.
@@ -152,9 +157,9 @@ type Params struct {
 	URL         string  `json:"url"`
 	Serializer  string  `json:"serializer"`
 	Realm       string  `json:"realm"`
-	Duration    string  `json:"duration"`
-	Warmup      string  `json:"warmup"`
-	Drain       string  `json:"drain"`
+	Duration    string  `json:"duration,omitempty"`
+	Warmup      string  `json:"warmup,omitempty"`
+	Drain       string  `json:"drain,omitempty"`
 	Count       int64   `json:"count,omitempty"`
 	Payload     int     `json:"payload"`
 	Topic       string  `json:"topic,omitempty"`
@@ -191,6 +196,7 @@ func (c *Config) params(mode string, gomaxprocs int, nofile uint64) Params {
 		p.Procedure, p.Callees, p.Callers, p.InFlight = c.Procedure, c.Callees, c.Callers, c.InFlight
 	case "conns":
 		p.Topic, p.Sessions, p.Concurrency, p.Events = c.Topic, c.Sessions, c.Concurrency, c.Events
+		p.Duration, p.Warmup, p.Drain = "", "", "" // not used: conns is bounded by its counts
 	}
 	return p
 }

@@ -22,6 +22,11 @@ type flow struct {
 
 	waiters atomic.Int32
 	wakes   []chan struct{}
+
+	// While the run drains, subscribers also wake the coordinator, which
+	// waits for the last event without polling.
+	draining atomic.Bool
+	drained  chan struct{}
 }
 
 // minSeen returns the number of events the slowest subscriber has seen.
@@ -83,6 +88,12 @@ func (f *flow) wait(i int, t *time.Timer, stop <-chan struct{}) {
 
 // kick wakes waiting publishers; subscribers call it after each read.
 func (f *flow) kick() {
+	if f.draining.Load() {
+		select {
+		case f.drained <- struct{}{}:
+		default:
+		}
+	}
 	if f.waiters.Load() == 0 {
 		return
 	}
@@ -107,7 +118,8 @@ type subscriber struct {
 	errs    int64
 	foreign int64 // events without a stamp
 	hist    Histogram
-	err     error
+	err     error       // why the loop ended, published by dead
+	dead    atomic.Bool // the loop has ended
 }
 
 func (s *subscriber) onMessage(c *conn, msg []byte) error {
@@ -167,13 +179,15 @@ func (s *subscriber) loop(stopping *atomic.Bool) {
 	for {
 		err := s.c.readOnce()
 		s.seen.v.Store(s.n)
-		s.f.kick()
 		if err != nil {
 			if !stopping.Load() {
 				s.err = err
 			}
+			s.dead.Store(true)
+			s.f.kick()
 			return
 		}
+		s.f.kick()
 	}
 }
 
@@ -283,7 +297,7 @@ func RunPubSub(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	rbuf := readBufferFor(cfg.Publishers + cfg.Subscribers)
-	f := &flow{window: int64(cfg.Window), limit: cfg.Count}
+	f := &flow{window: int64(cfg.Window), limit: cfg.Count, drained: make(chan struct{}, 1)}
 
 	subs := make([]*subscriber, cfg.Subscribers)
 	pubs := make([]*publisher, cfg.Publishers)
@@ -369,16 +383,26 @@ func RunPubSub(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	failed := func() error {
 		for _, s := range subs {
-			if s.err != nil {
+			if s.dead.Load() && s.err != nil {
 				return s.err
 			}
 		}
 		return nil
 	}
+	// drained reports whether every subscriber still reading has seen
+	// total events.
+	drained := func(total int64) bool {
+		for _, s := range subs {
+			if !s.dead.Load() && s.seen.v.Load() < total {
+				return false
+			}
+		}
+		return true
+	}
 
 	var a, b sample
 	if cfg.Count > 0 {
-		a = r.sample(0, 0)
+		a = r.begin(0, 0)
 	}
 	for _, p := range pubs {
 		pubWG.Add(1)
@@ -391,7 +415,7 @@ func RunPubSub(ctx context.Context, cfg Config) (*Result, error) {
 	end := measureFrom + int64(cfg.Duration)
 	if cfg.Count == 0 {
 		if r.sleepUntil(ctx, measureFrom) {
-			a = r.sample(written(), delivered())
+			a = r.begin(written(), delivered())
 		}
 	}
 	tick := time.NewTicker(time.Second)
@@ -420,7 +444,7 @@ measure:
 	}
 	tick.Stop()
 	if cfg.Count == 0 {
-		b = r.sample(written(), delivered())
+		b = r.end(written(), delivered())
 	}
 	if cfg.Count > 0 && r.clk.now() >= end {
 		cut = fmt.Sprintf("time cap of %v reached before %d publishes", cfg.Warmup+cfg.Duration, cfg.Count)
@@ -435,15 +459,21 @@ measure:
 
 	// Drain: wait until every subscriber has seen every published event.
 	total := written()
-	drainEnd := r.clk.now() + int64(cfg.Drain)
-	for r.clk.now() < drainEnd && f.minSeen() < total && ctx.Err() == nil {
-		if failed() != nil && f.minSeen() == 0 {
-			break
+	f.draining.Store(true)
+	drainTimer := time.NewTimer(cfg.Drain)
+drain:
+	for !drained(total) {
+		select {
+		case <-f.drained:
+		case <-drainTimer.C:
+			break drain
+		case <-ctx.Done():
+			break drain
 		}
-		time.Sleep(time.Millisecond)
 	}
+	drainTimer.Stop()
 	if cfg.Count > 0 {
-		b = r.sample(total, delivered())
+		b = r.end(total, delivered())
 	}
 	closeAll()
 	subWG.Wait()

@@ -254,7 +254,7 @@ func RunRPC(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	var a, b sample
 	if cfg.Count > 0 {
-		a = r.sample(0, 0)
+		a = r.begin(0, 0)
 	}
 	for _, k := range callers {
 		k.from = measureFrom
@@ -269,7 +269,7 @@ func RunRPC(ctx context.Context, cfg Config) (*Result, error) {
 
 	end := measureFrom + int64(cfg.Duration)
 	if cfg.Count == 0 && r.sleepUntil(ctx, measureFrom) {
-		a = r.sample(issued(), completed())
+		a = r.begin(issued(), completed())
 	}
 	tick := time.NewTicker(time.Second)
 	last, lastAt := completed(), r.clk.now()
@@ -290,7 +290,7 @@ measure:
 	}
 	tick.Stop()
 	if cfg.Count == 0 {
-		b = r.sample(issued(), completed())
+		b = r.end(issued(), completed())
 	}
 	if cfg.Count > 0 && r.clk.now() >= end {
 		cut = fmt.Sprintf("time cap of %v reached before %d calls", cfg.Duration, cfg.Count)
@@ -302,7 +302,7 @@ measure:
 	}
 	<-done
 	if cfg.Count > 0 {
-		b = r.sample(issued(), completed())
+		b = r.end(issued(), completed())
 	}
 	closeAll()
 	eWG.Wait()

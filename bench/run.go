@@ -132,6 +132,23 @@ func (r *run) sample(sent, done int64) sample {
 	return s
 }
 
+// begin takes the sample that starts the measured interval.
+func (r *run) begin(sent, done int64) sample {
+	if r.cfg.onStart != nil {
+		r.cfg.onStart()
+	}
+	return r.sample(sent, done)
+}
+
+// end takes the sample that ends the measured interval.
+func (r *run) end(sent, done int64) sample {
+	s := r.sample(sent, done)
+	if r.cfg.onStop != nil {
+		r.cfg.onStop()
+	}
+	return s
+}
+
 // cpuFigures fills the CPU part of a result from two samples.
 func (r *run) cpuFigures(res *Result, a, b sample) {
 	secs := float64(b.at-a.at) / 1e9
