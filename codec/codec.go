@@ -130,6 +130,20 @@ func ByFormat(f Format) Codec {
 	return nil
 }
 
+// AcquireWriter returns a pooled Writer for format f, Reset to dst. Return
+// it with ReleaseWriter once its Bytes are taken.
+func AcquireWriter(f Format, dst []byte) Writer {
+	w := writers[f].Get().(Writer)
+	w.Reset(dst)
+	return w
+}
+
+// ReleaseWriter returns w, acquired for format f, to the pool.
+func ReleaseWriter(f Format, w Writer) {
+	w.Reset(nil)
+	writers[f].Put(w)
+}
+
 // AppendRaw appends the value r encoded in format to, transcoding through
 // the value tokens when r is in another format. Same-format values are
 // copied verbatim. In steady state it does not allocate (writers are pooled).

@@ -120,12 +120,11 @@ func (b *builder) End() {
 // slices) goes through segmentio/encoding/json and is then transcoded, so
 // json struct tags apply. []byte is written as binary (JSON: "\u0000"+base64).
 func AppendGo(dst []byte, f Format, v any) ([]byte, error) {
-	c := ByFormat(f)
-	if c == nil {
+	if ByFormat(f) == nil {
 		return dst, &Error{Offset: -1, Err: ErrUnsupported, Detail: "no serializer for " + f.String()}
 	}
-	w := c.NewWriter()
-	w.Reset(dst)
+	w := AcquireWriter(f, dst)
+	defer ReleaseWriter(f, w)
 	if err := writeGo(w, v, 0); err != nil {
 		return dst, err
 	}
@@ -143,6 +142,12 @@ func EncodeGo(f Format, v any) (Raw, error) {
 	}
 	return Raw{Format: f, Bytes: b}, nil
 }
+
+// WriteGo writes the Go value v to w, with the conversions of AppendGo.
+func WriteGo(w ValueWriter, v any) error { return writeGo(w, v, 0) }
+
+// WriteRaw writes the encoded value r to w (transcoding it token by token).
+func WriteRaw(w ValueWriter, r Raw) error { return writeRaw(w, r, 0) }
 
 func writeGo(w ValueWriter, v any, depth int) error {
 	if depth > DefaultMaxDepth {

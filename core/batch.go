@@ -2,7 +2,6 @@ package core
 
 import (
 	crand "crypto/rand"
-	"encoding/binary"
 	"math/rand/v2"
 	"sync"
 
@@ -24,12 +23,13 @@ type Batch struct {
 	in  codec.Message // the message being handled
 	out codec.Message // the message being built
 
-	enc    [codec.NumFormats][]byte // per-serializer encode buffers (fan-out)
-	encOK  [codec.NumFormats]bool
-	buf    []byte // encode buffer for single replies
-	subs   []*subscription
-	rng    *rand.ChaCha8
-	strict bool
+	enc     [codec.NumFormats][]byte // per-serializer encode buffers (fan-out)
+	encOK   [codec.NumFormats]bool
+	buf     []byte // encode buffer for single replies
+	welcome []byte // WELCOME.Details scratch
+	subs    []*subscription
+	rng     *rand.ChaCha8
+	strict  bool
 }
 
 var batchPool = sync.Pool{New: func() any { return newBatch() }}
@@ -87,11 +87,4 @@ func (b *Batch) sendRaw(t Transport, msg []byte) {
 // globalID draws a global-scope ID uniformly from [1, 2^53].
 func (b *Batch) globalID() uint64 {
 	return b.rng.Uint64()&(codec.MaxID-1) + 1
-}
-
-// randomID draws a global-scope ID without a Batch (joins, tests).
-func randomID() uint64 {
-	var x [8]byte
-	_, _ = crand.Read(x[:])
-	return binary.LittleEndian.Uint64(x[:])&(codec.MaxID-1) + 1
 }

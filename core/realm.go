@@ -65,9 +65,9 @@ func (t *sessionTable) init() {
 }
 
 // add assigns s a fresh random global id and stores it.
-func (t *sessionTable) add(s *Session) uint64 {
+func (t *sessionTable) add(s *Session, b *Batch) uint64 {
 	for {
-		id := randomID()
+		id := b.globalID()
 		sh := &t.shards[id%uint64(len(t.shards))]
 		sh.mu.Lock()
 		if _, taken := sh.m[id]; !taken {
@@ -187,7 +187,7 @@ type AuthError struct {
 // authenticate picks the first of the client's authmethods the realm
 // supports and runs it; with no authenticators configured, sessions are
 // anonymous.
-func (r *Realm) authenticate(c *Conn, m *codec.Message) (Identity, *AuthError) {
+func (r *Realm) authenticate(b *Batch, c *Conn, m *codec.Message) (Identity, *AuthError) {
 	d := &m.Details
 	methods := d.AuthMethods
 	if len(r.authenticators) > 0 {
@@ -223,7 +223,7 @@ func (r *Realm) authenticate(c *Conn, m *codec.Message) (Identity, *AuthError) {
 	}
 	authID := string(d.Str[codec.KeyAuthID])
 	if authID == "" {
-		authID = "anonymous-" + strconv.FormatUint(randomID(), 36)
+		authID = "anonymous-" + strconv.FormatUint(b.globalID(), 36)
 	}
 	return Identity{AuthID: authID, AuthRole: "anonymous", AuthMethod: "anonymous", AuthProvider: "static"}, nil
 }

@@ -74,7 +74,6 @@ type Router struct {
 	cfg     Config
 	log     *slog.Logger
 	realms  sync.Map // string → *Realm
-	conns   sync.Map // *Conn → struct{}
 	ids     atomic.Uint64
 	stats   stats
 	closing atomic.Bool
@@ -156,17 +155,23 @@ func (r *Router) Realm(name string) *Realm {
 	return nil
 }
 
-// Shutdown sends every session GOODBYE wamp.close.system_shutdown and
-// closes idle connections. Transports close once the clients reply (or
-// the driver's timeout fires).
+// Shutdown sends every session GOODBYE wamp.close.system_shutdown. The
+// drivers close transports once the clients reply (or their deadline
+// passes); connections without a session are the drivers' to close.
 func (r *Router) Shutdown() {
 	r.closing.Store(true)
-	b := AcquireBatch()
-	r.conns.Range(func(k, _ any) bool {
-		k.(*Conn).Shutdown(b, CloseSystemShutdown, "the router is shutting down")
-		b.Flush()
+	var conns []*Conn
+	r.realms.Range(func(_, v any) bool {
+		v.(*Realm).sessions.each(func(s *Session) { conns = append(conns, s.conn) })
 		return true
 	})
+	// Outside the session-table locks: Conn.Shutdown takes the conn's lock,
+	// which Receive holds while it joins or leaves sessions.
+	b := AcquireBatch()
+	for _, c := range conns {
+		c.Shutdown(b, CloseSystemShutdown, "the router is shutting down")
+		b.Flush()
+	}
 	b.Release()
 }
 
@@ -215,24 +220,54 @@ func featureDict(f codec.Feature) map[string]any {
 	return d
 }
 
-// welcomeDetails encodes WELCOME.Details for s.
-func (r *Router) welcomeDetails(f codec.Format, s *Session) codec.Raw {
-	d := map[string]any{
-		"realm": s.realm.name,
-		"roles": map[string]any{
-			"broker": map[string]any{"features": featureDict(brokerFeatures)},
-			"dealer": map[string]any{"features": featureDict(dealerFeatures)},
-		},
-		"authid":       s.authID,
-		"authrole":     s.authRole,
-		"authmethod":   s.authMeth,
-		"authprovider": s.authProv,
-		"agent":        "zwamp-" + Version,
-	}
-	raw, err := codec.EncodeGo(f, d)
+// welcomeDetails encodes WELCOME.Details for s into b's scratch buffer.
+// The roles dict never changes, so it is encoded once per serializer.
+func (r *Router) welcomeDetails(b *Batch, f codec.Format, s *Session) codec.Raw {
+	w := codec.AcquireWriter(f, b.welcome[:0])
+	w.BeginMap(7)
+	writePair(w, "realm", s.realm.name)
+	writePair(w, "authid", s.authID)
+	writePair(w, "authrole", s.authRole)
+	writePair(w, "authmethod", s.authMeth)
+	writePair(w, "authprovider", s.authProv)
+	writePair(w, "agent", agent)
+	w.WriteString(unsafeBytes("roles"))
+	_ = codec.WriteRaw(w, routerRoles(f))
+	w.End()
+	out, err := w.Bytes(), w.Err()
+	codec.ReleaseWriter(f, w)
 	if err != nil {
-		// Only plain strings and bools above: cannot fail for a registered codec.
+		// Only valid UTF-8 strings above; cannot fail for a registered codec.
 		panic(errors.Join(errors.New("core: encode WELCOME details"), err))
 	}
-	return raw
+	b.welcome = out
+	return codec.Raw{Format: f, Bytes: out}
+}
+
+const agent = "zwamp-" + Version
+
+func writePair(w codec.ValueWriter, k, v string) {
+	w.WriteString(unsafeBytes(k))
+	w.WriteString(unsafeBytes(v))
+}
+
+var (
+	rolesOnce sync.Once
+	rolesRaw  [codec.NumFormats]codec.Raw
+)
+
+// routerRoles returns WELCOME.Details.roles encoded in f.
+func routerRoles(f codec.Format) codec.Raw {
+	rolesOnce.Do(func() {
+		roles := map[string]any{
+			"broker": map[string]any{"features": featureDict(brokerFeatures)},
+			"dealer": map[string]any{"features": featureDict(dealerFeatures)},
+		}
+		for g := codec.Format(1); g < codec.NumFormats; g++ {
+			if codec.ByFormat(g) != nil {
+				rolesRaw[g], _ = codec.EncodeGo(g, roles)
+			}
+		}
+	})
+	return rolesRaw[f]
 }

@@ -83,7 +83,6 @@ func (s *Session) ID() uint64 { return s.id }
 func (r *Router) Attach(t Transport) *Conn {
 	f := t.Format()
 	c := &Conn{r: r, t: t, codec: codec.ByFormat(f), format: f}
-	r.conns.Store(c, struct{}{})
 	r.stats.conns.Add(1)
 	return c
 }
@@ -151,7 +150,6 @@ func (c *Conn) Detach() {
 		b.Release()
 	}
 	c.state = connClosed
-	c.r.conns.Delete(c)
 	c.r.stats.conns.Add(-1)
 }
 
@@ -252,7 +250,7 @@ func (c *Conn) handleHello(b *Batch, m *codec.Message) {
 		c.close()
 		return
 	}
-	id, err := realm.authenticate(c, m)
+	id, err := realm.authenticate(b, c, m)
 	if err != nil {
 		c.sendAbort(b, err.URI, err.Message)
 		c.close()
@@ -270,7 +268,7 @@ func (c *Conn) handleHello(b *Batch, m *codec.Message) {
 		features: d.Features,
 		joined:   time.Now(),
 	}
-	s.id = realm.sessions.add(s)
+	s.id = realm.sessions.add(s, b)
 	c.sess = s
 	c.state = connEstablished
 	r.stats.sessions.Add(1)
@@ -279,7 +277,7 @@ func (c *Conn) handleHello(b *Batch, m *codec.Message) {
 	out.Reset()
 	out.Type = codec.WELCOME
 	out.ID = s.id
-	out.Dict = r.welcomeDetails(c.format, s)
+	out.Dict = r.welcomeDetails(b, c.format, s)
 	_ = b.send(c.t, out)
 	realm.meta.joined(b, s)
 }
