@@ -40,13 +40,15 @@
 // BenchmarkLookupExact1M: about 18 against 30 ns for 64 hot keys, mostly its
 // AES-based hash against XXH64 and one indirection less), and the same once
 // lookups miss the CPU caches. What it cannot do is be read while it is
-// written, and every way to make it safe costs more than it saves here: a
-// sync.RWMutex makes every publish from every poller write a shared reader
-// count (BenchmarkParallelLookupChurn: already behind on 2 cores, and that
-// cache line's traffic grows with the core count); copying the map on write
-// is O(n) per subscribe at a million entries; sync.Map takes its keys as
-// interface values, so a []byte URI becomes a heap-allocated string on every
-// lookup. The table here is read with plain atomic loads, written in place
+// written, and every way to make it safe has a cost that grows with the
+// router: a sync.RWMutex makes every publish from every poller write one
+// shared reader count, a cache line that bounces between all cores (on the
+// 2-core machine this was built on, BenchmarkParallelLookupChurn measures
+// map+RWMutex as fast as or faster than this index — the hash and the
+// single-thread gap dominate there; the bouncing only shows with more
+// cores, which was not measured); copying the map on write is O(n) per
+// subscribe at a million entries; sync.Map takes its keys as interface
+// values, so a []byte URI becomes a heap-allocated string on every lookup. The table here is read with plain atomic loads, written in place
 // under a per-shard lock, and grows by publishing a rebuilt copy.
 //
 // # Concurrency contract
