@@ -21,7 +21,7 @@ ROUTER_CPU=${ROUTER_CPU:-0}
 TOOL_CPU=${TOOL_CPU:-1}
 BIN=${BIN:-/tmp/zwamp-compare/zwamp}
 OUT=${OUT:-/tmp/zwamp-compare/results.jsonl}
-SCENARIOS=${SCENARIOS:-"pubsub-1x1 pubsub-1x100 pubsub-100x1 rpc-1x16 rpc-16x16"}
+SCENARIOS=${SCENARIOS:-"pubsub-1x1 pubsub-1x100 pubsub-100x1 pubsub-1x1-r10k rpc-1x16 rpc-16x16 conns-5000"}
 TARGETS=${TARGETS:-"zwamp ceiling"}
 
 mkdir -p "$(dirname "$BIN")" "$(dirname "$OUT")"
@@ -35,6 +35,8 @@ args_for() {
 	pubsub-1x1) echo "pubsub --publishers 1 --subscribers 1" ;;
 	pubsub-1x100) echo "pubsub --publishers 1 --subscribers 100" ;;
 	pubsub-100x1) echo "pubsub --publishers 100 --subscribers 1" ;;
+	pubsub-1x1-r10k) echo "pubsub --publishers 1 --subscribers 1 --rate 10000" ;; # latency at a light load
+	conns-*) echo "conns --sessions ${1#conns-} --events 5 --sources 2" ;;
 	rpc-1x16) echo "rpc --callers 1 --inflight 16" ;;
 	rpc-16x16) echo "rpc --callers 16 --inflight 16" ;;
 	*) echo "compare.sh: unknown scenario $1" >&2; exit 2 ;;
@@ -79,8 +81,12 @@ for run in $(seq "$RUNS"); do
 				--pid "$PID" --quiet | tail -1)
 			stop
 			echo "$line" | jq -c --arg t "$tgt" --arg s "$sc" --argjson r "$run" '. + {target: $t, scenario: $s, run: $r}' >>"$OUT"
-			echo "$line" | jq -r --arg t "$tgt" --arg s "$sc" --argjson r "$run" \
-				'"run \($r) \($s) \($t): \((.deliveries_per_sec // .calls_per_sec) | floor)/s  p50 \(.latency_us.p50)µs  p99 \(.latency_us.p99)µs  router \(.router_cpu.percent)% \(.router_cpu.ns_per_msg)ns/msg  tool \(.tool_cpu.percent)% \(.tool_cpu.ns_per_msg)ns/msg  complete \(.complete)"' >&2
+			echo "$line" | jq -r --arg t "$tgt" --arg s "$sc" --argjson r "$run" '
+				if .mode == "conns" then
+					"run \($r) \($s) \($t): \(.conns.sessions) sessions at \(.conns.sessions_per_sec | floor)/s  rss \(.conns.router_rss_per_session_bytes) B/session  fan-out \(.conns.fanout_kernel_us) µs  complete \(.complete)"
+				else
+					"run \($r) \($s) \($t): \((.deliveries_per_sec // .calls_per_sec) | floor)/s  p50 \(.latency_us.p50)µs  p99 \(.latency_us.p99)µs  router \(.router_cpu.percent)% \(.router_cpu.ns_per_msg)ns/msg  tool \(.tool_cpu.percent)% \(.tool_cpu.ns_per_msg)ns/msg  complete \(.complete)"
+				end' >&2
 		done
 	done
 done
@@ -90,7 +96,7 @@ echo "medians of $RUNS runs ($SERIALIZER, payload $PAYLOAD B, $DURATION measured
 jq -s -r '
   def median: sort | if length == 0 then null elif length % 2 == 1 then .[length/2|floor] else (.[length/2-1] + .[length/2]) / 2 end;
   def r: if . == null then "-" else (. * 10 | round / 10 | tostring) end;
-  group_by(.scenario) | map(
+  map(select(.mode != "conns")) | group_by(.scenario) | map(
     . as $g
     | ($g | map(select(.target == "zwamp"))) as $z
     | ($g | map(select(.target == "ceiling"))) as $c
@@ -110,5 +116,23 @@ jq -s -r '
             (if .zr != null and .cr != null and .cr > 0 then (.zr / .cr * 100 | round / 100) else "-" end),
             "\(.z50|r)/\(.c50|r)", "\(.z99|r)/\(.c99|r)", "\(.zcpu|r)/\(.ccpu|r)", "\(.zpct|r)/\(.cpct|r)", "\(.ztool|r)/\(.ctool|r)"] | @tsv)
 ' "$OUT" | column -t -s "$(printf '\t')"
+if grep -q '"mode":"conns"' "$OUT"; then
+	echo
+	jq -s -r '
+	  def median: sort | if length == 0 then null elif length % 2 == 1 then .[length/2|floor] else (.[length/2-1] + .[length/2]) / 2 end;
+	  def r: if . == null then "-" else (. * 10 | round / 10 | tostring) end;
+	  map(select(.mode == "conns")) | group_by(.scenario) | map(
+	    . as $g | ($g | map(select(.target == "zwamp"))) as $z | ($g | map(select(.target == "ceiling"))) as $c
+	    | [$g[0].scenario,
+	       "\($z | map(.conns.sessions_per_sec) | median | r)/\($c | map(.conns.sessions_per_sec) | median | r)",
+	       "\($z | map(.conns.router_rss_per_session_bytes) | median | r)/\($c | map(.conns.router_rss_per_session_bytes) | median | r)",
+	       "\($z | map(.conns.router_cpu_per_session_us) | median | r)/\($c | map(.conns.router_cpu_per_session_us) | median | r)",
+	       "\($z | map(.conns.fanout_kernel_us | median) | median | r)/\($c | map(.conns.fanout_kernel_us | median) | median | r)",
+	       "\($z | map(.conns.fanout_us | median) | median | r)/\($c | map(.conns.fanout_us | median) | median | r)"]
+	  )
+	  | (["scenario", "sessions/s z/c", "server rss B/session z/c", "server cpu µs/session z/c", "fan-out kernel µs z/c", "fan-out seen µs z/c"] | @tsv),
+	    (.[] | @tsv)
+	' "$OUT" | column -t -s "$(printf '\t')"
+fi
 echo
 echo "all runs: $OUT"

@@ -26,13 +26,15 @@ import (
 // publishes), capped at e2eCap. Setup (dialing, joining, subscribing) is
 // outside the timer.
 //
-// BenchmarkE2E runs the router in this process: B/op and allocs/op count
-// router and load tool together, and `-cpuprofile` sees both. Its
-// proc-cpu-ns/msg is this whole process's CPU (router + tool) per op.
+// BenchmarkE2E runs the router in this process: B/op and allocs/msg (heap
+// allocations per op, unrounded) count router and load tool together, and
+// `-cpuprofile` / `-memprofile` see both. Its proc-cpu-ns/msg is this whole
+// process's CPU (router + tool) per op.
 //
 // BenchmarkE2EDaemon builds cmd/zwamp, starts it in its own process and
 // drives that, which is what gives an honest router-cpu-ns/msg (the
-// daemon's utime+stime from /proc/PID/stat, 10 ms resolution, per op).
+// daemon's utime+stime from /proc/PID/stat, 10 ms resolution, per op);
+// there B/op and allocs/msg are the load tool's alone.
 // With ZWAMP_BENCH_ROUTER_CPUS=0 the daemon runs under `taskset -c 0`; run
 // the test binary itself under `taskset -c 1` to give each its own core:
 //
@@ -79,10 +81,15 @@ func e2eAll(b *testing.B, addr string, pid int) {
 
 func e2eRun(b *testing.B, url, ser string, sc e2eScenario, pid int) {
 	b.ReportAllocs()
+	// allocs/op is printed as an integer, which hides a fraction of an
+	// allocation per message; count heap allocations over the measured
+	// interval ourselves.
+	var m0, m1 runtime.MemStats
 	cfg := Config{
 		URL: url, Serializer: ser, Duration: e2eCap, Drain: 10 * time.Second, Payload: 32, PID: pid,
 		Window: 1000, Batch: 64, Concurrency: 16,
-		onStart: b.ResetTimer, onStop: b.StopTimer,
+		onStart: func() { runtime.ReadMemStats(&m0); b.ResetTimer() },
+		onStop:  func() { b.StopTimer(); runtime.ReadMemStats(&m1) },
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), e2eCap+30*time.Second)
 	defer cancel()
@@ -124,6 +131,7 @@ func e2eRun(b *testing.B, url, ser string, sc e2eScenario, pid int) {
 	if res.RouterCPU != nil {
 		b.ReportMetric(res.RouterCPU.NsPerMsg, "router-cpu-ns/msg")
 	}
+	b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/float64(b.N), "allocs/msg")
 	if res.ToolCPU != nil {
 		label := "tool-cpu-ns/msg"
 		if pid == 0 {

@@ -168,9 +168,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 			if c.RouterCPUPerSession > 0 {
 				row("router cpu", "%.1f µs/session to establish", c.RouterCPUPerSession)
 			}
-			row("fan-out", "%s µs (tool saw the last copy)", floats(c.Fanout))
+			row("fan-out", "median %.0f µs: %s (the tool saw the last copy)", median(c.Fanout), floats(c.Fanout))
 			if len(c.FanoutKernel) > 0 {
-				row("fan-out kernel", "%s µs (kernel rx timestamp of the last copy)", floats(c.FanoutKernel))
+				row("fan-out kernel", "median %.0f µs: %s (kernel rx timestamp of the last copy)", median(c.FanoutKernel), floats(c.FanoutKernel))
 			}
 			row("missed", "%v", c.Missed)
 		}

@@ -3,6 +3,8 @@ package bench
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -344,4 +346,35 @@ func TestResultTable(t *testing.T) {
 
 func codecMessageCall(proc string) codec.Message {
 	return codec.Message{Type: codec.CALL, URI: []byte(proc)}
+}
+
+func TestSourcesBind(t *testing.T) {
+	addr := startRouter(t)
+	r, err := newRun("conns", Config{URL: urlFor("rs", addr), Serializer: "msgpack", Sources: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 4; i++ {
+		c, err := r.connect(testCtx(t), 4096)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf("127.0.0.%d", i%3+1)
+		if got := c.nc.LocalAddr().(*net.TCPAddr).IP.String(); got != want || c.session == 0 {
+			t.Errorf("connection %d from %s (session %d), want %s", i, got, c.session, want)
+		}
+		c.close()
+		c.release()
+	}
+}
+
+func TestConnsRawSocket(t *testing.T) {
+	addr := startRouter(t)
+	res, err := RunConns(testCtx(t), Config{URL: urlFor("rs", addr), Serializer: "msgpack", Sessions: 100, Events: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Complete || res.Conns.Sessions != 100 || res.Conns.Missed[0] != 0 || res.Conns.Missed[1] != 0 {
+		t.Fatalf("%+v %+v", res, res.Conns)
+	}
 }

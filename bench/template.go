@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"strconv"
 
@@ -328,6 +327,3 @@ func (w *firstString) WriteString(s []byte) {
 	}
 	w.item()
 }
-
-// errProtocol marks a message the tool cannot make sense of.
-var errProtocol = errors.New("bench: unexpected message from the router")
