@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -452,8 +453,9 @@ measure:
 	r.stop()
 	for _, p := range pubs {
 		// A publisher blocked in Write (flat out, router not reading) must
-		// notice the stop.
-		_ = p.c.nc.SetWriteDeadline(time.Now())
+		// notice the stop; one that is merely slow finishes its batch, so
+		// that every publish counted was written whole.
+		_ = p.c.nc.SetWriteDeadline(time.Now().Add(cfg.Drain))
 	}
 	<-pubsDone
 
@@ -531,8 +533,11 @@ drain:
 
 // describe shortens the errors a run commonly ends with.
 func describe(err error) error {
-	if errors.Is(err, errClosed) {
+	switch {
+	case errors.Is(err, errClosed):
 		return errors.New("the router closed the session")
+	case errors.Is(err, io.EOF):
+		return errors.New("the router closed the connection (EOF; a router may do that to a slow consumer)")
 	}
 	return err
 }
