@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 
 	"github.com/lesismal/nbio"
-	"github.com/valyala/bytebufferpool"
 
 	"github.com/zwamp/zwamp/codec"
 	"github.com/zwamp/zwamp/core"
@@ -45,7 +44,13 @@ func (w nbioWriter) close() error { return w.nc.Close() }
 
 // outPool recycles output buffers: a connection holds one only between
 // its first Send of a batch and the flush, so idle connections cost none.
-var outPool bytebufferpool.Pool
+// Buffers keep the capacity they grew to (up to maxPooledOut), so a steady
+// load stops allocating; bytebufferpool's calibration, which drops buffers
+// above the 95th percentile of recent sizes, made bursty output regrow.
+var outPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// maxPooledOut is the largest output buffer kept for reuse.
+const maxPooledOut = 1 << 20
 
 // conn is one client connection: the framing state machines on the read
 // side, core's Transport on the write side.
@@ -79,7 +84,7 @@ type conn struct {
 	// Output side.
 	mu        sync.Mutex
 	out       []byte
-	outBuf    *bytebufferpool.ByteBuffer // owner of out's memory when pooled
+	outBuf    *[]byte                    // owner of out's memory when pooled
 	shut      bool                       // no more output; closing
 	sentClose bool                       // WebSocket close frame queued
 	queued    atomic.Int64               // bytes handed to io.write
@@ -451,15 +456,17 @@ func (c *conn) flushLocked() {
 
 // grabOut takes an output buffer from the pool; the caller holds c.mu.
 func (c *conn) grabOut() {
-	c.outBuf = outPool.Get()
-	c.out = c.outBuf.B[:0]
+	c.outBuf = outPool.Get().(*[]byte)
+	c.out = (*c.outBuf)[:0]
 }
 
 // releaseOut returns the output buffer to the pool; the caller holds c.mu.
 func (c *conn) releaseOut() {
 	if c.outBuf != nil {
-		c.outBuf.B = c.out[:0]
-		outPool.Put(c.outBuf)
+		if cap(c.out) <= maxPooledOut {
+			*c.outBuf = c.out[:0]
+			outPool.Put(c.outBuf)
+		}
 		c.outBuf = nil
 	}
 	c.out = nil
