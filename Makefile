@@ -5,7 +5,7 @@ SMOKETIME ?= 2s
 BENCHTIME ?= 1s
 PKGS      ?= ./...
 
-.PHONY: all test vet unit fuzz fuzz-smoke bench run build interop-deps
+.PHONY: all test vet unit fuzz fuzz-smoke bench scale compare run build interop-deps
 
 all: build
 
@@ -43,6 +43,15 @@ fuzz-smoke:
 # WebSocket (any path) and RawSocket on one port, realm "realm1", anonymous.
 run:
 	$(GO) run ./cmd/zwamp serve $(ARGS)
+
+# scale holds ~19.5k sessions against one router process (the 20,000-file
+# limit) and reports memory per session and one event's fan-out time.
+scale:
+	./bench/scale.sh
+
+# compare measures zwamp against the bare nbio reference ceiling, pinned cores.
+compare:
+	./bench/compare.sh
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) $(PKGS)

@@ -30,7 +30,14 @@ func (f Format) String() string {
 }
 
 // Subprotocol returns the WebSocket subprotocol for f ("wamp.2.json", ...).
-func (f Format) Subprotocol() string { return "wamp.2." + f.String() }
+func (f Format) Subprotocol() string {
+	if f > 0 && int(f) < NumFormats {
+		return subprotocols[f]
+	}
+	return "wamp.2." + f.String()
+}
+
+var subprotocols = [NumFormats]string{"", "wamp.2.json", "wamp.2.msgpack", "wamp.2.cbor"}
 
 // Binary reports whether f travels in binary WebSocket frames.
 func (f Format) Binary() bool { return f != JSON }

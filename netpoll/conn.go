@@ -64,9 +64,12 @@ type conn struct {
 	// connection's input (an nbio poller, or the TLS reader).
 	state  uint8
 	httpHS *ws.ServerHandshake
-	rsHS   rawsocket.ServerHandshake
-	wsd    ws.Decoder
-	rsd    rawsocket.Decoder
+	// Only the pieces the connection's protocol and phase need are
+	// allocated: per-connection memory is what bounds a 500k-connection
+	// edge router.
+	rsHS   *rawsocket.ServerHandshake
+	wsd    *ws.Decoder
+	rsd    *rawsocket.Decoder
 	core   *core.Conn
 	batch  *core.Batch // during onData
 	opened int64       // clock at accept, for the handshake timeout
@@ -114,8 +117,6 @@ func newConn(s *Server, spec *listenerSpec, addr net.Addr) *conn {
 	default:
 		c.state = stSniff
 	}
-	c.wsd.MaxMessageSize = s.cfg.MaxMessageSize
-	c.rsd.MaxLen = s.cfg.MaxMessageSize
 	return c
 }
 
@@ -209,11 +210,12 @@ func (c *conn) feedHTTP(data []byte) (int, bool) {
 	c.httpHS.Release()
 	c.httpHS = nil
 	c.isWS = true
+	c.wsd = &ws.Decoder{MaxMessageSize: c.srv.cfg.MaxMessageSize}
 	c.wsOp = ws.OpBinary
 	if f == codec.JSON {
 		c.wsOp = ws.OpText
 	}
-	c.start(f, string(proto))
+	c.start(f, f.Subprotocol())
 	c.state = stWebSocket
 	return n, true
 }
@@ -233,6 +235,9 @@ func (c *conn) refuseHTTP(he *ws.HTTPError) {
 }
 
 func (c *conn) feedRSHello(data []byte) (int, bool) {
+	if c.rsHS == nil {
+		c.rsHS = &rawsocket.ServerHandshake{}
+	}
 	req, n, err := c.rsHS.Feed(data)
 	if err != nil {
 		var code rawsocket.ErrorCode
@@ -262,11 +267,12 @@ func (c *conn) feedRSHello(data []byte) (int, bool) {
 	}
 	c.peerMax = req.MaxLen()
 	reply := rawsocket.Handshake{Serializer: req.Serializer, LengthExp: rawsocket.LengthExpFor(c.srv.cfg.MaxMessageSize)}
-	c.rsd.MaxLen = reply.MaxLen()
+	c.rsHS = nil
+	c.rsd = &rawsocket.Decoder{MaxLen: reply.MaxLen()}
 	c.mu.Lock()
 	c.out = rawsocket.AppendHandshake(c.out, reply)
 	c.mu.Unlock()
-	c.start(f, "wamp.2."+f.String())
+	c.start(f, f.Subprotocol())
 	c.state = stRawSocket
 	return n, true
 }

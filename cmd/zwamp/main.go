@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -63,6 +64,7 @@ func serve(args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "JSON configuration file (see cmd/zwamp/zwamp.example.json)")
 	listen := fs.String("listen", "", "override the first listener's address (host:port)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile (pprof) to this file until shutdown")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -103,6 +105,18 @@ func serve(args []string, stderr io.Writer) int {
 	if err != nil {
 		log.Error("invalid configuration", "error", err)
 		return 1
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Error("cpu profile", "error", err)
+			return 1
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Error("cpu profile", "error", err)
+			return 1
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	// Catch signals before listening, so a SIGTERM that arrives as soon as
 	// the port answers still gets the graceful path.
