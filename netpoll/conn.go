@@ -87,12 +87,12 @@ type conn struct {
 	// Output side.
 	mu        sync.Mutex
 	out       []byte
-	outBuf    *[]byte                    // owner of out's memory when pooled
-	shut      bool                       // no more output; closing
-	sentClose bool                       // WebSocket close frame queued
-	queued    atomic.Int64               // bytes handed to io.write
-	written   atomic.Int64               // bytes the kernel took (nbio OnWrittenSize)
-	ended     atomic.Bool                // closed() ran
+	outBuf    *[]byte      // owner of out's memory when pooled
+	shut      bool         // no more output; closing
+	sentClose bool         // WebSocket close frame queued
+	queued    atomic.Int64 // bytes handed to io.write
+	written   atomic.Int64 // bytes the kernel took (nbio OnWrittenSize)
+	ended     atomic.Bool  // closed() ran
 
 	// published is stored by the accepting goroutine once the conn is set
 	// up and loaded by the first reader. The hand-over itself happens
