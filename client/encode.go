@@ -41,7 +41,7 @@ func encodePayload(f codec.Format, args []any, kwargs map[string]any) (*payload,
 	}
 	if len(args) > 0 {
 		p.w.Reset(p.args[:0])
-		err := writeList(p.w, args, 1)
+		err := codec.WriteList(p.w, args)
 		p.args = p.w.Bytes()
 		if err == nil {
 			err = p.w.Err()
@@ -54,7 +54,7 @@ func encodePayload(f codec.Format, args []any, kwargs map[string]any) (*payload,
 	}
 	if len(kwargs) > 0 {
 		p.w.Reset(p.kwargs[:0])
-		err := writeDict(p.w, kwargs, 1)
+		err := codec.WriteDict(p.w, kwargs)
 		p.kwargs = p.w.Bytes()
 		if err == nil {
 			err = p.w.Err()
@@ -109,113 +109,8 @@ func (e *encodeError) Unwrap() error { return e.err }
 
 func wrapEncodeErr(what string, err error) error { return &encodeError{what, err} }
 
-// writeValue writes one Go value as tokens. The common types are written
-// directly (this is the hot path of every Publish and Call); the rest is
-// encoded by codec.AppendGo, which marshals through JSON, and walked in.
-func writeValue(w codec.ValueWriter, v any, depth int) error {
-	if depth > codec.DefaultMaxDepth {
-		return &codec.Error{Offset: -1, Err: codec.ErrDepth}
-	}
-	switch x := v.(type) {
-	case nil:
-		w.WriteNil()
-	case bool:
-		w.WriteBool(x)
-	case int:
-		writeInt(w, int64(x))
-	case int8:
-		writeInt(w, int64(x))
-	case int16:
-		writeInt(w, int64(x))
-	case int32:
-		writeInt(w, int64(x))
-	case int64:
-		writeInt(w, x)
-	case uint:
-		w.WriteUint(uint64(x))
-	case uint8:
-		w.WriteUint(uint64(x))
-	case uint16:
-		w.WriteUint(uint64(x))
-	case uint32:
-		w.WriteUint(uint64(x))
-	case uint64:
-		w.WriteUint(x)
-	case float32:
-		w.WriteFloat(float64(x))
-	case float64:
-		w.WriteFloat(x)
-	case string:
-		w.WriteString(view(x))
-	case []byte:
-		w.WriteBytes(x)
-	case []any:
-		return writeList(w, x, depth+1)
-	case map[string]any:
-		return writeDict(w, x, depth+1)
-	case []string:
-		w.BeginArray(len(x))
-		for _, s := range x {
-			w.WriteString(view(s))
-		}
-		w.End()
-	case map[string]string:
-		w.BeginMap(len(x))
-		for k, s := range x {
-			w.WriteString(view(k))
-			w.WriteString(view(s))
-		}
-		w.End()
-	case codec.Raw:
-		c := codec.ByFormat(x.Format)
-		if c == nil || x.Bytes == nil {
-			return &codec.Error{Offset: -1, Err: codec.ErrUnsupported, Detail: "raw value without serializer"}
-		}
-		return c.Walk(x.Bytes, w, codec.DefaultMaxDepth-depth)
-	default:
-		// Structs, typed slices and maps, pointers: let the codec marshal
-		// them (json tags apply) and replay the tokens.
-		b, err := codec.AppendGo(nil, codec.JSON, v)
-		if err != nil {
-			return err
-		}
-		return codec.ByFormat(codec.JSON).Walk(b, w, codec.DefaultMaxDepth-depth)
-	}
-	return nil
-}
-
-func writeList(w codec.ValueWriter, l []any, depth int) error {
-	w.BeginArray(len(l))
-	for _, e := range l {
-		if err := writeValue(w, e, depth); err != nil {
-			return err
-		}
-	}
-	w.End()
-	return nil
-}
-
-func writeDict(w codec.ValueWriter, d map[string]any, depth int) error {
-	w.BeginMap(len(d))
-	for k, e := range d {
-		w.WriteString(view(k))
-		if err := writeValue(w, e, depth); err != nil {
-			return err
-		}
-	}
-	w.End()
-	return nil
-}
-
-// writeInt writes non-negative integers as unsigned, as the codecs expect
-// (MessagePack and CBOR have distinct encodings for them).
-func writeInt(w codec.ValueWriter, v int64) {
-	if v >= 0 {
-		w.WriteUint(uint64(v))
-	} else {
-		w.WriteInt(v)
-	}
-}
+func writeList(w codec.ValueWriter, l []any) error          { return codec.WriteGo(w, l) }
+func writeDict(w codec.ValueWriter, d map[string]any) error { return codec.WriteGo(w, d) }
 
 // view returns the bytes of s without copying. Writers and encoders only
 // read them.

@@ -67,39 +67,6 @@ func randValue(r *rand.Rand, depth int) any {
 	}
 }
 
-// strictEqual compares decoded values exactly: the Go type of each scalar
-// (a float stays a float, -0 stays -0) as well as its value.
-func strictEqual(a, b any) bool {
-	switch x := a.(type) {
-	case float64:
-		y, ok := b.(float64)
-		return ok && math.Float64bits(x) == math.Float64bits(y)
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !strictEqual(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k, v := range x {
-			if w, ok := y[k]; !ok || !strictEqual(v, w) {
-				return false
-			}
-		}
-		return true
-	}
-	return codectest.EqualValues(a, b)
-}
-
 // TestTranscodeAllDirections: for many random values, every one of the six
 // directions keeps the value exactly, and a round trip back to the source
 // serializer gives the source's bytes again.
@@ -132,7 +99,7 @@ func TestTranscodeAllDirections(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%v→%v produced undecodable %x: %v", from, to, out, err)
 				}
-				if !strictEqual(got, want) {
+				if !codectest.StrictEqual(got, want) {
 					t.Fatalf("%v→%v changed the value:\n got %#v\nwant %#v", from, to, got, want)
 				}
 				back, err := codec.Transcode(nil, from, codec.Raw{Format: to, Bytes: out})
@@ -186,7 +153,7 @@ func TestTranscodeUnrepresentable(t *testing.T) {
 		src, _ = codec.EncodeGo(codec.CBOR, []any{f})
 		if out, err := codec.Transcode(nil, codec.MsgPack, src); err != nil {
 			t.Fatalf("CBOR %v → MsgPack: %v", f, err)
-		} else if v, _ := codec.ToGo(codec.Raw{Format: codec.MsgPack, Bytes: out}); !strictEqual(v, []any{f}) && !math.IsNaN(f) {
+		} else if v, _ := codec.ToGo(codec.Raw{Format: codec.MsgPack, Bytes: out}); !codectest.StrictEqual(v, []any{f}) && !math.IsNaN(f) {
 			t.Fatalf("CBOR %v → MsgPack gave %v", f, v)
 		}
 	}

@@ -2,8 +2,8 @@ package codec
 
 import (
 	"fmt"
-	"math"
 	"reflect"
+	"unsafe"
 
 	segjson "github.com/segmentio/encoding/json"
 )
@@ -15,104 +15,20 @@ import (
 // ToGo decodes r into Go values: nil, bool, int64 (uint64 above MaxInt64),
 // float64, string, []byte, []any and map[string]any.
 func ToGo(r Raw) (any, error) {
-	if r.Bytes == nil {
-		return nil, nil
-	}
-	c := ByFormat(r.Format)
-	if c == nil {
-		return nil, &Error{Offset: -1, Err: ErrUnsupported, Detail: "no serializer for " + r.Format.String()}
-	}
-	var b builder
-	if err := c.Walk(r.Bytes, &b, DefaultMaxDepth); err != nil {
-		return nil, err
-	}
-	return b.root, nil
+	var b Builder
+	return b.Value(r)
 }
 
 // ToList decodes a list payload (Arguments) into []any; absent is nil.
 func ToList(r Raw) ([]any, error) {
-	v, err := ToGo(r)
-	if err != nil || v == nil {
-		return nil, err
-	}
-	l, ok := v.([]any)
-	if !ok {
-		return nil, &Error{Field: "Arguments", Offset: -1, Err: ErrType, Detail: "want list"}
-	}
-	return l, nil
+	var b Builder
+	return b.List(r)
 }
 
 // ToDict decodes a dict payload (ArgumentsKw, Details) into map[string]any.
 func ToDict(r Raw) (map[string]any, error) {
-	v, err := ToGo(r)
-	if err != nil || v == nil {
-		return nil, err
-	}
-	d, ok := v.(map[string]any)
-	if !ok {
-		return nil, &Error{Field: "ArgumentsKw", Offset: -1, Err: ErrType, Detail: "want dict"}
-	}
-	return d, nil
-}
-
-// builder is a ValueWriter that assembles Go values.
-type builder struct {
-	root  any
-	stack []frame
-}
-
-type frame struct {
-	list   []any
-	dict   map[string]any
-	key    string
-	isDict bool
-	hasKey bool
-}
-
-func (b *builder) put(v any) {
-	if len(b.stack) == 0 {
-		b.root = v
-		return
-	}
-	f := &b.stack[len(b.stack)-1]
-	if !f.isDict {
-		f.list = append(f.list, v)
-		return
-	}
-	if !f.hasKey {
-		s, _ := v.(string)
-		f.key, f.hasKey = s, true
-		return
-	}
-	f.dict[f.key] = v
-	f.hasKey = false
-}
-
-func (b *builder) WriteNil()            { b.put(nil) }
-func (b *builder) WriteBool(v bool)     { b.put(v) }
-func (b *builder) WriteInt(v int64)     { b.put(v) }
-func (b *builder) WriteFloat(v float64) { b.put(v) }
-func (b *builder) WriteString(s []byte) { b.put(string(s)) }
-func (b *builder) WriteBytes(p []byte)  { b.put(append([]byte{}, p...)) }
-func (b *builder) WriteUint(v uint64) {
-	if v <= math.MaxInt64 {
-		b.put(int64(v))
-	} else {
-		b.put(v)
-	}
-}
-func (b *builder) BeginArray(n int) { b.stack = append(b.stack, frame{list: make([]any, 0, n)}) }
-func (b *builder) BeginMap(n int) {
-	b.stack = append(b.stack, frame{dict: make(map[string]any, n), isDict: true})
-}
-func (b *builder) End() {
-	f := b.stack[len(b.stack)-1]
-	b.stack = b.stack[:len(b.stack)-1]
-	if f.isDict {
-		b.put(f.dict)
-	} else {
-		b.put(f.list)
-	}
+	var b Builder
+	return b.Dict(r)
 }
 
 // AppendGo encodes the Go value v in format f and appends it to dst. Common
@@ -145,6 +61,35 @@ func EncodeGo(f Format, v any) (Raw, error) {
 
 // WriteGo writes the Go value v to w, with the conversions of AppendGo.
 func WriteGo(w ValueWriter, v any) error { return writeGo(w, v, 0) }
+
+// WriteList writes l as a list (WriteGo without boxing the slice).
+func WriteList(w ValueWriter, l []any) error { return writeList(w, l, 0) }
+
+// WriteDict writes d as a dict (WriteGo without boxing the map).
+func WriteDict(w ValueWriter, d map[string]any) error { return writeDict(w, d, 0) }
+
+func writeList(w ValueWriter, l []any, depth int) error {
+	w.BeginArray(len(l))
+	for _, e := range l {
+		if err := writeGo(w, e, depth+1); err != nil {
+			return err
+		}
+	}
+	w.End()
+	return nil
+}
+
+func writeDict(w ValueWriter, d map[string]any, depth int) error {
+	w.BeginMap(len(d))
+	for k, e := range d {
+		w.WriteString(view(k))
+		if err := writeGo(w, e, depth+1); err != nil {
+			return err
+		}
+	}
+	w.End()
+	return nil
+}
 
 // WriteRaw writes the encoded value r to w (transcoding it token by token).
 func WriteRaw(w ValueWriter, r Raw) error { return writeRaw(w, r, 0) }
@@ -183,39 +128,26 @@ func writeGo(w ValueWriter, v any, depth int) error {
 	case float64:
 		w.WriteFloat(x)
 	case string:
-		w.WriteString([]byte(x))
+		w.WriteString(view(x))
 	case []byte:
 		w.WriteBytes(x)
 	case Raw:
 		return writeRaw(w, x, depth)
 	case []any:
-		w.BeginArray(len(x))
-		for _, e := range x {
-			if err := writeGo(w, e, depth+1); err != nil {
-				return err
-			}
-		}
-		w.End()
+		return writeList(w, x, depth)
 	case []string:
 		w.BeginArray(len(x))
 		for _, e := range x {
-			w.WriteString([]byte(e))
+			w.WriteString(view(e))
 		}
 		w.End()
 	case map[string]any:
-		w.BeginMap(len(x))
-		for k, e := range x {
-			w.WriteString([]byte(k))
-			if err := writeGo(w, e, depth+1); err != nil {
-				return err
-			}
-		}
-		w.End()
+		return writeDict(w, x, depth)
 	case map[string]string:
 		w.BeginMap(len(x))
 		for k, e := range x {
-			w.WriteString([]byte(k))
-			w.WriteString([]byte(e))
+			w.WriteString(view(k))
+			w.WriteString(view(e))
 		}
 		w.End()
 	default:
@@ -223,6 +155,9 @@ func writeGo(w ValueWriter, v any, depth int) error {
 	}
 	return nil
 }
+
+// view returns the bytes of s without copying; writers only read them.
+func view(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 func writeInt(w ValueWriter, v int64) {
 	if v >= 0 {

@@ -157,3 +157,37 @@ func TestEncodedLen(t *testing.T) {
 		t.Fatal("unknown type/format")
 	}
 }
+
+// TestBuilderReuse: a reused Builder decodes like ToList/ToDict, rejects
+// the wrong container, and once warm allocates only the Go values.
+func TestBuilderReuse(t *testing.T) {
+	var b codec.Builder
+	for _, f := range formats {
+		raw := codec.Raw{Format: f, Bytes: mustEncode(t, f, []any{nil, true, int64(-1), uint64(1) << 63, "s", []byte{0}, map[string]any{"k": []any{}}})}
+		want, _ := codec.ToList(raw)
+		for i := 0; i < 3; i++ {
+			got, err := b.List(raw)
+			if err != nil || !codectest.EqualValues(got, want) {
+				t.Fatalf("%v: %#v %v", f, got, err)
+			}
+		}
+		if _, err := b.Dict(raw); !errors.Is(err, codec.ErrType) {
+			t.Fatalf("%v: list accepted as a dict: %v", f, err)
+		}
+		if _, err := b.List(codec.Raw{Format: f, Bytes: mustEncode(t, f, "scalar")}); !errors.Is(err, codec.ErrType) {
+			t.Fatalf("%v: scalar accepted as a list: %v", f, err)
+		}
+	}
+	// A lying MessagePack array32 header over a truncated payload.
+	if _, err := b.List(codec.Raw{Format: codec.MsgPack, Bytes: []byte{0xdd, 0x7f, 0xff, 0xff, 0xff}}); err == nil {
+		t.Fatal("truncated array accepted")
+	}
+	if raceEnabled {
+		return
+	}
+	raw := codec.Raw{Format: codec.MsgPack, Bytes: mustEncode(t, codec.MsgPack, []any{1, 2, true, nil})}
+	_, _ = b.List(raw)
+	if n := testing.AllocsPerRun(100, func() { _, _ = b.List(raw) }); n > 1 {
+		t.Fatalf("%.1f allocations decoding a 4-element list of small values, want 1 (the list)", n)
+	}
+}

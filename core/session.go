@@ -175,21 +175,15 @@ func (c *Conn) sessID() uint64 {
 	return 0
 }
 
-func (c *Conn) sendAbort(b *Batch, reason, msg string) {
-	out := &b.out
-	out.Reset()
-	out.Type = codec.ABORT
-	out.URI = unsafeBytes(reason)
-	if msg != "" {
-		out.Details.SetString(codec.KeyMessage, unsafeBytes(msg))
-	}
-	_ = b.send(c.t, out)
-}
+func (c *Conn) sendAbort(b *Batch, reason, msg string) { c.sendClose(b, codec.ABORT, reason, msg) }
 
-func (c *Conn) sendGoodbye(b *Batch, reason, msg string) {
+func (c *Conn) sendGoodbye(b *Batch, reason, msg string) { c.sendClose(b, codec.GOODBYE, reason, msg) }
+
+// sendClose sends ABORT or GOODBYE (same layout) with an optional message.
+func (c *Conn) sendClose(b *Batch, t codec.Type, reason, msg string) {
 	out := &b.out
 	out.Reset()
-	out.Type = codec.GOODBYE
+	out.Type = t
 	out.URI = unsafeBytes(reason)
 	if msg != "" {
 		out.Details.SetString(codec.KeyMessage, unsafeBytes(msg))

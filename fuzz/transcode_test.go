@@ -2,7 +2,6 @@ package fuzz
 
 import (
 	"bytes"
-	"math"
 	"testing"
 
 	"github.com/zwamp/zwamp/codec"
@@ -44,7 +43,7 @@ func FuzzTranscode(f *testing.F) {
 			if err != nil {
 				t.Fatalf("round trip produced invalid JSON %q: %v", back, err)
 			}
-			if !sameValue(got, want) {
+			if !codectest.StrictEqual(got, want) {
 				t.Fatalf("JSON→%v→JSON changed %q into %q", via, data, back)
 			}
 			mid2, _ := codec.Transcode(nil, via, codec.Raw{Format: codec.JSON, Bytes: back})
@@ -53,36 +52,4 @@ func FuzzTranscode(f *testing.F) {
 			}
 		}
 	})
-}
-
-// sameValue is codectest.EqualValues with floats compared bit for bit.
-func sameValue(a, b any) bool {
-	switch x := a.(type) {
-	case float64:
-		y, ok := b.(float64)
-		return ok && math.Float64bits(x) == math.Float64bits(y)
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !sameValue(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k, v := range x {
-			if w, ok := y[k]; !ok || !sameValue(v, w) {
-				return false
-			}
-		}
-		return true
-	}
-	return codectest.EqualValues(a, b)
 }

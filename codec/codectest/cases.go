@@ -449,6 +449,39 @@ func EqualValues(a, b any) bool {
 	return reflect.DeepEqual(a, b)
 }
 
+// StrictEqual is EqualValues with floats compared bit for bit, so a float
+// must stay a float (and -0 stay -0) through an encoding.
+func StrictEqual(a, b any) bool {
+	switch x := a.(type) {
+	case float64:
+		y, ok := b.(float64)
+		return ok && math.Float64bits(x) == math.Float64bits(y)
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !StrictEqual(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			if w, ok := y[k]; !ok || !StrictEqual(v, w) {
+				return false
+			}
+		}
+		return true
+	}
+	return EqualValues(a, b)
+}
+
 type bigInt struct {
 	neg bool
 	mag uint64
