@@ -1,7 +1,7 @@
 package core
 
 import (
-	"bytes"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -45,6 +45,8 @@ func newSubscription(id uint64, uri []byte, p trie.Policy) *subscription {
 	s.list.Store(&subscriberArray{slots: make([]atomic.Pointer[Session], 1)})
 	return s
 }
+
+func (sub *subscription) routerID() uint64 { return sub.id }
 
 // add appends s; the caller holds the trie shard lock.
 func (sub *subscription) add(s *Session) bool {
@@ -153,12 +155,7 @@ func (s *Session) handleSubscribe(b *Batch, m *codec.Message) {
 	if added {
 		s.subs = append(s.subs, sub)
 	}
-	out := &b.out
-	out.Reset()
-	out.Type = codec.SUBSCRIBED
-	out.Request = m.Request
-	out.ID = sub.id
-	s.send(b, out)
+	s.ack(b, codec.SUBSCRIBED, m.Request, sub.id)
 	if added {
 		r.meta.subscribed(b, s, sub, created)
 	}
@@ -166,34 +163,20 @@ func (s *Session) handleSubscribe(b *Batch, m *codec.Message) {
 
 // handleUnsubscribe implements UNSUBSCRIBE.
 func (s *Session) handleUnsubscribe(b *Batch, m *codec.Message) {
-	idx := -1
-	for i, sub := range s.subs {
-		if sub.id == m.ID {
-			idx = i
-			break
-		}
-	}
-	if idx < 0 {
+	sub, ok := takeByID(&s.subs, m.ID)
+	if !ok {
 		s.replyError(b, codec.UNSUBSCRIBE, m.Request, ErrNoSuchSubscription, "")
 		return
 	}
-	sub := s.subs[idx]
-	s.subs[idx] = s.subs[len(s.subs)-1]
-	s.subs[len(s.subs)-1] = nil
-	s.subs = s.subs[:len(s.subs)-1]
 	deleted := s.realm.unsubscribe(s, sub)
-	out := &b.out
-	out.Reset()
-	out.Type = codec.UNSUBSCRIBED
-	out.Request = m.Request
-	s.send(b, out)
+	s.ack(b, codec.UNSUBSCRIBED, m.Request, 0)
 	s.realm.meta.unsubscribed(b, s, sub, deleted)
 }
 
 // unsubscribe removes s from sub and drops sub when it has no subscribers
 // left; it reports whether sub was deleted.
 func (r *Realm) unsubscribe(s *Session, sub *subscription) (deleted bool) {
-	r.subs.Update([]byte(sub.uri), sub.policy, func(old *subscription, ok bool) (*subscription, bool) {
+	r.subs.Update(unsafeBytes(sub.uri), sub.policy, func(old *subscription, ok bool) (*subscription, bool) {
 		if !ok || old != sub {
 			return old, ok
 		}
@@ -228,12 +211,7 @@ func (s *Session) handlePublish(b *Batch, m *codec.Message) {
 	pubID := b.globalID()
 	r.publish(b, s, m, pubID)
 	if ack {
-		out := &b.out
-		out.Reset()
-		out.Type = codec.PUBLISHED
-		out.Request = m.Request
-		out.ID = pubID
-		s.send(b, out)
+		s.ack(b, codec.PUBLISHED, m.Request, pubID)
 	}
 }
 
@@ -258,13 +236,7 @@ func (r *Realm) publish(b *Batch, pub *Session, m *codec.Message, pubID uint64) 
 	out.Kwargs = m.Kwargs
 	od := &out.Details
 	if disclose {
-		od.SetUint(codec.KeyPublisher, pub.id)
-		if pub.authID != "" {
-			od.SetString(codec.KeyPublisherAuthID, unsafeBytes(pub.authID))
-		}
-		if pub.authRole != "" {
-			od.SetString(codec.KeyPublisherAuthRole, unsafeBytes(pub.authRole))
-		}
+		pub.disclose(od, codec.KeyPublisher)
 	}
 	copyPPT(od, d)
 
@@ -371,10 +343,4 @@ func matchPolicy(m codec.Match) (trie.Policy, bool) {
 	return 0, false
 }
 
-func quote(b []byte) string {
-	var buf bytes.Buffer
-	buf.WriteByte('"')
-	buf.Write(b)
-	buf.WriteByte('"')
-	return buf.String()
-}
+func quote(b []byte) string { return strconv.Quote(string(b)) }

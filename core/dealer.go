@@ -23,6 +23,8 @@ type registration struct {
 	next    atomic.Uint64 // round-robin cursor
 }
 
+func (reg *registration) routerID() uint64 { return reg.id }
+
 func (reg *registration) calleeList() []*Session {
 	if p := reg.callees.Load(); p != nil {
 		return *p
@@ -116,44 +118,25 @@ func (s *Session) handleRegister(b *Batch, m *codec.Message) {
 		r.regByID.Store(reg.id, reg)
 	}
 	s.regs = append(s.regs, reg)
-	out := &b.out
-	out.Reset()
-	out.Type = codec.REGISTERED
-	out.Request = m.Request
-	out.ID = reg.id
-	s.send(b, out)
+	s.ack(b, codec.REGISTERED, m.Request, reg.id)
 	r.meta.registered(b, s, reg, created)
 }
 
 // handleUnregister implements UNREGISTER.
 func (s *Session) handleUnregister(b *Batch, m *codec.Message) {
-	idx := -1
-	for i, reg := range s.regs {
-		if reg.id == m.ID {
-			idx = i
-			break
-		}
-	}
-	if idx < 0 {
+	reg, ok := takeByID(&s.regs, m.ID)
+	if !ok {
 		s.replyError(b, codec.UNREGISTER, m.Request, ErrNoSuchRegistration, "")
 		return
 	}
-	reg := s.regs[idx]
-	s.regs[idx] = s.regs[len(s.regs)-1]
-	s.regs[len(s.regs)-1] = nil
-	s.regs = s.regs[:len(s.regs)-1]
 	deleted := s.realm.unregister(s, reg)
-	out := &b.out
-	out.Reset()
-	out.Type = codec.UNREGISTERED
-	out.Request = m.Request
-	s.send(b, out)
+	s.ack(b, codec.UNREGISTERED, m.Request, 0)
 	s.realm.meta.unregistered(b, s, reg, deleted)
 }
 
 // unregister removes callee s from reg, deleting reg when it was the last.
 func (r *Realm) unregister(s *Session, reg *registration) (deleted bool) {
-	r.regs.Update([]byte(reg.uri), reg.policy, func(old *registration, ok bool) (*registration, bool) {
+	r.regs.Update(unsafeBytes(reg.uri), reg.policy, func(old *registration, ok bool) (*registration, bool) {
 		if !ok || old != reg {
 			return old, ok
 		}
@@ -251,13 +234,7 @@ func (s *Session) handleCall(b *Batch, m *codec.Message) {
 		od.SetBool(codec.KeyReceiveProgress, true)
 	}
 	if d.DiscloseMe {
-		od.SetUint(codec.KeyCaller, s.id)
-		if s.authID != "" {
-			od.SetString(codec.KeyCallerAuthID, unsafeBytes(s.authID))
-		}
-		if s.authRole != "" {
-			od.SetString(codec.KeyCallerAuthRole, unsafeBytes(s.authRole))
-		}
+		s.disclose(od, codec.KeyCaller)
 	}
 	if reg.policy != trie.Exact {
 		od.SetString(codec.KeyProcedure, m.URI)

@@ -344,6 +344,55 @@ func (s *Session) send(b *Batch, m *codec.Message) error {
 	return b.send(s.conn.t, m)
 }
 
+// ack sends a request's acknowledgement (SUBSCRIBED, PUBLISHED, ...): the
+// request id and, where the layout has one, a router-scope or global id.
+func (s *Session) ack(b *Batch, t codec.Type, req, id uint64) {
+	out := &b.out
+	out.Reset()
+	out.Type = t
+	out.Request = req
+	out.ID = id
+	_ = s.send(b, out)
+}
+
+// disclose writes s's identity into d under first (publisher or caller)
+// and the two keys after it (…_authid, …_authrole).
+func (s *Session) disclose(d *codec.Details, first codec.Key) {
+	d.SetUint(first, s.id)
+	if s.authID != "" {
+		d.SetString(first+1, unsafeBytes(s.authID))
+	}
+	if s.authRole != "" {
+		d.SetString(first+2, unsafeBytes(s.authRole))
+	}
+}
+
+// disclose relies on this key order; these fail to compile if it changes.
+var (
+	_ = [1]struct{}{}[codec.KeyPublisherAuthID-codec.KeyPublisher-1]
+	_ = [1]struct{}{}[codec.KeyPublisherAuthRole-codec.KeyPublisher-2]
+	_ = [1]struct{}{}[codec.KeyCallerAuthID-codec.KeyCaller-1]
+	_ = [1]struct{}{}[codec.KeyCallerAuthRole-codec.KeyCaller-2]
+)
+
+// takeByID removes the entry with router-scope id from a session's
+// subscriptions or registrations (order does not matter) and returns it.
+func takeByID[T interface{ routerID() uint64 }](list *[]T, id uint64) (T, bool) {
+	l := *list
+	for i, e := range l {
+		if e.routerID() == id {
+			last := len(l) - 1
+			l[i] = l[last]
+			var zero T
+			l[last] = zero
+			*list = l[:last]
+			return e, true
+		}
+	}
+	var zero T
+	return zero, false
+}
+
 // replyError sends ERROR for a request of s; msg, when set, becomes the
 // error's single argument (the convention of Crossbar and Autobahn).
 func (s *Session) replyError(b *Batch, reqType codec.Type, req uint64, uri, msg string) {
