@@ -82,7 +82,6 @@ type Router struct {
 type stats struct {
 	conns        counter
 	sessions     counter
-	received     counter
 	violations   counter
 	decodeErrors counter
 	encodeErrors counter
@@ -92,7 +91,6 @@ type stats struct {
 // Stats is a snapshot of router counters.
 type Stats struct {
 	Conns, Sessions                 int64
-	Received                        int64 // messages decoded
 	ProtocolViolations, DecodeError int64
 	EncodeErrors                    int64 // outgoing messages that could not be encoded (e.g. transcoding)
 	Errors                          int64 // ERROR replies sent by the router
@@ -102,8 +100,8 @@ type Stats struct {
 func (r *Router) Stats() Stats {
 	return Stats{
 		Conns: r.stats.conns.Load(), Sessions: r.stats.sessions.Load(),
-		Received: r.stats.received.Load(), ProtocolViolations: r.stats.violations.Load(),
-		DecodeError: r.stats.decodeErrors.Load(), EncodeErrors: r.stats.encodeErrors.Load(),
+		ProtocolViolations: r.stats.violations.Load(),
+		DecodeError:        r.stats.decodeErrors.Load(), EncodeErrors: r.stats.encodeErrors.Load(),
 		Errors: r.stats.errors.Load(),
 	}
 }

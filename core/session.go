@@ -109,7 +109,6 @@ func (c *Conn) Receive(b *Batch, data []byte) {
 		c.violation(b, "malformed message: "+err.Error())
 		return
 	}
-	c.r.stats.received.Add(1)
 	switch c.state {
 	case connIdle:
 		switch m.Type {
