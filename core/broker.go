@@ -218,11 +218,16 @@ func (s *Session) handlePublish(b *Batch, m *codec.Message) {
 // publish delivers the event in m to every matching subscriber. pub is the
 // publishing session (nil for router-originated meta events).
 func (r *Realm) publish(b *Batch, pub *Session, m *codec.Message, pubID uint64) {
-	subs := r.subs.Match(m.URI, b.subs[:0])
-	if len(subs) == 0 {
-		b.subs = subs
-		return
+	b.subs = r.subs.Match(m.URI, b.subs[:0])
+	if len(b.subs) > 0 {
+		r.deliver(b, pub, m, pubID)
 	}
+}
+
+// deliver sends the event in m to the subscriptions matched into b.subs
+// (and clears b.subs): one EVENT encoding per (subscription, serializer).
+func (r *Realm) deliver(b *Batch, pub *Session, m *codec.Message, pubID uint64) {
+	subs := b.subs
 	d := &m.Details
 	excludeMe := d.Bool(codec.KeyExcludeMe, true)
 	filtered := d.Set&filterKeys != 0

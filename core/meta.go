@@ -1,6 +1,8 @@
 package core
 
 import (
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/zwamp/zwamp/codec"
@@ -21,21 +23,18 @@ func (m *metaAPI) event(b *Batch, topic string, args func() []any) {
 	r := m.realm
 	t := unsafeBytes(topic)
 	b.subs = r.subs.Match(t, b.subs[:0])
-	n := len(b.subs)
-	for i := range b.subs {
-		b.subs[i] = nil
-	}
-	b.subs = b.subs[:0]
-	if n == 0 {
+	if len(b.subs) == 0 {
 		return
 	}
 	raw, err := codec.EncodeGo(codec.JSON, args())
 	if err != nil {
 		r.router.stats.encodeErrors.Add(1)
+		clear(b.subs)
+		b.subs = b.subs[:0]
 		return
 	}
 	msg := codec.Message{Type: codec.PUBLISH, URI: t, Args: raw}
-	r.publish(b, nil, &msg, b.globalID())
+	r.deliver(b, nil, &msg, b.globalID())
 }
 
 func sessionDetails(s *Session) map[string]any {
@@ -171,7 +170,7 @@ func init() {
 			}
 			s := r.sessions.get(id)
 			if s == nil {
-				return nil, &metaError{ErrNoSuchSession, "no session with id " + itoa(id)}
+				return nil, &metaError{ErrNoSuchSession, "no session with id " + strconv.FormatUint(id, 10)}
 			}
 			return sessionDetails(s), nil
 		},
@@ -293,22 +292,6 @@ func listByPolicy(m interface{ Range(func(k, v any) bool) }, get func(any) (uint
 	return map[string]any{"exact": lists[0], "prefix": lists[1], "wildcard": lists[2]}
 }
 
-func itoa(id uint64) string { return string(appendUint(nil, id)) }
-
-func appendUint(b []byte, v uint64) []byte {
-	var buf [20]byte
-	i := len(buf)
-	for {
-		i--
-		buf[i] = byte('0' + v%10)
-		v /= 10
-		if v == 0 {
-			break
-		}
-	}
-	return append(b, buf[i:]...)
-}
-
 func argID(args []any, i int, name string) (uint64, *metaError) {
 	if i >= len(args) {
 		return 0, &metaError{ErrInvalidArgument, "missing argument " + name}
@@ -379,25 +362,23 @@ func optRoles(args []any) (map[string]bool, *metaError) {
 }
 
 func argSub(r *Realm, args []any) (*subscription, *metaError) {
-	id, err := argID(args, 0, "subscription")
-	if err != nil {
-		return nil, err
-	}
-	v, ok := r.subByID.Load(id)
-	if !ok {
-		return nil, &metaError{ErrNoSuchSubscription, "no subscription with id " + itoa(id)}
-	}
-	return v.(*subscription), nil
+	return argByID[*subscription](&r.subByID, args, "subscription", ErrNoSuchSubscription)
 }
 
 func argReg(r *Realm, args []any) (*registration, *metaError) {
-	id, err := argID(args, 0, "registration")
+	return argByID[*registration](&r.regByID, args, "registration", ErrNoSuchRegistration)
+}
+
+// argByID looks up the object whose id is the first argument.
+func argByID[T any](m *sync.Map, args []any, name, errURI string) (T, *metaError) {
+	var zero T
+	id, err := argID(args, 0, name)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	v, ok := r.regByID.Load(id)
+	v, ok := m.Load(id)
 	if !ok {
-		return nil, &metaError{ErrNoSuchRegistration, "no registration with id " + itoa(id)}
+		return zero, &metaError{errURI, "no " + name + " with id " + strconv.FormatUint(id, 10)}
 	}
-	return v.(*registration), nil
+	return v.(T), nil
 }
