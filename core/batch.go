@@ -65,6 +65,11 @@ func (b *Batch) Flush() {
 	b.pending = b.pending[:0]
 }
 
+// Queue records that t has pending output this batch must flush: output
+// a driver appended itself (handshake answers, control frames) rather than
+// through Send.
+func (b *Batch) Queue(t Transport) { b.pending = append(b.pending, t) }
+
 // send encodes m for t and queues it.
 func (b *Batch) send(t Transport, m *codec.Message) error {
 	c := codec.ByFormat(t.Format())

@@ -133,10 +133,26 @@ func (c *conn) onData(data []byte) {
 	c.feed(data)
 	c.batch = nil
 	b.Release()
-	// Our own handshake answers and control frames are in the same output
-	// buffer as everything else; make sure it goes out even if nothing
-	// else registered us.
-	c.Flush()
+}
+
+// lockOut takes the output lock for output the connection produces itself
+// (handshake answers, control frames) and reports whether the output was
+// empty; unlockOut then hands the connection to the current batch to flush
+// with everything else.
+func (c *conn) lockOut() (wasEmpty bool) {
+	c.mu.Lock()
+	if c.out == nil {
+		c.grabOut()
+	}
+	return len(c.out) == 0
+}
+
+func (c *conn) unlockOut(wasEmpty bool) {
+	queued := wasEmpty && len(c.out) > 0
+	c.mu.Unlock()
+	if queued && c.batch != nil {
+		c.batch.Queue(c)
+	}
 }
 
 func (c *conn) feed(data []byte) {
@@ -204,9 +220,9 @@ func (c *conn) feedHTTP(data []byte) (int, bool) {
 		return 0, false
 	}
 	f, _ := codec.ParseFormat(string(proto[len("wamp.2."):]))
-	c.mu.Lock()
+	was := c.lockOut()
 	c.out = req.AppendAccept(c.out, proto)
-	c.mu.Unlock()
+	c.unlockOut(was)
 	c.httpHS.Release()
 	c.httpHS = nil
 	c.isWS = true
@@ -228,9 +244,9 @@ func (c *conn) refuseHTTP(he *ws.HTTPError) {
 		c.httpHS.Release()
 		c.httpHS = nil
 	}
-	c.mu.Lock()
+	was := c.lockOut()
 	c.out = he.AppendResponse(c.out)
-	c.mu.Unlock()
+	c.unlockOut(was)
 	c.Close()
 }
 
@@ -269,9 +285,9 @@ func (c *conn) feedRSHello(data []byte) (int, bool) {
 	reply := rawsocket.Handshake{Serializer: req.Serializer, LengthExp: rawsocket.LengthExpFor(c.srv.cfg.MaxMessageSize)}
 	c.rsHS = nil
 	c.rsd = &rawsocket.Decoder{MaxLen: reply.MaxLen()}
-	c.mu.Lock()
+	was := c.lockOut()
 	c.out = rawsocket.AppendHandshake(c.out, reply)
-	c.mu.Unlock()
+	c.unlockOut(was)
 	c.start(f, f.Subprotocol())
 	c.state = stRawSocket
 	return n, true
@@ -280,9 +296,9 @@ func (c *conn) feedRSHello(data []byte) (int, bool) {
 func (c *conn) refuseRS(code rawsocket.ErrorCode) {
 	c.srv.stats.handshakeFailures.Add(1)
 	c.state = stDone
-	c.mu.Lock()
+	was := c.lockOut()
 	c.out = rawsocket.AppendError(c.out, code)
-	c.mu.Unlock()
+	c.unlockOut(was)
 	c.Close()
 }
 
@@ -309,11 +325,11 @@ func (h *wsHandler) OnMessage(op ws.Opcode, payload []byte) error {
 
 func (h *wsHandler) OnPing(payload []byte) error {
 	c := (*conn)(h)
-	c.mu.Lock()
+	was := c.lockOut()
 	if !c.shut {
 		c.out = ws.AppendFrame(c.out, ws.OpPong, true, payload)
 	}
-	c.mu.Unlock()
+	c.unlockOut(was)
 	return nil
 }
 
@@ -365,11 +381,11 @@ func (h *rsHandler) OnMessage(payload []byte) error {
 
 func (h *rsHandler) OnPing(payload []byte) error {
 	c := (*conn)(h)
-	c.mu.Lock()
+	was := c.lockOut()
 	if !c.shut {
 		c.out, _ = rawsocket.AppendFrame(c.out, rawsocket.Pong, payload, rawsocket.MaxLen)
 	}
-	c.mu.Unlock()
+	c.unlockOut(was)
 	return nil
 }
 
@@ -427,20 +443,27 @@ func (c *conn) slowConsumer() {
 		}
 		return
 	}
-	c.mu.Lock()
-	already := c.shut
-	c.mu.Unlock()
-	if already {
-		return
-	}
-	c.srv.stats.slowCloses.Add(1)
-	c.srv.log.Warn("slow consumer: closing connection", "remote", c.addr.String(), "pending_limit", c.srv.cfg.MaxPendingOutput)
 	// Do not flush: the peer is not reading.
+	if c.drop() {
+		c.srv.stats.slowCloses.Add(1)
+		c.srv.log.Warn("slow consumer: closing connection", "remote", c.addr.String(), "pending_limit", c.srv.cfg.MaxPendingOutput)
+	}
+}
+
+// drop closes the connection without flushing its output (its peer is not
+// reading, or is gone); it reports false when the connection was already
+// closing, so each close is counted once.
+func (c *conn) drop() bool {
 	c.mu.Lock()
+	if c.shut {
+		c.mu.Unlock()
+		return false
+	}
 	c.shut = true
 	c.out = c.out[:0]
 	c.mu.Unlock()
 	_ = c.io.close()
+	return true
 }
 
 // Flush implements core.Transport: one write for everything pending.
@@ -539,13 +562,10 @@ func (c *conn) keepalive(now int64) {
 	}
 	if p := c.pingedAt.Load(); p != 0 {
 		if now-p > int64(cfg.PingTimeout) {
-			c.srv.stats.pingTimeouts.Add(1)
-			c.srv.log.Info("keepalive timeout, closing", "remote", c.addr.String())
-			c.mu.Lock()
-			c.shut = true
-			c.out = c.out[:0]
-			c.mu.Unlock()
-			_ = c.io.close()
+			if c.drop() {
+				c.srv.stats.pingTimeouts.Add(1)
+				c.srv.log.Info("keepalive timeout, closing", "remote", c.addr.String())
+			}
 		}
 		return
 	}

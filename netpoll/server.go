@@ -183,7 +183,6 @@ type Stats struct {
 type counters struct {
 	conns, accepted, handshakeFailures, framingErrors atomic.Int64
 	slowDrops, slowCloses, tooLarge, pingTimeouts     atomic.Int64
-	_                                                 [0]func() // not comparable
 }
 
 // Server serves a core.Router on its listeners.
