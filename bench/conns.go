@@ -37,28 +37,13 @@ type idleSession struct {
 }
 
 func (s *idleSession) onMessage(c *conn, msg []byte) error {
-	t, _, ok := peek(c.f, msg)
-	if !ok {
-		if err := c.cd.Decode(&c.m, msg); err != nil {
-			return err
-		}
-		t = c.m.Type
+	t, _, decoded, err := c.kind(msg)
+	if err != nil {
+		return err
 	}
 	switch t {
 	case codec.EVENT:
-		st := findStamp(c.f, msg)
-		var buf [stampLen]byte
-		if st == nil {
-			err := c.cd.Decode(&c.m, msg)
-			if err == nil {
-				buf, err = stampOfArgs(c.cd, c.m.Args)
-			}
-			if err != nil {
-				return nil
-			}
-			st = buf[:]
-		}
-		_, seq, _, err := parseStamp(st)
+		_, seq, _, err := c.readStamp(msg, decoded)
 		if err != nil || seq >= uint64(len(s.fo.got)) {
 			return nil
 		}

@@ -124,32 +124,13 @@ type subscriber struct {
 }
 
 func (s *subscriber) onMessage(c *conn, msg []byte) error {
-	t, _, ok := peek(c.f, msg)
-	if !ok {
-		if err := c.cd.Decode(&c.m, msg); err != nil {
-			return fmt.Errorf("bench: subscriber: %w", err)
-		}
-		t = c.m.Type
+	t, _, decoded, err := c.kind(msg)
+	if err != nil {
+		return err
 	}
 	switch t {
 	case codec.EVENT:
-		st := findStamp(c.f, msg)
-		var buf [stampLen]byte
-		if st == nil {
-			var err error
-			if ok {
-				err = c.cd.Decode(&c.m, msg)
-			}
-			if err == nil {
-				buf, err = stampOfArgs(c.cd, c.m.Args)
-			}
-			if err != nil {
-				s.foreign++
-				return nil
-			}
-			st = buf[:]
-		}
-		src, seq, ts, err := parseStamp(st)
+		src, seq, ts, err := c.readStamp(msg, decoded)
 		if err != nil {
 			s.foreign++
 			return nil
@@ -248,12 +229,9 @@ func (p *publisher) loop(r *run, f *flow, t0 int64) {
 
 // onMessage handles what a publisher receives: nothing, normally.
 func (p *publisher) onMessage(c *conn, msg []byte) error {
-	t, _, ok := peek(c.f, msg)
-	if !ok {
-		if err := c.cd.Decode(&c.m, msg); err != nil {
-			return err
-		}
-		t = c.m.Type
+	t, _, _, err := c.kind(msg)
+	if err != nil {
+		return err
 	}
 	switch t {
 	case codec.ERROR:

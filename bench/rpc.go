@@ -28,33 +28,14 @@ type caller struct {
 }
 
 func (k *caller) onMessage(c *conn, msg []byte) error {
-	t, _, ok := peek(c.f, msg)
-	if !ok {
-		if err := c.cd.Decode(&c.m, msg); err != nil {
-			return fmt.Errorf("bench: caller: %w", err)
-		}
-		t = c.m.Type
+	t, _, decoded, err := c.kind(msg)
+	if err != nil {
+		return err
 	}
 	switch t {
 	case codec.RESULT:
 		k.finished++
-		st := findStamp(c.f, msg)
-		var buf [stampLen]byte
-		if st == nil {
-			var err error
-			if ok {
-				err = c.cd.Decode(&c.m, msg)
-			}
-			if err == nil {
-				buf, err = stampOfArgs(c.cd, c.m.Args)
-			}
-			if err != nil {
-				k.foreign++
-				return nil
-			}
-			st = buf[:]
-		}
-		if _, _, ts, err := parseStamp(st); err != nil {
+		if _, _, ts, err := c.readStamp(msg, decoded); err != nil {
 			k.foreign++
 		} else if ts >= k.from {
 			k.hist.Record(c.now - ts)
@@ -125,27 +106,18 @@ type callee struct {
 }
 
 func (e *callee) onMessage(c *conn, msg []byte) error {
-	t, id, ok := peek(c.f, msg)
-	if !ok {
-		if err := c.cd.Decode(&c.m, msg); err != nil {
-			return fmt.Errorf("bench: callee: %w", err)
-		}
-		t, id = c.m.Type, c.m.Request
+	t, id, decoded, err := c.kind(msg)
+	if err != nil {
+		return err
 	}
 	switch t {
 	case codec.INVOCATION:
-		st := findStamp(c.f, msg)
 		var buf [stampLen]byte
-		if st == nil {
-			err := c.cd.Decode(&c.m, msg)
-			if err == nil {
-				buf, err = stampOfArgs(c.cd, c.m.Args)
-			}
-			if err != nil {
-				// Not one of ours: answer anyway, with a zero stamp.
-				e.foreign++
-				putStamp(buf[:], 0, 0, 0)
-			}
+		st, err := c.stamp(msg, decoded, &buf)
+		if err != nil {
+			// Not one of ours: answer anyway, with a zero stamp.
+			e.foreign++
+			putStamp(buf[:], 0, 0, 0)
 			st = buf[:]
 		}
 		c.appendReply(e.t, id, st)

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/zwamp/zwamp/codec"
@@ -244,6 +245,10 @@ func TestHotPathAllocs(t *testing.T) {
 			s := &subscriber{expect: make([]uint64, 1)}
 			if n := testing.AllocsPerRun(100, func() { _ = s.onMessage(c, ev) }); n != 0 {
 				t.Errorf("%s: subscriber allocates %v times per event", name, n)
+			}
+			is := &idleSession{fo: &fanout{got: make([]atomic.Int64, 1), lastMono: make([]atomic.Int64, 1), lastRx: make([]atomic.Int64, 1)}}
+			if n := testing.AllocsPerRun(100, func() { _ = is.onMessage(c, ev) }); n != 0 || is.fo.got[0].Load() == 0 {
+				t.Errorf("%s: idle session allocates %v times per event (seen %d)", name, n, is.fo.got[0].Load())
 			}
 			res := routerMessage(t, f, codec.Message{Type: codec.RESULT, Request: 1}, st[:], 32)
 			k := &caller{}

@@ -310,10 +310,62 @@ func (c *conn) next() (*codec.Message, error) {
 	}
 	b := c.queue[0]
 	c.queue = c.queue[1:]
-	if err := c.cd.Decode(&c.m, b); err != nil {
-		return nil, fmt.Errorf("bench: decode %d bytes from the router: %w", len(b), err)
+	if err := c.decode(b); err != nil {
+		return nil, err
 	}
 	return &c.m, nil
+}
+
+// decode decodes msg into c.m.
+func (c *conn) decode(msg []byte) error {
+	if err := c.cd.Decode(&c.m, msg); err != nil {
+		return fmt.Errorf("bench: decode %d bytes from the router: %w", len(msg), err)
+	}
+	return nil
+}
+
+// kind returns the type of a message handed to a sink and, for a message
+// whose first element is an integer, that element (the request id of
+// RESULT and INVOCATION; see peek). It reads them in place when it can and
+// otherwise decodes msg into c.m, which decoded then reports.
+func (c *conn) kind(msg []byte) (t codec.Type, id uint64, decoded bool, err error) {
+	if t, id, ok := peek(c.f, msg); ok {
+		return t, id, false, nil
+	}
+	if err := c.decode(msg); err != nil {
+		return 0, 0, true, err
+	}
+	return c.m.Type, c.m.Request, true, nil
+}
+
+// stamp returns the stamp of msg: in place at its end when the router
+// encodes like the codec package (findStamp), otherwise from its decoded
+// Arguments, copied into buf (decoding msg into c.m unless kind already
+// did). It fails for a message without the tool's stamp.
+func (c *conn) stamp(msg []byte, decoded bool, buf *[stampLen]byte) ([]byte, error) {
+	if st := findStamp(c.f, msg); st != nil {
+		return st, nil
+	}
+	if !decoded {
+		if err := c.cd.Decode(&c.m, msg); err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	if *buf, err = stampOfArgs(c.cd, c.m.Args); err != nil {
+		return nil, err
+	}
+	return buf[:], nil
+}
+
+// readStamp is stamp, parsed.
+func (c *conn) readStamp(msg []byte, decoded bool) (src int, seq uint64, ts int64, err error) {
+	var buf [stampLen]byte
+	st, err := c.stamp(msg, decoded, &buf)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	return parseStamp(st)
 }
 
 // roundTrip sends m and waits for the answer of type want (to m.Request
