@@ -99,7 +99,7 @@ type Client struct {
 
 	// Owned by the reader goroutine (and by join, before it starts).
 	in   codec.Message
-	vb   valueBuilder
+	vb   codec.Builder
 	rseq uint64 // messages received; orders handler installation against events
 
 	closing     atomic.Bool

@@ -109,36 +109,6 @@ func (e *encodeError) Unwrap() error { return e.err }
 
 func wrapEncodeErr(what string, err error) error { return &encodeError{what, err} }
 
-func writeList(w codec.ValueWriter, l []any) error          { return codec.WriteGo(w, l) }
-func writeDict(w codec.ValueWriter, d map[string]any) error { return codec.WriteGo(w, d) }
-
 // view returns the bytes of s without copying. Writers and encoders only
 // read them.
 func view(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
-
-// isEmptyDict reports whether r is an empty dict in its serializer, so the
-// reader can skip building a map for the common "{}" Details.
-func isEmptyDict(r codec.Raw) bool {
-	b := r.Bytes
-	switch r.Format {
-	case codec.JSON:
-		if len(b) == 2 && b[0] == '{' && b[1] == '}' {
-			return true
-		}
-		// Tolerate whitespace: "{ }" and the like.
-		if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
-			return false
-		}
-		for _, c := range b[1 : len(b)-1] {
-			if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
-				return false
-			}
-		}
-		return true
-	case codec.MsgPack:
-		return len(b) == 1 && b[0] == 0x80
-	case codec.CBOR:
-		return len(b) == 1 && b[0] == 0xa0
-	}
-	return false
-}

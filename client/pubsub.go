@@ -238,17 +238,14 @@ func (c *Client) onEvent(m *codec.Message) {
 		Subscription: m.ID,
 		Publication:  m.Publication,
 		Topic:        topic,
-		Details:      c.vb.details(m.Dict),
+		Details:      c.readDict(m.Dict),
 		Publisher:    m.Details.Publisher,
 	}
 	if t := m.Details.String(codec.KeyTopic); m.Details.Has(codec.KeyTopic) {
 		ev.Topic = string(t)
 	}
 	var err error
-	if ev.Args, err = c.vb.toList(m.Args); err == nil {
-		ev.Kwargs, err = c.vb.toDict(m.Kwargs)
-	}
-	if err != nil {
+	if ev.Args, ev.Kwargs, err = c.readPayload(m); err != nil {
 		c.log.Warn("zwamp client: undecodable EVENT payload dropped", "subscription", m.ID, "error", err)
 		return
 	}

@@ -218,7 +218,7 @@ func (c *Client) onInvocation(m *codec.Message) {
 	run := &invocationRun{inv: Invocation{
 		Request:      m.Request,
 		Registration: m.ID,
-		Details:      c.vb.details(m.Dict),
+		Details:      c.readDict(m.Dict),
 		Caller:       m.Details.Caller,
 	}}
 	inv := &run.inv
@@ -226,9 +226,7 @@ func (c *Client) onInvocation(m *codec.Message) {
 		inv.Procedure = string(m.Details.String(codec.KeyProcedure))
 	}
 	var err error
-	if inv.Args, err = c.vb.toList(m.Args); err == nil {
-		inv.Kwargs, err = c.vb.toDict(m.Kwargs)
-	}
+	inv.Args, inv.Kwargs, err = c.readPayload(m)
 	progress := m.Details.ReceiveProgress
 
 	c.mu.Lock()

@@ -69,7 +69,7 @@ func (c *Client) join(cfg *Config) error {
 		switch m.Type {
 		case codec.WELCOME:
 			c.id = m.ID
-			c.details = c.vb.details(m.Dict)
+			c.details = c.readDict(m.Dict)
 			c.dealer = m.Details.Features[codec.RoleIndex(codec.RoleDealer)]
 			c.broker = m.Details.Features[codec.RoleIndex(codec.RoleBroker)]
 			return nil
@@ -92,7 +92,7 @@ func (c *Client) answerChallenge(cfg *Config, m *codec.Message) error {
 		c.sendAbort(uriCannotAuthenticate, "no authenticator for "+method)
 		return &Error{URI: uriCannotAuthenticate, Args: []any{"challenged with " + method + " but Config.Authenticate is nil"}}
 	}
-	extra := c.vb.details(m.Dict)
+	extra := c.readDict(m.Dict)
 	sig, ext, err := cfg.Authenticate(method, extra)
 	if err != nil {
 		c.sendAbort(uriCannotAuthenticate, err.Error())
@@ -250,12 +250,9 @@ func (c *Client) onError(m *codec.Message) bool {
 		c.log.Debug("zwamp client: error for a request no longer pending", "type", m.ErrorType, "request", m.Request, "error", string(m.URI))
 		return true
 	}
-	e := &Error{URI: string(m.URI), Details: c.vb.details(m.Dict)}
+	e := &Error{URI: string(m.URI), Details: c.readDict(m.Dict)}
 	var err error
-	if e.Args, err = c.vb.toList(m.Args); err == nil {
-		e.Kwargs, err = c.vb.toDict(m.Kwargs)
-	}
-	if err != nil {
+	if e.Args, e.Kwargs, err = c.readPayload(m); err != nil {
 		c.log.Warn("zwamp client: undecodable ERROR payload", "error", err)
 	}
 	r.ch <- reply{err: e}
@@ -303,12 +300,9 @@ func (c *Client) onResult(m *codec.Message) {
 }
 
 func (c *Client) toResult(m *codec.Message) (*Result, error) {
-	res := &Result{Details: c.vb.details(m.Dict)}
+	res := &Result{Details: c.readDict(m.Dict)}
 	var err error
-	if res.Args, err = c.vb.toList(m.Args); err != nil {
-		return nil, err
-	}
-	if res.Kwargs, err = c.vb.toDict(m.Kwargs); err != nil {
+	if res.Args, res.Kwargs, err = c.readPayload(m); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -316,9 +310,8 @@ func (c *Client) toResult(m *codec.Message) (*Result, error) {
 
 // abortError turns an ABORT or GOODBYE into an *Error.
 func (c *Client) abortError(m *codec.Message) *Error {
-	e := &Error{URI: string(m.URI), Details: c.vb.details(m.Dict)}
-	e.Args, _ = c.vb.toList(m.Args)
-	e.Kwargs, _ = c.vb.toDict(m.Kwargs)
+	e := &Error{URI: string(m.URI), Details: c.readDict(m.Dict)}
+	e.Args, e.Kwargs, _ = c.readPayload(m)
 	return e
 }
 
