@@ -9,6 +9,7 @@ import (
 	"net"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/zwamp/zwamp/codec"
 	"github.com/zwamp/zwamp/netpoll/rawsocket"
@@ -72,9 +73,9 @@ type conn struct {
 	queue   [][]byte // messages read during setup, not yet consumed
 	m       codec.Message
 
-	now  int64 // clk.now() after the last read
-	rxTS int64 // kernel receive time (unix ns) of the last read, see enableRxTimestamps
-	oob  []byte
+	now  int64    // clk.now() after the last read
+	rxTS int64    // kernel receive time (unix ns) of the last read, see enableRxTimestamps
+	rx   *rxState // readOnceTS's state; nil until enableRxTimestamps
 }
 
 // errClosed is the router closing the connection (close frame, GOODBYE or
@@ -532,6 +533,17 @@ func (a rsAdapter) OnPing(p []byte) error {
 }
 func (a rsAdapter) OnPong([]byte) error { return nil }
 
+// rxState is what readOnceTS reuses from read to read, built once by
+// enableRxTimestamps so that a read allocates nothing: the raw socket, the
+// recvmsg callback and its results, the control-message buffer.
+type rxState struct {
+	rc      syscall.RawConn
+	recv    func(fd uintptr) bool
+	oob     []byte
+	n, oobn int
+	err     error
+}
+
 // enableRxTimestamps asks the kernel to timestamp received data
 // (SO_TIMESTAMPNS); readOnceTS then sets rxTS to when the last byte read
 // reached the socket. On loopback that is when the router's write handed it
@@ -554,43 +566,54 @@ func (c *conn) enableRxTimestamps() error {
 	if serr != nil {
 		return fmt.Errorf("bench: SO_TIMESTAMPNS: %w", serr)
 	}
-	c.oob = make([]byte, syscall.CmsgSpace(16)*2) // room for one struct timespec, twice
+	rx := &rxState{rc: rc, oob: make([]byte, syscall.CmsgSpace(16)*2)} // room for one struct timespec, twice
+	rx.recv = func(fd uintptr) bool {
+		rx.n, rx.oobn, _, _, rx.err = syscall.Recvmsg(int(fd), c.rbuf, rx.oob, 0)
+		return rx.err != syscall.EAGAIN
+	}
+	c.rx = rx
 	return nil
 }
 
 // readOnceTS is readOnce with the kernel receive timestamp (recvmsg).
 func (c *conn) readOnceTS() error {
-	sc := c.nc.(syscall.Conn)
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var n, oobn int
-	var rerr error
-	err = rc.Read(func(fd uintptr) bool {
-		n, oobn, _, _, rerr = syscall.Recvmsg(int(fd), c.rbuf, c.oob, 0)
-		return rerr != syscall.EAGAIN
-	})
+	rx := c.rx
+	err := rx.rc.Read(rx.recv)
 	if err == nil {
-		err = rerr
+		err = rx.err
 	}
 	if err != nil {
 		return err
 	}
-	if n == 0 {
+	if rx.n == 0 {
 		return errClosed
 	}
 	c.now = c.clk.now()
-	c.rxTS = 0
-	if msgs, perr := syscall.ParseSocketControlMessage(c.oob[:oobn]); perr == nil {
-		for _, m := range msgs {
-			if m.Header.Level == syscall.SOL_SOCKET && m.Header.Type == syscall.SO_TIMESTAMPNS &&
-				len(m.Data) >= 16 {
-				sec := int64(binary.NativeEndian.Uint64(m.Data))
-				nsec := int64(binary.NativeEndian.Uint64(m.Data[8:]))
-				c.rxTS = sec*1e9 + nsec
-			}
+	c.rxTS = rxTime(rx.oob[:rx.oobn])
+	return c.feed(c.rbuf[:rx.n])
+}
+
+// rxTime returns the time in the SO_TIMESTAMPNS control message among oob
+// (unix ns), 0 when there is none. It walks the messages in place:
+// syscall.ParseSocketControlMessage would allocate on every read.
+func rxTime(oob []byte) int64 {
+	hdr := syscall.CmsgLen(0)
+	for len(oob) >= hdr {
+		h := (*syscall.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < hdr || l > len(oob) {
+			return 0
 		}
+		if h.Level == syscall.SOL_SOCKET && h.Type == syscall.SO_TIMESTAMPNS && l-hdr >= 16 {
+			sec := int64(binary.NativeEndian.Uint64(oob[hdr:]))
+			nsec := int64(binary.NativeEndian.Uint64(oob[hdr+8:]))
+			return sec*1e9 + nsec
+		}
+		next := syscall.CmsgSpace(l - hdr)
+		if next > len(oob) {
+			return 0
+		}
+		oob = oob[next:]
 	}
-	return c.feed(c.rbuf[:n])
+	return 0
 }
