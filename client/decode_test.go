@@ -45,3 +45,30 @@ func TestAllocsEncodePayload(t *testing.T) {
 		}
 	}
 }
+
+// TestPayloadReuse: a pooled payload carries nothing over from its last
+// use (whether Arguments are present is the length of their encoding).
+func TestPayloadReuse(t *testing.T) {
+	for _, f := range []codec.Format{codec.JSON, codec.MsgPack, codec.CBOR} {
+		for i := 0; i < 3; i++ {
+			p, err := encodePayload(f, []any{"a"}, map[string]any{"k": 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.release()
+			p, err = encodePayload(f, nil, map[string]any{"k": 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m codec.Message
+			p.set(&m)
+			if m.Args.Present() || !m.Kwargs.Present() {
+				t.Fatalf("%v: kwargs-only payload set Args %q, Kwargs %q", f, m.Args.Bytes, m.Kwargs.Bytes)
+			}
+			p.release()
+			if _, err := encodePayload(f, []any{func() {}}, nil); err == nil {
+				t.Fatalf("%v: unencodable argument accepted", f)
+			}
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"fmt"
 	"sync"
 	"unsafe"
 
@@ -15,10 +16,8 @@ import (
 type payload struct {
 	f      codec.Format
 	w      codec.Writer
-	args   []byte
-	kwargs []byte
-	hasArg bool
-	hasKw  bool
+	args   []byte // encoded Arguments; empty when the message has none
+	kwargs []byte // encoded ArgumentsKw; empty when the message has none
 }
 
 var payloadPools [codec.NumFormats]sync.Pool
@@ -39,33 +38,31 @@ func encodePayload(f codec.Format, args []any, kwargs map[string]any) (*payload,
 		}
 		p = &payload{f: f, w: c.NewWriter()}
 	}
+	var err error
 	if len(args) > 0 {
 		p.w.Reset(p.args[:0])
-		err := codec.WriteList(p.w, args)
-		p.args = p.w.Bytes()
-		if err == nil {
-			err = p.w.Err()
-		}
-		if err != nil {
+		if p.args, err = p.written(codec.WriteList(p.w, args)); err != nil {
 			p.release()
-			return nil, wrapEncodeErr("arguments", err)
+			return nil, fmt.Errorf("client: encode arguments: %w", err)
 		}
-		p.hasArg = true
 	}
 	if len(kwargs) > 0 {
 		p.w.Reset(p.kwargs[:0])
-		err := codec.WriteDict(p.w, kwargs)
-		p.kwargs = p.w.Bytes()
-		if err == nil {
-			err = p.w.Err()
-		}
-		if err != nil {
+		if p.kwargs, err = p.written(codec.WriteDict(p.w, kwargs)); err != nil {
 			p.release()
-			return nil, wrapEncodeErr("keyword arguments", err)
+			return nil, fmt.Errorf("client: encode keyword arguments: %w", err)
 		}
-		p.hasKw = true
 	}
 	return p, nil
+}
+
+// written returns what p.w wrote since its Reset, and err or else the
+// writer's own error.
+func (p *payload) written(err error) ([]byte, error) {
+	if err == nil {
+		err = p.w.Err()
+	}
+	return p.w.Bytes(), err
 }
 
 // set points m's payload at p's bytes (a nil p leaves m without payload).
@@ -73,20 +70,20 @@ func (p *payload) set(m *codec.Message) {
 	if p == nil {
 		return
 	}
-	if p.hasArg {
+	if len(p.args) > 0 {
 		m.Args = codec.Raw{Format: p.f, Bytes: p.args}
 	}
-	if p.hasKw {
+	if len(p.kwargs) > 0 {
 		m.Kwargs = codec.Raw{Format: p.f, Bytes: p.kwargs}
 	}
 }
 
-// release returns p to its pool; a nil p is fine.
+// release returns p to its pool, emptied; a nil p is fine.
 func (p *payload) release() {
 	if p == nil {
 		return
 	}
-	p.hasArg, p.hasKw = false, false
+	p.args, p.kwargs = p.args[:0], p.kwargs[:0]
 	// Huge payloads are not worth keeping around.
 	const keep = 64 << 10
 	if cap(p.args) > keep {
@@ -98,16 +95,6 @@ func (p *payload) release() {
 	p.w.Reset(nil)
 	payloadPools[p.f].Put(p)
 }
-
-type encodeError struct {
-	what string
-	err  error
-}
-
-func (e *encodeError) Error() string { return "client: encode " + e.what + ": " + e.err.Error() }
-func (e *encodeError) Unwrap() error { return e.err }
-
-func wrapEncodeErr(what string, err error) error { return &encodeError{what, err} }
 
 // view returns the bytes of s without copying. Writers and encoders only
 // read them.
