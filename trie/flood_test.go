@@ -46,7 +46,7 @@ func TestHashFlooding(t *testing.T) {
 			if v, ok := ix.Lookup(k, Exact); !ok || v != i {
 				t.Fatalf("Lookup(%q) = (%d, %v), want (%d, true)", k, v, ok, i)
 			}
-			p := tab.probes(ix.hash(k), k)
+			_, _, _, p := tab.probe(ix.hash(k), k)
 			sum += p
 			maxP = max(maxP, p)
 		}

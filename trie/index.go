@@ -167,13 +167,10 @@ func (ix *Index[V]) updateExact(uri []byte, fn func(V, bool) (V, bool)) (V, bool
 	s.mu.Lock()
 	defer s.mu.Unlock() // fn may panic; the shard must stay usable
 	t := s.tab.Load()
-	g, j, found := t.locate(h, uri)
-	var old *entry[V]
-	if found {
-		old = t.groups[g].slots[j].Load()
-	}
+	old, g, j, _ := t.probe(h, uri)
+	found := old != nil
 	oldV := zero
-	if old != nil {
+	if found {
 		oldV = old.val
 	}
 	v, keep := fn(oldV, found)

@@ -164,72 +164,37 @@ func matchFree(ctrl uint64) uint64 {
 	return ctrl & slotsMSB
 }
 
-// find returns the entry stored under key, whose hash is h, or nil.
-// Lock-free: it may run concurrently with the shard's writer.
-func (t *table[V]) find(h uint64, key []byte) *entry[V] {
+// probe walks the probe sequence of key, whose hash is h, and returns its
+// entry and position (e == nil if key is absent) and how many groups it
+// inspected. Lock-free: it may run concurrently with the shard's writer;
+// only the writer, holding the shard lock, may use the position.
+func (t *table[V]) probe(h uint64, key []byte) (e *entry[V], g uint64, j int, groups int) {
 	h2 := h & 0x7f
-	g := (h >> 7) & t.mask
+	g = (h >> 7) & t.mask
 	// Triangular probing visits every group of a power-of-two table once;
 	// the bound is a backstop, since a table always keeps an empty slot.
 	for step := uint64(1); step <= t.mask+1; step++ {
 		grp := &t.groups[g]
 		c := grp.ctrl.Load()
 		for m := matchH2(c, h2); m != 0; m &= m - 1 {
-			e := grp.slots[bits.TrailingZeros64(m)>>3].Load()
-			if e != nil && e.key == string(key) {
-				return e
-			}
-		}
-		if matchEmpty(c) != 0 {
-			return nil
-		}
-		g = (g + step) & t.mask
-	}
-	return nil
-}
-
-// probes returns how many groups a lookup of key inspects; the flooding
-// test uses it to show probe lengths stay short for adversarial keys.
-func (t *table[V]) probes(h uint64, key []byte) int {
-	h2 := h & 0x7f
-	g := (h >> 7) & t.mask
-	for step := uint64(1); step <= t.mask+1; step++ {
-		grp := &t.groups[g]
-		c := grp.ctrl.Load()
-		for m := matchH2(c, h2); m != 0; m &= m - 1 {
-			e := grp.slots[bits.TrailingZeros64(m)>>3].Load()
-			if e != nil && e.key == string(key) {
-				return int(step)
-			}
-		}
-		if matchEmpty(c) != 0 {
-			return int(step)
-		}
-		g = (g + step) & t.mask
-	}
-	return int(t.mask + 1)
-}
-
-// locate returns the group and slot of key, or ok=false. Writer only.
-func (t *table[V]) locate(h uint64, key []byte) (g uint64, j int, ok bool) {
-	h2 := h & 0x7f
-	g = (h >> 7) & t.mask
-	for step := uint64(1); step <= t.mask+1; step++ {
-		grp := &t.groups[g]
-		c := grp.ctrl.Load()
-		for m := matchH2(c, h2); m != 0; m &= m - 1 {
 			j = bits.TrailingZeros64(m) >> 3
-			e := grp.slots[j].Load()
-			if e != nil && e.key == string(key) {
-				return g, j, true
+			if e = grp.slots[j].Load(); e != nil && e.key == string(key) {
+				return e, g, j, int(step)
 			}
 		}
 		if matchEmpty(c) != 0 {
-			return 0, 0, false
+			return nil, 0, 0, int(step)
 		}
 		g = (g + step) & t.mask
 	}
-	return 0, 0, false
+	return nil, 0, 0, int(t.mask + 1)
+}
+
+// find returns the entry stored under key, whose hash is h, or nil.
+// Lock-free.
+func (t *table[V]) find(h uint64, key []byte) *entry[V] {
+	e, _, _, _ := t.probe(h, key)
+	return e
 }
 
 // insertNew places e, whose key is known to be absent, in the first free
