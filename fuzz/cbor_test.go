@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -201,7 +202,7 @@ func FuzzCBORDecode(f *testing.F) {
 			cborCheckErr(t, data, err)
 			return
 		}
-		if werr := zcbor.Walk(data, &cborRecorder{}, 0); werr != nil && !errors.Is(werr, codec.ErrUnsupported) {
+		if werr := zcbor.Walk(data, codectest.Discard{}, 0); werr != nil && !errors.Is(werr, codec.ErrUnsupported) {
 			t.Fatalf("Decode accepts %x but Walk says %v", data, werr)
 		}
 		out, err := zcbor.Append(nil, &m)
@@ -273,7 +274,7 @@ func cborSamePayload(t *testing.T, name string, got, want codec.Raw) {
 func FuzzCBORWalk(f *testing.F) {
 	cborAddSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var r cborRecorder
+		var r codectest.Recorder
 		err := zcbor.Walk(data, &r, 0)
 		if err != nil {
 			cborCheckErr(t, data, err)
@@ -286,7 +287,7 @@ func FuzzCBORWalk(f *testing.F) {
 			}
 			return
 		}
-		if err := cborCheckTokens(r.toks); err != nil {
+		if err := codectest.CheckTokens(r.Toks); err != nil {
 			t.Fatalf("Walk(%x) tokens: %v", data, err)
 		}
 
@@ -296,8 +297,8 @@ func FuzzCBORWalk(f *testing.F) {
 			t.Fatalf("Walk into Writer: %v / %v", err, w.Err())
 		}
 		out := w.Bytes()
-		var r2 cborRecorder
-		if err := zcbor.Walk(out, &r2, 0); err != nil || !reflect.DeepEqual(r.toks, r2.toks) {
+		var r2 codectest.Recorder
+		if err := zcbor.Walk(out, &r2, 0); err != nil || !slices.Equal(r.Toks, r2.Toks) {
 			t.Fatalf("Walk→Writer→Walk differs (%v):\n%x\n%x", err, data, out)
 		}
 
@@ -374,75 +375,4 @@ func cborPlain(v any) bool {
 		return true
 	}
 	return false
-}
-
-// cborTok is one ValueWriter call; floats as bits so comparisons are exact.
-type cborTok struct {
-	op byte
-	v  uint64
-	s  string
-}
-
-type cborRecorder struct{ toks []cborTok }
-
-func (r *cborRecorder) add(op byte, v uint64, s string) { r.toks = append(r.toks, cborTok{op, v, s}) }
-func (r *cborRecorder) WriteNil()                       { r.add('n', 0, "") }
-func (r *cborRecorder) WriteBool(v bool) {
-	if v {
-		r.add('b', 1, "")
-	} else {
-		r.add('b', 0, "")
-	}
-}
-func (r *cborRecorder) WriteInt(v int64)     { r.add('i', uint64(v), "") }
-func (r *cborRecorder) WriteUint(v uint64)   { r.add('u', v, "") }
-func (r *cborRecorder) WriteFloat(v float64) { r.add('f', math.Float64bits(v), "") }
-func (r *cborRecorder) WriteString(s []byte) { r.add('s', 0, string(s)) }
-func (r *cborRecorder) WriteBytes(b []byte)  { r.add('y', 0, string(b)) }
-func (r *cborRecorder) BeginArray(n int)     { r.add('[', uint64(n), "") }
-func (r *cborRecorder) BeginMap(n int)       { r.add('{', uint64(n), "") }
-func (r *cborRecorder) End()                 { r.add(']', 0, "") }
-
-// cborCheckTokens verifies that toks is exactly one value, containers hold
-// the counts they announced, keys are strings and WriteInt is negative.
-func cborCheckTokens(toks []cborTok) error {
-	i, err := cborCheckValue(toks, 0)
-	if err == nil && i != len(toks) {
-		err = fmt.Errorf("%d tokens after the value", len(toks)-i)
-	}
-	return err
-}
-
-func cborCheckValue(toks []cborTok, i int) (int, error) {
-	if i >= len(toks) {
-		return i, fmt.Errorf("missing value at token %d", i)
-	}
-	t := toks[i]
-	i++
-	switch t.op {
-	case 'i':
-		if int64(t.v) >= 0 {
-			return i, fmt.Errorf("WriteInt(%d) for a non-negative integer", int64(t.v))
-		}
-	case '[', '{':
-		for n := uint64(0); n < t.v; n++ {
-			if t.op == '{' {
-				if i >= len(toks) || toks[i].op != 's' {
-					return i, fmt.Errorf("map key at token %d is not a string", i)
-				}
-				i++
-			}
-			var err error
-			if i, err = cborCheckValue(toks, i); err != nil {
-				return i, err
-			}
-		}
-		if i >= len(toks) || toks[i].op != ']' {
-			return i, fmt.Errorf("container of %d at token %d not closed after its count", t.v, i)
-		}
-		i++
-	case ']':
-		return i, fmt.Errorf("stray End at token %d", i-1)
-	}
-	return i, nil
 }

@@ -7,10 +7,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"math"
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -209,62 +209,6 @@ func jsonSameMessage(t *testing.T, got, want *codec.Message) {
 	}
 }
 
-// jsonRecorder records ValueWriter tokens.
-type jsonRecorder struct{ toks []jsonToken }
-
-type jsonToken struct {
-	op  byte
-	u   uint64
-	i   int64
-	s   string
-	cnt int
-}
-
-func (r *jsonRecorder) add(t jsonToken) { r.toks = append(r.toks, t) }
-func (r *jsonRecorder) WriteNil()       { r.add(jsonToken{op: 'n'}) }
-func (r *jsonRecorder) WriteBool(v bool) {
-	if v {
-		r.add(jsonToken{op: 't'})
-	} else {
-		r.add(jsonToken{op: 'f'})
-	}
-}
-func (r *jsonRecorder) WriteInt(v int64)     { r.add(jsonToken{op: 'i', i: v}) }
-func (r *jsonRecorder) WriteUint(v uint64)   { r.add(jsonToken{op: 'u', u: v}) }
-func (r *jsonRecorder) WriteFloat(v float64) { r.add(jsonToken{op: 'F', u: math.Float64bits(v)}) }
-func (r *jsonRecorder) WriteString(s []byte) { r.add(jsonToken{op: 's', s: string(s)}) }
-func (r *jsonRecorder) WriteBytes(b []byte)  { r.add(jsonToken{op: 'y', s: string(b)}) }
-func (r *jsonRecorder) BeginArray(n int)     { r.add(jsonToken{op: '[', cnt: n}) }
-func (r *jsonRecorder) BeginMap(n int)       { r.add(jsonToken{op: '{', cnt: n}) }
-func (r *jsonRecorder) End()                 { r.add(jsonToken{op: ']'}) }
-
-func (r *jsonRecorder) replay(w codec.ValueWriter) {
-	for _, t := range r.toks {
-		switch t.op {
-		case 'n':
-			w.WriteNil()
-		case 't', 'f':
-			w.WriteBool(t.op == 't')
-		case 'i':
-			w.WriteInt(t.i)
-		case 'u':
-			w.WriteUint(t.u)
-		case 'F':
-			w.WriteFloat(math.Float64frombits(t.u))
-		case 's':
-			w.WriteString([]byte(t.s))
-		case 'y':
-			w.WriteBytes([]byte(t.s))
-		case '[':
-			w.BeginArray(t.cnt)
-		case '{':
-			w.BeginMap(t.cnt)
-		case ']':
-			w.End()
-		}
-	}
-}
-
 // FuzzJSONWalk: Walk never panics; it rejects whatever encoding/json
 // rejects; its counts are exact; Walk → Writer → Walk reproduces the same
 // tokens; and where it accepts, encoding/json reads the same values (the
@@ -272,14 +216,14 @@ func (r *jsonRecorder) replay(w codec.ValueWriter) {
 func FuzzJSONWalk(f *testing.F) {
 	jsonAddSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var r jsonRecorder
+		var r codectest.Recorder
 		err := zjson.Walk(data, &r, codec.DefaultMaxDepth)
 		if err != nil {
 			var ce *codec.Error
 			if !errors.As(err, &ce) {
 				t.Fatalf("Walk error %T %v is not *codec.Error", err, err)
 			}
-			if len(r.toks) != 0 {
+			if len(r.Toks) != 0 {
 				t.Fatalf("Walk emitted tokens before failing")
 			}
 			return
@@ -287,25 +231,22 @@ func FuzzJSONWalk(f *testing.F) {
 		if !stdjson.Valid(data) {
 			t.Fatalf("Walk accepted what encoding/json rejects: %q", data)
 		}
-		jsonCheckCounts(t, r.toks)
+		if err := codectest.CheckTokens(r.Toks); err != nil {
+			t.Fatalf("Walk(%q) tokens: %v", data, err)
+		}
 
 		w := zjson.NewWriter()
 		w.Reset(nil)
-		r.replay(w)
+		codectest.Replay(r.Toks, w)
 		if w.Err() != nil {
 			t.Fatalf("Writer: %v", w.Err())
 		}
-		var r2 jsonRecorder
+		var r2 codectest.Recorder
 		if err := zjson.Walk(w.Bytes(), &r2, codec.DefaultMaxDepth); err != nil {
 			t.Fatalf("Walk(Writer(Walk(%q))) = %s: %v", data, w.Bytes(), err)
 		}
-		if len(r2.toks) != len(r.toks) {
-			t.Fatalf("token count changed %d → %d via %s", len(r.toks), len(r2.toks), w.Bytes())
-		}
-		for i := range r.toks {
-			if r.toks[i] != r2.toks[i] {
-				t.Fatalf("token %d changed %+v → %+v via %s", i, r.toks[i], r2.toks[i], w.Bytes())
-			}
+		if !slices.Equal(r.Toks, r2.Toks) {
+			t.Fatalf("tokens changed via %s:\n%v\n%v", w.Bytes(), &r, &r2)
 		}
 
 		got, err := codec.ToGo(codec.Raw{Format: codec.JSON, Bytes: data})
@@ -322,32 +263,6 @@ func FuzzJSONWalk(f *testing.F) {
 			t.Fatalf("values differ for %q:\n got %#v\nref %#v", data, got, ref)
 		}
 	})
-}
-
-func jsonCheckCounts(t *testing.T, toks []jsonToken) {
-	type open struct {
-		want, got int
-		isMap     bool
-	}
-	var stack []open
-	for _, tk := range toks {
-		if len(stack) > 0 && tk.op != ']' {
-			stack[len(stack)-1].got++
-		}
-		switch tk.op {
-		case '[', '{':
-			stack = append(stack, open{want: tk.cnt, isMap: tk.op == '{'})
-		case ']':
-			top := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			if top.isMap {
-				top.got /= 2
-			}
-			if top.got != top.want {
-				t.Fatalf("container announced %d elements, has %d", top.want, top.got)
-			}
-		}
-	}
 }
 
 // jsonConvention is the reference reading of the binary convention, built

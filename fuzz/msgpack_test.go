@@ -7,9 +7,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -201,7 +201,7 @@ func FuzzMsgPackWalk(f *testing.F) {
 	}
 	w := msgpack.NewWriter()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var first msgpackTokens
+		var first codectest.Recorder
 		werr := msgpack.Walk(data, &first, codec.DefaultMaxDepth-2)
 
 		// The same value as the only argument of a RESULT sits at depth 3
@@ -243,11 +243,11 @@ func FuzzMsgPackWalk(f *testing.F) {
 			t.Fatalf("Walk into Writer: %v / %v", err, w.Err())
 		}
 		out := append([]byte(nil), w.Bytes()...)
-		var second msgpackTokens
+		var second codectest.Recorder
 		if err := msgpack.Walk(out, &second, 0); err != nil {
 			t.Fatalf("Walk(Writer output %x): %v", out, err)
 		}
-		if !first.equal(&second) {
+		if !slices.Equal(first.Toks, second.Toks) {
 			t.Fatalf("tokens changed through Writer: %x → %x", data, out)
 		}
 		w.Reset(nil)
@@ -273,31 +273,4 @@ func msgpackWiden(v any) any {
 		}
 	}
 	return v
-}
-
-// msgpackTokens records a walk exactly (floats by their bits).
-type msgpackTokens struct{ toks []string }
-
-func (r *msgpackTokens) add(s string)         { r.toks = append(r.toks, s) }
-func (r *msgpackTokens) WriteNil()            { r.add("nil") }
-func (r *msgpackTokens) WriteBool(v bool)     { r.add(fmt.Sprint("bool ", v)) }
-func (r *msgpackTokens) WriteInt(v int64)     { r.add(fmt.Sprint("int ", v)) }
-func (r *msgpackTokens) WriteUint(v uint64)   { r.add(fmt.Sprint("uint ", v)) }
-func (r *msgpackTokens) WriteFloat(v float64) { r.add(fmt.Sprint("float ", math.Float64bits(v))) }
-func (r *msgpackTokens) WriteString(s []byte) { r.add("str " + string(s)) }
-func (r *msgpackTokens) WriteBytes(b []byte)  { r.add("bin " + string(b)) }
-func (r *msgpackTokens) BeginArray(n int)     { r.add(fmt.Sprint("array ", n)) }
-func (r *msgpackTokens) BeginMap(n int)       { r.add(fmt.Sprint("map ", n)) }
-func (r *msgpackTokens) End()                 { r.add("end") }
-
-func (r *msgpackTokens) equal(o *msgpackTokens) bool {
-	if len(r.toks) != len(o.toks) {
-		return false
-	}
-	for i := range r.toks {
-		if r.toks[i] != o.toks[i] {
-			return false
-		}
-	}
-	return true
 }

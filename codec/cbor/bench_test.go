@@ -7,6 +7,7 @@ import (
 	fxcbor "github.com/fxamacker/cbor/v2"
 
 	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/codec/codectest"
 )
 
 // Run: go test ./codec/cbor -run '^$' -bench . -benchmem -count=5
@@ -124,20 +125,6 @@ func BenchmarkDetails(b *testing.B) {
 	}
 }
 
-// discard is a ValueWriter that does nothing, to time Walk alone.
-type discard struct{}
-
-func (discard) WriteNil()          {}
-func (discard) WriteBool(bool)     {}
-func (discard) WriteInt(int64)     {}
-func (discard) WriteUint(uint64)   {}
-func (discard) WriteFloat(float64) {}
-func (discard) WriteString([]byte) {}
-func (discard) WriteBytes([]byte)  {}
-func (discard) BeginArray(int)     {}
-func (discard) BeginMap(int)       {}
-func (discard) End()               {}
-
 // BenchmarkWalkIndefinite walks 64 KiB of small integers in an array
 // directly (flat) and at the bottom of 63 nested indefinite-length arrays
 // (nested). Walk prescans indefinite containers once, so the two cost about
@@ -158,7 +145,7 @@ func BenchmarkWalkIndefinite(b *testing.B) {
 			b.SetBytes(int64(len(bc.data)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := Walk(bc.data, discard{}, 0); err != nil {
+				if err := Walk(bc.data, codectest.Discard{}, 0); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -15,6 +15,7 @@ import (
 	fxcbor "github.com/fxamacker/cbor/v2"
 
 	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/codec/codectest"
 )
 
 func newRand(seed int64) *rand.Rand { return rand.New(rand.NewSource(seed)) }
@@ -105,96 +106,11 @@ var benchMessages = []struct {
 	{"RESULT", []any{50, 7814135, map[string]any{}, []any{30}, map[string]any{"userid": 123, "karma": 10}}},
 }
 
-// tok is one ValueWriter call; floats are kept as bits so that -0 and NaN
-// payloads compare exactly.
-type tok struct {
-	kind byte // n b i u f s y [ { ]
-	v    uint64
-	s    string
-}
-
-func (t tok) String() string {
-	switch t.kind {
-	case 's', 'y':
-		return fmt.Sprintf("%c%q", t.kind, t.s)
-	}
-	return fmt.Sprintf("%c%d", t.kind, t.v)
-}
-
-// recorder is a ValueWriter that records tokens.
-type recorder struct{ toks []tok }
-
-func (r *recorder) add(k byte, v uint64, s string) { r.toks = append(r.toks, tok{k, v, s}) }
-func (r *recorder) WriteNil()                      { r.add('n', 0, "") }
-func (r *recorder) WriteBool(v bool) {
-	if v {
-		r.add('b', 1, "")
-	} else {
-		r.add('b', 0, "")
-	}
-}
-func (r *recorder) WriteInt(v int64)     { r.add('i', uint64(v), "") }
-func (r *recorder) WriteUint(v uint64)   { r.add('u', v, "") }
-func (r *recorder) WriteFloat(v float64) { r.add('f', math.Float64bits(v), "") }
-func (r *recorder) WriteString(s []byte) { r.add('s', 0, string(s)) }
-func (r *recorder) WriteBytes(b []byte)  { r.add('y', 0, string(b)) }
-func (r *recorder) BeginArray(n int)     { r.add('[', uint64(n), "") }
-func (r *recorder) BeginMap(n int)       { r.add('{', uint64(n), "") }
-func (r *recorder) End()                 { r.add(']', 0, "") }
-
-// checkTokens verifies that toks is exactly one value whose containers
-// hold the counts they announced, map keys are strings, and WriteInt only
-// carries negative numbers (the Walk contract).
-func checkTokens(toks []tok) error {
-	i, err := checkValue(toks, 0)
-	if err != nil {
-		return err
-	}
-	if i != len(toks) {
-		return fmt.Errorf("%d tokens after the value", len(toks)-i)
-	}
-	return nil
-}
-
-func checkValue(toks []tok, i int) (int, error) {
-	if i >= len(toks) {
-		return i, fmt.Errorf("missing value at token %d", i)
-	}
-	t := toks[i]
-	i++
-	switch t.kind {
-	case 'i':
-		if int64(t.v) >= 0 {
-			return i, fmt.Errorf("WriteInt(%d) for a non-negative integer", int64(t.v))
-		}
-	case '[', '{':
-		for n := 0; n < int(t.v); n++ {
-			if t.kind == '{' {
-				if i >= len(toks) || toks[i].kind != 's' {
-					return i, fmt.Errorf("map key at token %d is not a string", i)
-				}
-				i++
-			}
-			var err error
-			if i, err = checkValue(toks, i); err != nil {
-				return i, err
-			}
-		}
-		if i >= len(toks) || toks[i].kind != ']' {
-			return i, fmt.Errorf("container of %d at token %d not closed after its count", t.v, i)
-		}
-		i++
-	case ']':
-		return i, fmt.Errorf("stray End at token %d", i-1)
-	}
-	return i, nil
-}
-
 // walkTokens walks data into a new recorder.
-func walkTokens(data []byte, maxDepth int) ([]tok, error) {
-	var r recorder
+func walkTokens(data []byte, maxDepth int) ([]codectest.Token, error) {
+	var r codectest.Recorder
 	err := Walk(data, &r, maxDepth)
-	return r.toks, err
+	return r.Toks, err
 }
 
 // sameValue compares Go values strictly: integers by numeric value across

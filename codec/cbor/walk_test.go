@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/codec/codectest"
 )
 
 // TestWalkDifferential walks many generated values, encoded by the
@@ -40,7 +41,7 @@ func TestWalkDifferential(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Walk(%x) of %#v: %v", data, v, err)
 			}
-			if err := checkTokens(toks); err != nil {
+			if err := codectest.CheckTokens(toks); err != nil {
 				t.Fatalf("Walk(%x) tokens: %v\n%v", data, err, toks)
 			}
 			got, err := codec.ToGo(codec.Raw{Format: codec.CBOR, Bytes: data})
@@ -85,39 +86,40 @@ func TestWalkDifferential(t *testing.T) {
 
 // TestWalkTokens pins the exact tokens of CBOR-specific encodings.
 func TestWalkTokens(t *testing.T) {
-	f := func(v float64) tok { return tok{'f', math.Float64bits(v), ""} }
-	fb := func(b uint64) tok { return tok{'f', b, ""} }
-	u := func(v uint64) tok { return tok{'u', v, ""} }
+	f, fb, u, i := codectest.Float, codectest.FloatBits, codectest.Uint, codectest.Int
+	str, bin, null, b := codectest.Str, codectest.Bin, codectest.Nil(), codectest.Bool
+	arr, obj, end := codectest.Array, codectest.Map, codectest.End()
+	type toks = []codectest.Token
 	tests := []struct {
 		name string
 		hex  string
-		want []tok
+		want toks
 	}{
-		{"uint widths", "83 17 18 18 1b ffffffffffffffff", []tok{{'[', 3, ""}, u(23), u(24), u(math.MaxUint64), {']', 0, ""}}},
-		{"non-preferred uint", "1b 0000000000000001", []tok{u(1)}},
-		{"negative", "20", []tok{{'i', uint64(0xffffffffffffffff), ""}}},
-		{"MinInt64", "3b 7fffffffffffffff", []tok{{'i', 1 << 63, ""}}},
-		{"half 1.0", "f9 3c00", []tok{f(1)}},
-		{"half -0", "f9 8000", []tok{f(math.Copysign(0, -1))}},
-		{"half smallest subnormal", "f9 0001", []tok{f(5.960464477539063e-08)}},
-		{"half largest subnormal", "f9 03ff", []tok{f(6.097555160522461e-05)}},
-		{"half max", "f9 7bff", []tok{f(65504)}},
-		{"half inf", "f9 fc00", []tok{f(math.Inf(-1))}},
-		{"half NaN payload", "f9 7e01", []tok{fb(0x7ff8040000000000)}},
-		{"half signalling NaN", "f9 7c01", []tok{fb(0x7ff0040000000000)}},
-		{"single signalling NaN kept", "fa 7f800001", []tok{fb(0x7ff0000020000000)}},
-		{"single", "fa 47c35000", []tok{f(100000)}},
-		{"double", "fb 3ff199999999999a", []tok{f(1.1)}},
-		{"false true null undefined", "84 f4 f5 f6 f7", []tok{{'[', 4, ""}, {'b', 0, ""}, {'b', 1, ""}, {'n', 0, ""}, {'n', 0, ""}, {']', 0, ""}}},
-		{"tags skipped", "d9d9f7 c1 c6 01", []tok{u(1)}},
-		{"bignum is bytes", "c2 49 010000000000000000", []tok{{'y', 0, "\x01\x00\x00\x00\x00\x00\x00\x00\x00"}}},
-		{"indefinite bytes", "5f 42 0102 40 41 03 ff", []tok{{'y', 0, "\x01\x02\x03"}}},
-		{"empty indefinite text", "7f ff", []tok{{'s', 0, ""}}},
-		{"indefinite array counted", "9f 01 9f ff 02 ff", []tok{{'[', 3, ""}, u(1), {'[', 0, ""}, {']', 0, ""}, u(2), {']', 0, ""}}},
-		{"indefinite map counted", "bf 7f 61 6b 61 65 ff 7f 61 76 ff 61 78 bf ff ff", []tok{{'{', 2, ""}, {'s', 0, "ke"}, {'s', 0, "v"}, {'s', 0, "x"}, {'{', 0, ""}, {']', 0, ""}, {']', 0, ""}}},
-		{"sibling indefinite arrays", "82 9f 01 ff a1 61 6b 9f 9f ff 82 9f ff 80 ff", []tok{{'[', 2, ""}, {'[', 1, ""}, u(1), {']', 0, ""},
-			{'{', 1, ""}, {'s', 0, "k"}, {'[', 2, ""}, {'[', 0, ""}, {']', 0, ""}, {'[', 2, ""}, {'[', 0, ""}, {']', 0, ""}, {'[', 0, ""}, {']', 0, ""}, {']', 0, ""}, {']', 0, ""}, {']', 0, ""}, {']', 0, ""}}},
-		{"tagged key", "a1 c6 61 6b 01", []tok{{'{', 1, ""}, {'s', 0, "k"}, u(1), {']', 0, ""}}},
+		{"uint widths", "83 17 18 18 1b ffffffffffffffff", toks{arr(3), u(23), u(24), u(math.MaxUint64), end}},
+		{"non-preferred uint", "1b 0000000000000001", toks{u(1)}},
+		{"negative", "20", toks{i(-1)}},
+		{"MinInt64", "3b 7fffffffffffffff", toks{i(math.MinInt64)}},
+		{"half 1.0", "f9 3c00", toks{f(1)}},
+		{"half -0", "f9 8000", toks{f(math.Copysign(0, -1))}},
+		{"half smallest subnormal", "f9 0001", toks{f(5.960464477539063e-08)}},
+		{"half largest subnormal", "f9 03ff", toks{f(6.097555160522461e-05)}},
+		{"half max", "f9 7bff", toks{f(65504)}},
+		{"half inf", "f9 fc00", toks{f(math.Inf(-1))}},
+		{"half NaN payload", "f9 7e01", toks{fb(0x7ff8040000000000)}},
+		{"half signalling NaN", "f9 7c01", toks{fb(0x7ff0040000000000)}},
+		{"single signalling NaN kept", "fa 7f800001", toks{fb(0x7ff0000020000000)}},
+		{"single", "fa 47c35000", toks{f(100000)}},
+		{"double", "fb 3ff199999999999a", toks{f(1.1)}},
+		{"false true null undefined", "84 f4 f5 f6 f7", toks{arr(4), b(false), b(true), null, null, end}},
+		{"tags skipped", "d9d9f7 c1 c6 01", toks{u(1)}},
+		{"bignum is bytes", "c2 49 010000000000000000", toks{bin("\x01\x00\x00\x00\x00\x00\x00\x00\x00")}},
+		{"indefinite bytes", "5f 42 0102 40 41 03 ff", toks{bin("\x01\x02\x03")}},
+		{"empty indefinite text", "7f ff", toks{str("")}},
+		{"indefinite array counted", "9f 01 9f ff 02 ff", toks{arr(3), u(1), arr(0), end, u(2), end}},
+		{"indefinite map counted", "bf 7f 61 6b 61 65 ff 7f 61 76 ff 61 78 bf ff ff", toks{obj(2), str("ke"), str("v"), str("x"), obj(0), end, end}},
+		{"sibling indefinite arrays", "82 9f 01 ff a1 61 6b 9f 9f ff 82 9f ff 80 ff", toks{arr(2), arr(1), u(1), end,
+			obj(1), str("k"), arr(2), arr(0), end, arr(2), arr(0), end, arr(0), end, end, end, end, end}},
+		{"tagged key", "a1 c6 61 6b 01", toks{obj(1), str("k"), u(1), end}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -139,18 +141,18 @@ func TestHalfFloats(t *testing.T) {
 	for h := 0; h < 1<<16; h++ {
 		data := []byte{0xf9, byte(h >> 8), byte(h)}
 		toks, err := walkTokens(data, 0)
-		if err != nil || len(toks) != 1 || toks[0].kind != 'f' {
+		if err != nil || len(toks) != 1 || toks[0].Kind != 'f' {
 			t.Fatalf("Walk(%x) = %v, %v", data, toks, err)
 		}
-		got := math.Float64frombits(toks[0].v)
+		got := math.Float64frombits(toks[0].V)
 		var ref float64
 		if err := refDec.Unmarshal(data, &ref); err != nil {
 			t.Fatalf("reference %x: %v", data, err)
 		}
 		if math.IsNaN(ref) {
 			want := uint64(h>>15)<<63 | 0x7ff<<52 | uint64(h&0x3ff)<<42
-			if toks[0].v != want {
-				t.Errorf("%x: NaN bits %016x, want %016x", data, toks[0].v, want)
+			if toks[0].V != want {
+				t.Errorf("%x: NaN bits %016x, want %016x", data, toks[0].V, want)
 			}
 			continue
 		}

@@ -8,6 +8,7 @@ import (
 	segjson "github.com/segmentio/encoding/json"
 
 	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/codec/codectest"
 )
 
 // hotMessages are the six messages on the router's per-event and per-call
@@ -116,20 +117,6 @@ func BenchmarkRefSegmentioDecodeAny(b *testing.B) {
 	}
 }
 
-// nopWriter discards tokens, to time Walk alone.
-type nopWriter struct{}
-
-func (nopWriter) WriteNil()          {}
-func (nopWriter) WriteBool(bool)     {}
-func (nopWriter) WriteInt(int64)     {}
-func (nopWriter) WriteUint(uint64)   {}
-func (nopWriter) WriteFloat(float64) {}
-func (nopWriter) WriteString([]byte) {}
-func (nopWriter) WriteBytes([]byte)  {}
-func (nopWriter) BeginArray(int)     {}
-func (nopWriter) BeginMap(int)       {}
-func (nopWriter) End()               {}
-
 // walkInputs measure the two-pass design: a flat payload, a typical
 // nested one, and two inputs of the same size nested 17 and 64 deep. A
 // count-by-skip-scan design would re-read deep64 about four times as often
@@ -152,7 +139,7 @@ func BenchmarkWalk(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := Walk(data, nopWriter{}, 64); err != nil {
+				if err := Walk(data, codectest.Discard{}, 64); err != nil {
 					b.Fatal(err)
 				}
 			}

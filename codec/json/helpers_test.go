@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/codec/codectest"
 )
 
 // refValue converts a codectest-style Go value into what encoding/json
@@ -227,104 +227,19 @@ func strictEqual(a, b any) bool {
 	return a == b
 }
 
-// token is one ValueWriter call.
-type token struct {
-	op  byte // n b i u f s y [ { ]
-	i   int64
-	u   uint64
-	f   uint64 // float bits, so -0 and 0 differ
-	s   string
-	cnt int
-}
-
-// recorder is a ValueWriter that records the tokens it receives.
-type recorder struct{ toks []token }
-
-func (r *recorder) WriteNil() { r.toks = append(r.toks, token{op: 'n'}) }
-func (r *recorder) WriteBool(v bool) {
-	t := token{op: 'b'}
-	if v {
-		t.u = 1
-	}
-	r.toks = append(r.toks, t)
-}
-func (r *recorder) WriteInt(v int64)   { r.toks = append(r.toks, token{op: 'i', i: v}) }
-func (r *recorder) WriteUint(v uint64) { r.toks = append(r.toks, token{op: 'u', u: v}) }
-func (r *recorder) WriteFloat(v float64) {
-	r.toks = append(r.toks, token{op: 'f', f: math.Float64bits(v)})
-}
-func (r *recorder) WriteString(s []byte) { r.toks = append(r.toks, token{op: 's', s: string(s)}) }
-func (r *recorder) WriteBytes(b []byte)  { r.toks = append(r.toks, token{op: 'y', s: string(b)}) }
-func (r *recorder) BeginArray(n int)     { r.toks = append(r.toks, token{op: '[', cnt: n}) }
-func (r *recorder) BeginMap(n int)       { r.toks = append(r.toks, token{op: '{', cnt: n}) }
-func (r *recorder) End()                 { r.toks = append(r.toks, token{op: ']'}) }
-
-// replay sends recorded tokens to w.
-func replay(toks []token, w codec.ValueWriter) {
-	for _, t := range toks {
-		switch t.op {
-		case 'n':
-			w.WriteNil()
-		case 'b':
-			w.WriteBool(t.u == 1)
-		case 'i':
-			w.WriteInt(t.i)
-		case 'u':
-			w.WriteUint(t.u)
-		case 'f':
-			w.WriteFloat(math.Float64frombits(t.f))
-		case 's':
-			w.WriteString([]byte(t.s))
-		case 'y':
-			w.WriteBytes([]byte(t.s))
-		case '[':
-			w.BeginArray(t.cnt)
-		case '{':
-			w.BeginMap(t.cnt)
-		case ']':
-			w.End()
-		}
-	}
-}
-
-// checkCounts verifies that every BeginArray/BeginMap count equals the
-// number of elements (pairs) actually written before its End.
-func checkCounts(t testing.TB, toks []token) {
-	t.Helper()
-	type open struct {
-		want, got int
-		isMap     bool
-	}
-	var stack []open
-	for _, tk := range toks {
-		if len(stack) > 0 {
-			top := &stack[len(stack)-1]
-			if tk.op != ']' {
-				top.got++
-			}
-		}
-		switch tk.op {
-		case '[', '{':
-			stack = append(stack, open{want: tk.cnt, isMap: tk.op == '{'})
-		case ']':
-			top := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			got := top.got
-			if top.isMap {
-				got /= 2
-			}
-			if got != top.want {
-				t.Fatalf("container announced %d elements, got %d", top.want, got)
-			}
-		}
-	}
-}
-
 // walkTokens walks data and returns its tokens.
-func walkTokens(data []byte, maxDepth int) ([]token, error) {
-	var r recorder
+func walkTokens(data []byte, maxDepth int) ([]codectest.Token, error) {
+	var r codectest.Recorder
 	err := Walk(data, &r, maxDepth)
-	return r.toks, err
+	return r.Toks, err
+}
+
+// checkTokens fails t unless toks keep the Walk contract.
+func checkTokens(t testing.TB, toks []codectest.Token) {
+	t.Helper()
+	if err := codectest.CheckTokens(toks); err != nil {
+		t.Fatalf("tokens %v: %v", toks, err)
+	}
 }
 
 // indentVariants returns data re-indented in a few whitespace styles that

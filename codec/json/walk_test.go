@@ -15,6 +15,7 @@ import (
 	segjson "github.com/segmentio/encoding/json"
 
 	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/codec/codectest"
 )
 
 // gen produces random JSON-representable values: nested lists and dicts,
@@ -172,10 +173,10 @@ func TestWalkRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkCounts(t, toks)
+		checkTokens(t, toks)
 		w := NewWriter()
 		w.Reset(nil)
-		replay(toks, w)
+		codectest.Replay(toks, w)
 		if w.Err() != nil || !bytes.Equal(w.Bytes(), data) {
 			t.Fatalf("Walk → Writer changed\n%s\nto\n%s (%v)", data, w.Bytes(), w.Err())
 		}
@@ -224,7 +225,7 @@ func TestWalkDifferential(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkCounts(t, toks)
+			checkTokens(t, toks)
 		}
 	}
 }
@@ -233,28 +234,28 @@ func TestWalkDifferential(t *testing.T) {
 func TestWalkNumbers(t *testing.T) {
 	tests := []struct {
 		in  string
-		tok token
+		tok codectest.Token
 	}{
-		{"0", token{op: 'u'}},
-		{"-0", token{op: 'u'}},
-		{"18446744073709551615", token{op: 'u', u: math.MaxUint64}},
-		{"18446744073709551616", token{op: 'f', f: math.Float64bits(18446744073709551616)}},
-		{"-1", token{op: 'i', i: -1}},
-		{"-9223372036854775808", token{op: 'i', i: math.MinInt64}},
-		{"-9223372036854775809", token{op: 'f', f: math.Float64bits(-9223372036854775809)}},
-		{"-0.0", token{op: 'f', f: math.Float64bits(math.Copysign(0, -1))}},
-		{"1.0", token{op: 'f', f: math.Float64bits(1)}},
-		{"1e2", token{op: 'f', f: math.Float64bits(100)}},
-		{"1E+2", token{op: 'f', f: math.Float64bits(100)}},
-		{"2.5e-3", token{op: 'f', f: math.Float64bits(0.0025)}},
-		{"1e-400", token{op: 'f', f: 0}},
-		{"-1e-400", token{op: 'f', f: math.Float64bits(math.Copysign(0, -1))}},
-		{"0e99999", token{op: 'f', f: 0}},
-		{"9007199254740993.0", token{op: 'f', f: math.Float64bits(9007199254740992)}},
-		{"2.2250738585072011e-308", token{op: 'f', f: math.Float64bits(2.2250738585072011e-308)}},
-		{"1.7976931348623157e308", token{op: 'f', f: math.Float64bits(math.MaxFloat64)}},
-		{"0.1000000000000000055511151231257827021181583404541015625", token{op: 'f', f: math.Float64bits(0.1)}},
-		{"1" + strings.Repeat("0", 300), token{op: 'f', f: math.Float64bits(1e300)}},
+		{"0", codectest.Uint(0)},
+		{"-0", codectest.Uint(0)},
+		{"18446744073709551615", codectest.Uint(math.MaxUint64)},
+		{"18446744073709551616", codectest.Float(18446744073709551616)},
+		{"-1", codectest.Int(-1)},
+		{"-9223372036854775808", codectest.Int(math.MinInt64)},
+		{"-9223372036854775809", codectest.Float(-9223372036854775809)},
+		{"-0.0", codectest.Float(math.Copysign(0, -1))},
+		{"1.0", codectest.Float(1)},
+		{"1e2", codectest.Float(100)},
+		{"1E+2", codectest.Float(100)},
+		{"2.5e-3", codectest.Float(0.0025)},
+		{"1e-400", codectest.Float(0)},
+		{"-1e-400", codectest.Float(math.Copysign(0, -1))},
+		{"0e99999", codectest.Float(0)},
+		{"9007199254740993.0", codectest.Float(9007199254740992)},
+		{"2.2250738585072011e-308", codectest.Float(2.2250738585072011e-308)},
+		{"1.7976931348623157e308", codectest.Float(math.MaxFloat64)},
+		{"0.1000000000000000055511151231257827021181583404541015625", codectest.Float(0.1)},
+		{"1" + strings.Repeat("0", 300), codectest.Float(1e300)},
 	}
 	for _, tt := range tests {
 		toks, err := walkTokens([]byte(tt.in), 1)
@@ -271,11 +272,12 @@ func TestWalkBinary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []token{
-		{op: '{', cnt: 2}, {op: 's', s: "\x00AQID"}, {op: 'y', s: "\x01\x02\x03"}, {op: 's', s: "k"},
-		{op: '[', cnt: 9}, {op: 'y', s: "\x01\x02"}, {op: 'y', s: "\x01\x02"}, {op: 'y', s: ""}, {op: 's', s: "\x00A"},
-		{op: 'y', s: "\x01"}, {op: 'y', s: "\x01\x0f\xc3"}, {op: 's', s: "\x00AQ="}, {op: 's', s: "\x00AA\nAA"}, {op: 's', s: "x\x00AQID"},
-		{op: ']'}, {op: ']'},
+	str, bin := codectest.Str, codectest.Bin
+	want := []codectest.Token{
+		codectest.Map(2), str("\x00AQID"), bin("\x01\x02\x03"), str("k"),
+		codectest.Array(9), bin("\x01\x02"), bin("\x01\x02"), bin(""), str("\x00A"),
+		bin("\x01"), bin("\x01\x0f\xc3"), str("\x00AQ="), str("\x00AA\nAA"), str("x\x00AQID"),
+		codectest.End(), codectest.End(),
 	}
 	if len(toks) != len(want) {
 		t.Fatalf("tokens = %+v", toks)
@@ -356,7 +358,7 @@ func TestWalkErrors(t *testing.T) {
 		{strings.Repeat("[", 100000), 1 << 30, codec.ErrDepth},
 	}
 	for _, tt := range tests {
-		var r recorder
+		var r codectest.Recorder
 		err := Walk([]byte(tt.in), &r, tt.depth)
 		name := tt.in
 		if len(name) > 40 {
@@ -372,8 +374,8 @@ func TestWalkErrors(t *testing.T) {
 		if !errors.Is(err, tt.err) || !errors.As(err, &ce) {
 			t.Errorf("Walk(%q, %d) = %v, want %v", name, tt.depth, err, tt.err)
 		}
-		if len(r.toks) != 0 {
-			t.Errorf("Walk(%q) emitted %d tokens before failing", name, len(r.toks))
+		if len(r.Toks) != 0 {
+			t.Errorf("Walk(%q) emitted %d tokens before failing", name, len(r.Toks))
 		}
 	}
 }

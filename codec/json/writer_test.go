@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/codec/codectest"
 )
 
 func nan() float64 { return math.NaN() }
@@ -43,7 +44,7 @@ func TestWriterFloats(t *testing.T) {
 		}
 		// And it must come back as the same float.
 		toks, err := walkTokens(w.Bytes(), 1)
-		if err != nil || len(toks) != 1 || toks[0].op != 'f' || toks[0].f != math.Float64bits(tt.f) {
+		if err != nil || len(toks) != 1 || toks[0] != codectest.Float(tt.f) {
 			t.Errorf("Walk(%s) = %+v, %v", w.Bytes(), toks, err)
 		}
 	}
@@ -80,7 +81,7 @@ func TestWriterStrings(t *testing.T) {
 			t.Errorf("WriteString(%q) = %s, %v; want %s", tt.in, w.Bytes(), w.Err(), tt.want)
 		}
 		toks, err := walkTokens(w.Bytes(), 1)
-		if err != nil || len(toks) != 1 || toks[0].s != tt.in {
+		if err != nil || len(toks) != 1 || toks[0] != codectest.Str(tt.in) {
 			t.Errorf("Walk(%s) = %+v, %v", w.Bytes(), toks, err)
 		}
 	}

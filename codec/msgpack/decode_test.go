@@ -295,7 +295,7 @@ func TestExtPassesDecode(t *testing.T) {
 		if err != nil || !bytes.Equal(out, data) {
 			t.Errorf("Append = %x, %v; want verbatim %x", out, err, data)
 		}
-		if err := Walk(m.Args.Bytes, &recorder{}, 0); !errors.Is(err, codec.ErrUnsupported) {
+		if err := Walk(m.Args.Bytes, codectest.Discard{}, 0); !errors.Is(err, codec.ErrUnsupported) {
 			t.Errorf("Walk(%x) = %v, want ErrUnsupported", m.Args.Bytes, err)
 		}
 	}

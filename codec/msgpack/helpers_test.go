@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -93,39 +92,6 @@ func unhex(t testing.TB, s string) []byte {
 	}
 	return b
 }
-
-// recorder is a ValueWriter that records tokens as text, to compare two
-// walks exactly (floats by bits, so -0 and NaN payloads count).
-type recorder struct{ toks []string }
-
-func (r *recorder) add(kind string, v []byte) { r.toks = append(r.toks, kind+string(v)) }
-func (r *recorder) WriteNil()                 { r.add("nil", nil) }
-func (r *recorder) WriteBool(v bool)          { r.add("bool ", strconv.AppendBool(nil, v)) }
-func (r *recorder) WriteInt(v int64)          { r.add("int ", strconv.AppendInt(nil, v, 10)) }
-func (r *recorder) WriteUint(v uint64)        { r.add("uint ", strconv.AppendUint(nil, v, 10)) }
-func (r *recorder) WriteFloat(v float64) {
-	r.add("float ", fmt.Appendf(nil, "%016x", math.Float64bits(v)))
-}
-func (r *recorder) WriteString(s []byte) { r.add("str ", s) }
-func (r *recorder) WriteBytes(b []byte)  { r.add("bin ", fmt.Appendf(nil, "%x", b)) }
-func (r *recorder) BeginArray(n int)     { r.add("array ", strconv.AppendInt(nil, int64(n), 10)) }
-func (r *recorder) BeginMap(n int)       { r.add("map ", strconv.AppendInt(nil, int64(n), 10)) }
-func (r *recorder) End()                 { r.add("end", nil) }
-
-// equal reports whether r and o recorded the same tokens.
-func (r *recorder) equal(o *recorder) bool {
-	if len(r.toks) != len(o.toks) {
-		return false
-	}
-	for i := range r.toks {
-		if r.toks[i] != o.toks[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func (r *recorder) String() string { return strings.Join(r.toks, " ") }
 
 // --- random values ---------------------------------------------------------
 
@@ -410,17 +376,3 @@ func short(v any) string {
 	}
 	return s
 }
-
-// discard is a ValueWriter that drops every token.
-type discard struct{}
-
-func (discard) WriteNil()          {}
-func (discard) WriteBool(bool)     {}
-func (discard) WriteInt(int64)     {}
-func (discard) WriteUint(uint64)   {}
-func (discard) WriteFloat(float64) {}
-func (discard) WriteString([]byte) {}
-func (discard) WriteBytes([]byte)  {}
-func (discard) BeginArray(int)     {}
-func (discard) BeginMap(int)       {}
-func (discard) End()               {}

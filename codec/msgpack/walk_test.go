@@ -5,10 +5,12 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/codec/codectest"
 )
 
 // TestWalkDifferential generates random values, encodes them with the
@@ -48,9 +50,12 @@ func TestWalkDifferential(t *testing.T) {
 				t.Fatalf("value %d: Walk and the generated value differ: %s", i, d)
 			}
 
-			var first, second recorder
+			var first, second codectest.Recorder
 			if err := Walk(data, &first, 0); err != nil {
 				t.Fatal(err)
+			}
+			if err := codectest.CheckTokens(first.Toks); err != nil {
+				t.Fatalf("value %d: Walk(%x) tokens: %v", i, data, err)
 			}
 			w.Reset(nil)
 			if err := Walk(data, w, 0); err != nil || w.Err() != nil {
@@ -60,7 +65,7 @@ func TestWalkDifferential(t *testing.T) {
 			if err := Walk(out, &second, 0); err != nil {
 				t.Fatalf("Walk(Writer output %x): %v", out, err)
 			}
-			if !first.equal(&second) {
+			if !slices.Equal(first.Toks, second.Toks) {
 				t.Fatalf("tokens changed through Writer:\n%.2000s\n%.2000s", &first, &second)
 			}
 			w.Reset(nil)
@@ -120,7 +125,7 @@ func TestWalkTokens(t *testing.T) {
 		{"df 00000001 a0 80", "map 1 str  map 0 end end"},
 	}
 	for _, tt := range tests {
-		var rec recorder
+		var rec codectest.Recorder
 		data := unhex(t, tt.hex)
 		if err := Walk(data, &rec, 0); err != nil {
 			t.Errorf("Walk(%x): %v", data, err)
@@ -162,7 +167,7 @@ func TestWalkErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		data := unhex(t, tt.hex)
-		err := Walk(data, &recorder{}, tt.max)
+		err := Walk(data, &codectest.Recorder{}, tt.max)
 		if tt.err == nil {
 			if err != nil {
 				t.Errorf("Walk(%x, %d) = %v", data, tt.max, err)
@@ -181,10 +186,10 @@ func TestWalkErrors(t *testing.T) {
 
 	// maxDepth 0 means the default: 64 levels pass, 65 do not.
 	deep := func(n int) []byte { return append(bytes.Repeat([]byte{0x91}, n-1), 0x90) }
-	if err := Walk(deep(codec.DefaultMaxDepth), &recorder{}, 0); err != nil {
+	if err := Walk(deep(codec.DefaultMaxDepth), &codectest.Recorder{}, 0); err != nil {
 		t.Errorf("depth %d: %v", codec.DefaultMaxDepth, err)
 	}
-	if err := Walk(deep(codec.DefaultMaxDepth+1), &recorder{}, 0); !errors.Is(err, codec.ErrDepth) {
+	if err := Walk(deep(codec.DefaultMaxDepth+1), &codectest.Recorder{}, 0); !errors.Is(err, codec.ErrDepth) {
 		t.Errorf("depth %d: %v, want ErrDepth", codec.DefaultMaxDepth+1, err)
 	}
 }
@@ -198,7 +203,7 @@ func TestWalkTruncations(t *testing.T) {
 			continue // quadratic: keep it quick
 		}
 		for n := range len(data) {
-			if err := Walk(data[:n:n], discard{}, 0); !errors.Is(err, codec.ErrTruncated) {
+			if err := Walk(data[:n:n], codectest.Discard{}, 0); !errors.Is(err, codec.ErrTruncated) {
 				t.Fatalf("Walk(%x) = %v, want ErrTruncated", data[:n], err)
 			}
 		}
