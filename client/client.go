@@ -463,6 +463,17 @@ func (c *Client) await(id uint64, req *request, op, uri string) (reply, error) {
 	}
 }
 
+// request writes the request build fills in, with req pending, and waits
+// for its answer like await. op and uri name the request in errors.
+func (c *Client) request(req *request, op, uri string, build func(m *codec.Message)) (reply, error) {
+	id, err := c.write(req, build)
+	if err != nil {
+		req.free()
+		return reply{}, fmt.Errorf("client: %s %q: %w", op, uri, err)
+	}
+	return c.await(id, req, op, uri)
+}
+
 // timerPool holds stopped timers. Since Go 1.23 a stopped timer has no
 // stale value in its channel, so Reset after Get is safe.
 var timerPool = sync.Pool{New: func() any {

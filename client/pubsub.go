@@ -53,16 +53,11 @@ func (c *Client) Subscribe(topic string, h EventHandler, opts *SubscribeOptions)
 	s := &Subscription{c: c, topic: topic, h: h}
 	req := newRequest(codec.SUBSCRIBE)
 	req.sub = s
-	id, err := c.write(req, func(m *codec.Message) {
+	if _, err := c.request(req, "subscribe", topic, func(m *codec.Message) {
 		m.Type = codec.SUBSCRIBE
 		m.URI = view(topic)
 		setMatch(&m.Details, match)
-	})
-	if err != nil {
-		req.free()
-		return nil, fmt.Errorf("client: subscribe %q: %w", topic, err)
-	}
-	if _, err := c.await(id, req, "subscribe", topic); err != nil {
+	}); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -125,25 +120,14 @@ func (s *Subscription) Unsubscribe() error {
 	if !last || c.ended.Load() {
 		return nil
 	}
-	req := newRequest(codec.UNSUBSCRIBE)
-	id, err := c.write(req, func(m *codec.Message) {
+	_, err := c.request(newRequest(codec.UNSUBSCRIBE), "unsubscribe", s.topic, func(m *codec.Message) {
 		m.Type = codec.UNSUBSCRIBE
 		m.ID = s.id
 	})
-	if err != nil {
-		req.free()
-		if c.ended.Load() {
-			return nil
-		}
-		return fmt.Errorf("client: unsubscribe %q: %w", s.topic, err)
-	}
-	if _, err := c.await(id, req, "unsubscribe", s.topic); err != nil {
-		if errors.Is(err, ErrClosed) {
-			return nil
-		}
+	if err != nil && !c.ended.Load() {
 		return err
 	}
-	return nil
+	return nil // the subscription is gone with the session otherwise
 }
 
 // Publish publishes an event to topic. Without PublishOptions.Acknowledge

@@ -41,19 +41,14 @@ func (c *Client) Register(proc string, h InvocationHandler, opts *RegisterOption
 	reg := &Registration{c: c, proc: proc, h: h}
 	req := newRequest(codec.REGISTER)
 	req.reg = reg
-	id, err := c.write(req, func(m *codec.Message) {
+	if _, err := c.request(req, "register", proc, func(m *codec.Message) {
 		m.Type = codec.REGISTER
 		m.URI = view(proc)
 		setMatch(&m.Details, o.Match)
 		if o.Invoke != "" && o.Invoke != "single" {
 			m.Details.SetString(codec.KeyInvoke, view(o.Invoke))
 		}
-	})
-	if err != nil {
-		req.free()
-		return nil, fmt.Errorf("client: register %q: %w", proc, err)
-	}
-	if _, err := c.await(id, req, "register", proc); err != nil {
+	}); err != nil {
 		return nil, err
 	}
 	return reg, nil
@@ -74,30 +69,21 @@ func (r *Registration) Unregister() error {
 	if !mine || c.ended.Load() {
 		return nil
 	}
-	req := newRequest(codec.UNREGISTER)
-	id, err := c.write(req, func(m *codec.Message) {
+	_, err := c.request(newRequest(codec.UNREGISTER), "unregister", r.proc, func(m *codec.Message) {
 		m.Type = codec.UNREGISTER
 		m.ID = r.id
 	})
-	if err != nil {
-		req.free()
-		if c.ended.Load() {
-			return nil
-		}
-		r.leaving.Store(false)
-		return fmt.Errorf("client: unregister %q: %w", r.proc, err)
+	if err != nil && !c.ended.Load() {
+		r.leaving.Store(false) // still registered: a later Unregister may retry
+		return err
 	}
-	_, err = c.await(id, req, "unregister", r.proc)
-	if err == nil || errors.Is(err, ErrClosed) {
-		c.mu.Lock()
-		if c.regs[r.id] == r {
-			delete(c.regs, r.id)
-		}
-		c.mu.Unlock()
-		return nil
+	// Unregistered, or gone with the session.
+	c.mu.Lock()
+	if c.regs[r.id] == r {
+		delete(c.regs, r.id)
 	}
-	r.leaving.Store(false) // still registered: a later Unregister may retry
-	return err
+	c.mu.Unlock()
+	return nil
 }
 
 // Call calls proc and waits for its result. A WAMP error (from the callee
