@@ -32,7 +32,6 @@ func storeMax(a *atomic.Int64, v int64) {
 type idleSession struct {
 	c   *conn
 	fo  *fanout
-	ts  bool // kernel timestamps on
 	err error
 }
 
@@ -54,24 +53,6 @@ func (s *idleSession) onMessage(c *conn, msg []byte) error {
 		return errClosed
 	}
 	return nil
-}
-
-func (s *idleSession) loop(stopping *atomic.Bool) {
-	defer s.c.release()
-	for {
-		var err error
-		if s.ts {
-			err = s.c.readOnceTS()
-		} else {
-			err = s.c.readOnce()
-		}
-		if err != nil {
-			if !stopping.Load() {
-				s.err = err
-			}
-			return
-		}
-	}
 }
 
 // RunConns runs the conns mode: cfg.Sessions sessions join and subscribe
@@ -123,8 +104,7 @@ func RunConns(ctx context.Context, cfg Config) (*Result, error) {
 			}
 		}
 	}()
-	tsOK := true
-	var tsMu sync.Mutex
+	var tsOff atomic.Bool // kernel timestamps unavailable on some socket
 	_ = parallel(cfg.Sessions, cfg.Concurrency, func(i int) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -143,14 +123,10 @@ func RunConns(ctx context.Context, cfg Config) (*Result, error) {
 			return nil
 		}
 		setup[i] = r.clk.now() - t
-		s := &idleSession{c: c, fo: fo, ts: true}
 		if err := c.enableRxTimestamps(); err != nil {
-			s.ts = false
-			tsMu.Lock()
-			tsOK = false
-			tsMu.Unlock()
+			tsOff.Store(true)
 		}
-		sess[i] = s
+		sess[i] = &idleSession{c: c, fo: fo}
 		established.Add(1)
 		return nil
 	})
@@ -206,9 +182,9 @@ func RunConns(ctx context.Context, cfg Config) (*Result, error) {
 			s.err = err
 		}
 		wg.Add(1)
-		go func() { defer wg.Done(); s.loop(&r.stopping) }()
+		go func() { defer wg.Done(); s.c.readLoop(&r.stopping, &s.err, nil) }()
 	}
-	if !tsOK {
+	if tsOff.Load() {
 		res.note("kernel receive timestamps (SO_TIMESTAMPNS) unavailable on some sockets; fanout_kernel_us omitted")
 	}
 
@@ -233,7 +209,7 @@ func RunConns(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		cr.Missed = append(cr.Missed, int(n-fo.got[e].Load()))
 		cr.Fanout = append(cr.Fanout, round3(float64(fo.lastMono[e].Load()-sendMono)/1e3))
-		if tsOK {
+		if !tsOff.Load() {
 			cr.FanoutKernel = append(cr.FanoutKernel, round3(float64(fo.lastRx[e].Load()-sendWall)/1e3))
 		}
 		// Let the tool's goroutines go back to sleep before the next event.

@@ -157,20 +157,13 @@ func (s *subscriber) onMessage(c *conn, msg []byte) error {
 }
 
 func (s *subscriber) loop(stopping *atomic.Bool) {
-	defer s.c.release()
-	for {
-		err := s.c.readOnce()
+	s.c.readLoop(stopping, &s.err, func(err error) error {
 		s.seen.v.Store(s.n)
-		if err != nil {
-			if !stopping.Load() {
-				s.err = err
-			}
-			s.dead.Store(true)
-			s.f.kick()
-			return
-		}
 		s.f.kick()
-	}
+		return err
+	})
+	s.dead.Store(true)
+	s.f.kick()
 }
 
 // publisher is one publishing session. Its loop writes; a second goroutine
@@ -240,18 +233,6 @@ func (p *publisher) onMessage(c *conn, msg []byte) error {
 		return errClosed
 	}
 	return nil
-}
-
-func (p *publisher) readLoop(stopping *atomic.Bool) {
-	defer p.c.release()
-	for {
-		if err := p.c.readOnce(); err != nil {
-			if !stopping.Load() {
-				p.rerr = err
-			}
-			return
-		}
-	}
 }
 
 // readBufferFor sizes read buffers: big when there are few connections.
@@ -346,7 +327,7 @@ func RunPubSub(ctx context.Context, cfg Config) (*Result, error) {
 			p.rerr = err
 		}
 		readWG.Add(1)
-		go func() { defer readWG.Done(); p.readLoop(&r.stopping) }()
+		go func() { defer readWG.Done(); p.c.readLoop(&r.stopping, &p.rerr, nil) }()
 	}
 	written := func() (n int64) {
 		for _, p := range pubs {

@@ -128,20 +128,14 @@ func (e *callee) onMessage(c *conn, msg []byte) error {
 	return nil
 }
 
+// loop answers until the connection ends, with one write per read.
 func (e *callee) loop(stopping *atomic.Bool) {
-	defer e.c.release()
-	for {
-		err := e.c.readOnce()
+	e.c.readLoop(stopping, &e.err, func(err error) error {
 		if ferr := e.c.flush(); err == nil {
 			err = ferr
 		}
-		if err != nil {
-			if !stopping.Load() {
-				e.err = err
-			}
-			return
-		}
-	}
+		return err
+	})
 }
 
 // RunRPC runs the rpc mode: cfg.Callees register one procedure (a shared

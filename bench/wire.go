@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -201,8 +202,12 @@ func (c *conn) feed(data []byte) error {
 	return err
 }
 
-// readOnce reads once and feeds what arrived.
+// readOnce reads once and feeds what arrived; with kernel timestamps on
+// (enableRxTimestamps) it is readOnceTS.
 func (c *conn) readOnce() error {
+	if c.rx != nil {
+		return c.readOnceTS()
+	}
 	n, err := c.nc.Read(c.rbuf)
 	if n > 0 {
 		c.now = c.clk.now()
@@ -211,6 +216,27 @@ func (c *conn) readOnce() error {
 		}
 	}
 	return err
+}
+
+// readLoop reads c until a read fails, calling after, when set, after
+// every read with the read's error and going on with what it returns. The
+// error that ends the loop goes to *errp, unless the run is stopping (the
+// tool itself closed the connection). It gives the decoders' buffers back
+// when it returns.
+func (c *conn) readLoop(stopping *atomic.Bool, errp *error, after func(error) error) {
+	defer c.release()
+	for {
+		err := c.readOnce()
+		if after != nil {
+			err = after(err)
+		}
+		if err != nil {
+			if !stopping.Load() {
+				*errp = err
+			}
+			return
+		}
+	}
 }
 
 // nextKey draws a WebSocket mask key (xorshift64*): RFC 6455 wants an
