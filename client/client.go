@@ -157,14 +157,13 @@ func (r *request) free() {
 	requestPool.Put(r)
 }
 
-// replyType is the answer expected for each request type.
-var replyType = [codec.UNREGISTER + 1]codec.Type{
-	codec.PUBLISH:     codec.PUBLISHED,
-	codec.SUBSCRIBE:   codec.SUBSCRIBED,
-	codec.UNSUBSCRIBE: codec.UNSUBSCRIBED,
-	codec.CALL:        codec.RESULT,
-	codec.REGISTER:    codec.REGISTERED,
-	codec.UNREGISTER:  codec.UNREGISTERED,
+// ackOf is the request type each acknowledgement answers.
+var ackOf = [codec.UNREGISTERED + 1]codec.Type{
+	codec.PUBLISHED:    codec.PUBLISH,
+	codec.SUBSCRIBED:   codec.SUBSCRIBE,
+	codec.UNSUBSCRIBED: codec.UNSUBSCRIBE,
+	codec.REGISTERED:   codec.REGISTER,
+	codec.UNREGISTERED: codec.UNREGISTER,
 }
 
 // New joins cfg.Realm over t: HELLO, then WELCOME (answering any CHALLENGE

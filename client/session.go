@@ -190,18 +190,22 @@ func (c *Client) violation(msg string) {
 	c.abort(uriProtocolViolation, msg, &Error{URI: uriProtocolViolation, Args: []any{msg}})
 }
 
-// take removes and returns the pending request id if it expects an answer
-// of type t, with the reader already holding no lock. A request that is
-// not pending (forgotten after a timeout or cancellation) yields nil.
-func (c *Client) takeLocked(id uint64, t codec.Type) (*request, bool) {
+// takeLocked returns the request pending under id if it is of type want,
+// and removes it unless keep. false means the pending request is of
+// another type: the router answered the wrong request. No pending request
+// (forgotten after a timeout or cancellation) yields nil, true. Client.mu
+// must be held.
+func (c *Client) takeLocked(id uint64, want codec.Type, keep bool) (*request, bool) {
 	r := c.reqs[id]
 	if r == nil {
 		return nil, true
 	}
-	if replyType[r.typ] != t {
+	if r.typ != want {
 		return nil, false
 	}
-	delete(c.reqs, id)
+	if !keep {
+		delete(c.reqs, id)
+	}
 	return r, true
 }
 
@@ -210,7 +214,7 @@ func (c *Client) takeLocked(id uint64, t codec.Type) (*request, bool) {
 // so that an EVENT or INVOCATION that follows at once finds them.
 func (c *Client) onAck(m *codec.Message) bool {
 	c.mu.Lock()
-	r, ok := c.takeLocked(m.Request, m.Type)
+	r, ok := c.takeLocked(m.Request, ackOf[m.Type], false)
 	if r != nil {
 		switch {
 		case r.sub != nil:
@@ -236,13 +240,9 @@ func (c *Client) onAck(m *codec.Message) bool {
 // onError handles ERROR answering one of our requests.
 func (c *Client) onError(m *codec.Message) bool {
 	c.mu.Lock()
-	r := c.reqs[m.Request]
-	match := r != nil && r.typ == m.ErrorType
-	if match {
-		delete(c.reqs, m.Request)
-	}
+	r, ok := c.takeLocked(m.Request, m.ErrorType, false)
 	c.mu.Unlock()
-	if r != nil && !match {
+	if !ok {
 		c.violation("ERROR for " + m.ErrorType.String() + " answers a request of another type")
 		return false
 	}
@@ -263,15 +263,12 @@ func (c *Client) onError(m *codec.Message) bool {
 func (c *Client) onResult(m *codec.Message) {
 	progress := m.Details.Progress
 	c.mu.Lock()
-	r := c.reqs[m.Request]
-	if r != nil && r.typ == codec.CALL && !progress {
-		delete(c.reqs, m.Request)
-	}
+	r, ok := c.takeLocked(m.Request, codec.CALL, progress)
 	c.mu.Unlock()
-	if r == nil || r.typ != codec.CALL {
-		if r != nil {
-			c.log.Warn("zwamp client: RESULT for a request that is not a call", "request", m.Request)
-		}
+	if !ok {
+		c.log.Warn("zwamp client: RESULT for a request that is not a call", "request", m.Request)
+	}
+	if r == nil {
 		return
 	}
 	if progress && !r.progress {
