@@ -2,16 +2,13 @@ package fuzz
 
 import (
 	"bytes"
-	"encoding/base64"
 	stdjson "encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -30,14 +27,14 @@ var jsonUpdateCorpus = flag.Bool("jsoncorpus.update", false, "rewrite testdata/f
 func jsonCaseSeeds(t testing.TB) map[string][]byte {
 	out := map[string][]byte{}
 	for _, c := range codectest.Cases {
-		b, err := stdjson.Marshal(jsonRef(c.Value))
+		b, err := stdjson.Marshal(codectest.JSONValue(c.Value))
 		if err != nil {
 			t.Fatalf("%s: %v", c.Name, err)
 		}
 		out["case-"+jsonFileName(c.Name)] = b
 	}
 	for _, c := range codectest.BadCases {
-		b, err := stdjson.Marshal(jsonRef(c.Value))
+		b, err := stdjson.Marshal(codectest.JSONValue(c.Value))
 		if err != nil {
 			t.Fatalf("%s: %v", c.Name, err)
 		}
@@ -87,27 +84,6 @@ var jsonNasties = []string{
 	`[16, 1, {}, "a", [` + strings.Repeat("[", 5000),
 	`[16, 1, {}, "a", [1` + strings.Repeat("0", 400) + `]]`,
 	`[8, 68, 6131533, {}, "e", [], {}]`, `[8, 65536, 1, {}, "e"]`, `[300, 1]`, `[65552, 1]`, `[35, 1, {}, 1]`,
-}
-
-// jsonRef converts []byte to the WAMP binary convention for encoding/json.
-func jsonRef(v any) any {
-	switch x := v.(type) {
-	case []byte:
-		return "\x00" + base64.StdEncoding.EncodeToString(x)
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = jsonRef(e)
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = jsonRef(e)
-		}
-		return out
-	}
-	return v
 }
 
 // TestJSONSeedCorpus keeps the checked-in corpus in step with codectest:
@@ -253,88 +229,12 @@ func FuzzJSONWalk(f *testing.F) {
 		if err != nil {
 			t.Fatalf("ToGo after a successful Walk: %v", err)
 		}
-		dec := stdjson.NewDecoder(bytes.NewReader(data))
-		dec.UseNumber()
-		var ref any
-		if err := dec.Decode(&ref); err != nil {
+		ref, err := codectest.JSONUnmarshal(data)
+		if err != nil {
 			t.Fatalf("encoding/json rejects %q: %v", data, err)
 		}
-		if !jsonSameAsRef(got, ref) {
+		if !codectest.SameAsJSON(got, ref) {
 			t.Fatalf("values differ for %q:\n got %#v\nref %#v", data, got, ref)
 		}
 	})
-}
-
-// jsonConvention is the reference reading of the binary convention, built
-// on encoding/base64 (padded when the length is a multiple of 4, unpadded
-// otherwise; '\r' and '\n', which encoding/base64 skips, disqualify).
-func jsonConvention(s string) ([]byte, bool) {
-	if len(s) == 0 || s[0] != 0 || strings.ContainsAny(s, "\r\n") {
-		return nil, false
-	}
-	enc := base64.StdEncoding
-	if (len(s)-1)%4 != 0 {
-		enc = base64.RawStdEncoding
-	}
-	b, err := enc.DecodeString(s[1:])
-	if err != nil {
-		return nil, false
-	}
-	return b, true
-}
-
-func jsonSameAsRef(got, ref any) bool {
-	switch r := ref.(type) {
-	case nil:
-		return got == nil
-	case bool:
-		g, ok := got.(bool)
-		return ok && g == r
-	case stdjson.Number:
-		switch g := got.(type) {
-		case int64:
-			w, ok := new(big.Int).SetString(string(r), 10)
-			return ok && w.Cmp(big.NewInt(g)) == 0
-		case uint64:
-			w, ok := new(big.Int).SetString(string(r), 10)
-			return ok && w.Cmp(new(big.Int).SetUint64(g)) == 0
-		case float64:
-			// strconv.ParseFloat is the rounding reference (big.ParseFloat
-			// gives up on exponents like 0e99999999999999999999).
-			w, err := strconv.ParseFloat(string(r), 64)
-			return err == nil && w == g
-		}
-		return false
-	case string:
-		if b, ok := jsonConvention(r); ok {
-			g, ok := got.([]byte)
-			return ok && bytes.Equal(g, b)
-		}
-		g, ok := got.(string)
-		return ok && g == r
-	case []any:
-		g, ok := got.([]any)
-		if !ok || len(g) != len(r) {
-			return false
-		}
-		for i := range r {
-			if !jsonSameAsRef(g[i], r[i]) {
-				return false
-			}
-		}
-		return true
-	case map[string]any:
-		g, ok := got.(map[string]any)
-		if !ok || len(g) != len(r) {
-			return false
-		}
-		for k, rv := range r {
-			gv, ok := g[k]
-			if !ok || !jsonSameAsRef(gv, rv) {
-				return false
-			}
-		}
-		return true
-	}
-	return false
 }

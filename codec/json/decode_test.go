@@ -62,7 +62,7 @@ func TestCases(t *testing.T) {
 // writes them.
 func TestCasesSegmentio(t *testing.T) {
 	for _, c := range codectest.Cases {
-		data, err := segjson.Marshal(refValue(c.Value))
+		data, err := segjson.Marshal(codectest.JSONValue(c.Value))
 		if err != nil {
 			t.Fatalf("%s: segmentio Marshal: %v", c.Name, err)
 		}
@@ -77,11 +77,11 @@ func TestCasesSegmentio(t *testing.T) {
 // assertSameRef checks that encoding/json decodes a and b to equal values.
 func assertSameRef(t *testing.T, a, b []byte) {
 	t.Helper()
-	va, err := refUnmarshal(a)
+	va, err := codectest.JSONUnmarshal(a)
 	if err != nil {
 		t.Fatalf("reference decode of input: %v", err)
 	}
-	vb, err := refUnmarshal(b)
+	vb, err := codectest.JSONUnmarshal(b)
 	if err != nil {
 		t.Fatalf("reference decode of output %s: %v", b, err)
 	}

@@ -130,7 +130,7 @@ func expected(v any) any {
 		}
 		return x
 	case string:
-		if b, ok := conventionBytes(x); ok {
+		if b, ok := codectest.JSONBinary(x); ok {
 			return b
 		}
 		return x
@@ -183,8 +183,8 @@ func TestWalkRoundTrip(t *testing.T) {
 		if !stdjson.Valid(data) {
 			t.Fatalf("encoding/json rejects our output %s", data)
 		}
-		ref, err := refUnmarshal(data)
-		if err != nil || !sameAsRef(got, ref) {
+		ref, err := codectest.JSONUnmarshal(data)
+		if err != nil || !codectest.SameAsJSON(got, ref) {
 			t.Fatalf("encoding/json reads %s as %#v (%v), we read %#v", data, ref, err, got)
 		}
 	}
@@ -195,7 +195,7 @@ func TestWalkRoundTrip(t *testing.T) {
 func TestWalkDifferential(t *testing.T) {
 	g := gen{r: rand.New(rand.NewPCG(3, 4))}
 	for n := 0; n < 2000; n++ {
-		v := refValue(g.value())
+		v := codectest.JSONValue(g.value())
 		std, err := stdjson.Marshal(v)
 		if err != nil {
 			t.Fatal(err)
@@ -210,11 +210,11 @@ func TestWalkDifferential(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Walk(%s): %v", data, err)
 			}
-			ref, err := refUnmarshal(data)
+			ref, err := codectest.JSONUnmarshal(data)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !sameAsRef(got, ref) {
+			if !codectest.SameAsJSON(got, ref) {
 				t.Fatalf("Walk(%s):\n got %#v\nref %#v", data, got, ref)
 			}
 			var segAny any
@@ -296,7 +296,7 @@ func TestBase64(t *testing.T) {
 	var s []byte
 	var rec func(n int)
 	rec = func(n int) {
-		want, wantOK := conventionBytes("\x00" + string(s))
+		want, wantOK := codectest.JSONBinary("\x00" + string(s))
 		got, ok := decodeBase64(nil, s)
 		if ok != wantOK || (ok && !bytes.Equal(got, want)) {
 			t.Fatalf("decodeBase64(%q) = %x, %v; want %x, %v", s, got, ok, want, wantOK)
