@@ -394,29 +394,21 @@ func (c *Client) write(req *request, build func(m *codec.Message)) (uint64, erro
 		c.mu.Unlock()
 	}
 	err = c.t.Send(out)
-	if err == nil || !errors.Is(err, ErrMessageTooLong) {
-		// Once bytes may have reached the router the id is spent.
-		if id != 0 {
-			c.lastReq = id
-		}
-	}
-	if err == nil {
-		return id, nil
-	}
-	if errors.Is(err, ErrMessageTooLong) {
-		if req != nil {
-			c.mu.Lock()
-			if c.reqs[id] == req {
-				delete(c.reqs, id)
-				c.mu.Unlock()
-				return 0, err
-			}
-			c.mu.Unlock()
+	if err != nil && errors.Is(err, ErrMessageTooLong) {
+		// Refused whole: the id is not spent and the session goes on.
+		if req != nil && !c.forget(id, req) {
 			// The session ended meanwhile and answered req; let the
 			// caller collect that.
 			return id, nil
 		}
 		return 0, err
+	}
+	// Once bytes may have reached the router the id is spent.
+	if id != 0 {
+		c.lastReq = id
+	}
+	if err == nil {
+		return id, nil
 	}
 	c.t.Close()
 	if req != nil {
