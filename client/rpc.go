@@ -311,7 +311,8 @@ func (c *Client) callHandler(ctx context.Context, reg *Registration, inv *Invoca
 
 // handlerError maps a handler's error to the ERROR sent to the caller.
 func handlerError(err error, interrupted bool) *Error {
-	if e, ok := asError(err); ok {
+	var e *Error
+	if errors.As(err, &e) {
 		return e
 	}
 	if interrupted && errors.Is(err, context.Canceled) {

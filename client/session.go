@@ -1,7 +1,6 @@
 package client
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/zwamp/zwamp/codec"
@@ -310,11 +309,4 @@ func (c *Client) abortError(m *codec.Message) *Error {
 	e := &Error{URI: string(m.URI), Details: c.readDict(m.Dict)}
 	e.Args, e.Kwargs, _ = c.readPayload(m)
 	return e
-}
-
-// asError extracts an *Error from err.
-func asError(err error) (*Error, bool) {
-	var e *Error
-	ok := errors.As(err, &e)
-	return e, ok
 }
