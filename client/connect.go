@@ -145,6 +145,42 @@ func hostPort(u *url.URL, port string) string {
 	return net.JoinHostPort(u.Hostname(), port)
 }
 
+// streamReader is the reading half of the socket transports: it reads the
+// connection in readBufSize chunks and hands them to the transport's
+// decoder, which queues whole messages in q and sets rerr on a framing
+// error.
+type streamReader struct {
+	conn net.Conn
+	rbuf []byte
+	q    msgQueue
+	rerr error // the read or framing error that ends the stream
+}
+
+func newStreamReader(conn net.Conn) streamReader {
+	return streamReader{conn: conn, rbuf: make([]byte, readBufSize)}
+}
+
+// recv returns the next queued message, reading and passing what it reads
+// to feed as needed; once the queue is drained it returns rerr.
+func (s *streamReader) recv(feed func([]byte)) ([]byte, error) {
+	for {
+		if msg, ok := s.q.next(); ok {
+			return msg, nil
+		}
+		if s.rerr != nil {
+			return nil, s.rerr
+		}
+		s.q.reset()
+		n, err := s.conn.Read(s.rbuf)
+		if n > 0 {
+			feed(s.rbuf[:n])
+		}
+		if err != nil && s.rerr == nil {
+			s.rerr = err
+		}
+	}
+}
+
 // msgQueue holds the messages decoded from one read until Recv hands them
 // out, each prefixed with its length. Recv's result stays valid until the
 // next Recv because the queue is only reset once it has been drained.

@@ -12,17 +12,14 @@ import (
 // rsTransport is WAMP over RawSocket: framing by netpoll/rawsocket, a plain
 // net.Conn read by the Client's reader goroutine.
 type rsTransport struct {
-	conn    net.Conn
+	streamReader
 	peerMax int // the router's receive limit from its handshake reply
 
 	wmu    sync.Mutex // Send and the pongs the reader sends
 	wbuf   []byte
 	closed bool
 
-	dec  rawsocket.Decoder
-	rbuf []byte
-	q    msgQueue
-	rerr error
+	dec rawsocket.Decoder
 
 	closeOnce sync.Once
 }
@@ -41,9 +38,8 @@ func dialRawSocket(conn net.Conn, cfg *Config) (*rsTransport, error) {
 		return nil, fmt.Errorf("rawsocket handshake: %w", err)
 	}
 	t := &rsTransport{
-		conn: conn,
-		rbuf: make([]byte, readBufSize),
-		dec:  rawsocket.Decoder{MaxLen: hs.Request.MaxLen()},
+		streamReader: newStreamReader(conn),
+		dec:          rawsocket.Decoder{MaxLen: hs.Request.MaxLen()},
 	}
 	for {
 		n, err := conn.Read(t.rbuf)
@@ -87,24 +83,7 @@ func (t *rsTransport) Send(msg []byte) error {
 }
 
 // Recv returns the next message, reading and decoding as needed.
-func (t *rsTransport) Recv() ([]byte, error) {
-	for {
-		if msg, ok := t.q.next(); ok {
-			return msg, nil
-		}
-		if t.rerr != nil {
-			return nil, t.rerr
-		}
-		t.q.reset()
-		n, err := t.conn.Read(t.rbuf)
-		if n > 0 {
-			t.feed(t.rbuf[:n])
-		}
-		if err != nil && t.rerr == nil {
-			t.rerr = err
-		}
-	}
-}
+func (t *rsTransport) Recv() ([]byte, error) { return t.recv(t.feed) }
 
 func (t *rsTransport) feed(data []byte) {
 	if t.rerr != nil {

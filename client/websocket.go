@@ -17,19 +17,15 @@ import (
 // wsTransport is WAMP over a WebSocket client connection: framing by
 // netpoll/ws, a plain net.Conn read by the Client's reader goroutine.
 type wsTransport struct {
-	conn net.Conn
-	op   ws.Opcode // text for JSON, binary otherwise
+	streamReader
+	op ws.Opcode // text for JSON, binary otherwise
 
 	wmu    sync.Mutex // Send, and the pongs and close frames the reader sends
 	wbuf   []byte
 	rng    *rand.ChaCha8 // masking keys (RFC 6455 wants them unpredictable)
 	closed bool
 
-	// Reader side.
-	dec  ws.Decoder
-	rbuf []byte
-	q    msgQueue
-	rerr error
+	dec ws.Decoder
 
 	closeOnce sync.Once
 }
@@ -49,10 +45,9 @@ func dialWebSocket(conn net.Conn, u *url.URL, cfg *Config) (*wsTransport, error)
 		return nil, fmt.Errorf("websocket handshake: %w", err)
 	}
 	t := &wsTransport{
-		conn: conn,
-		op:   ws.OpBinary,
-		rbuf: make([]byte, readBufSize),
-		dec:  ws.Decoder{Client: true, MaxMessageSize: cfg.MaxMessageSize},
+		streamReader: newStreamReader(conn),
+		op:           ws.OpBinary,
+		dec:          ws.Decoder{Client: true, MaxMessageSize: cfg.MaxMessageSize},
 	}
 	if !f.Binary() {
 		t.op = ws.OpText
@@ -112,24 +107,7 @@ func (t *wsTransport) key() (k [4]byte) {
 }
 
 // Recv returns the next message, reading and decoding as needed.
-func (t *wsTransport) Recv() ([]byte, error) {
-	for {
-		if msg, ok := t.q.next(); ok {
-			return msg, nil
-		}
-		if t.rerr != nil {
-			return nil, t.rerr
-		}
-		t.q.reset()
-		n, err := t.conn.Read(t.rbuf)
-		if n > 0 {
-			t.feed(t.rbuf[:n])
-		}
-		if err != nil && t.rerr == nil {
-			t.rerr = err
-		}
-	}
-}
+func (t *wsTransport) Recv() ([]byte, error) { return t.recv(t.feed) }
 
 // feed decodes data into the queue; a framing error fails the connection
 // with the close code the decoder names.
