@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"strconv"
 
@@ -118,34 +119,32 @@ var stampZero [stampLen]byte
 // appendID appends an unsigned integer in the smallest encoding of format
 // f, which is what every serializer of the codec package writes.
 func appendID(f codec.Format, dst []byte, v uint64) []byte {
-	switch f {
-	case codec.JSON:
+	if f == codec.JSON {
 		return strconv.AppendUint(dst, v, 10)
-	case codec.MsgPack:
-		switch {
-		case v < 0x80:
-			return append(dst, byte(v))
-		case v <= 0xFF:
-			return append(dst, 0xcc, byte(v))
-		case v <= 0xFFFF:
-			return append(dst, 0xcd, byte(v>>8), byte(v))
-		case v <= 0xFFFFFFFF:
-			return append(dst, 0xce, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
-		}
-		return append(dst, 0xcf, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
-	default: // CBOR, major type 0
-		switch {
-		case v < 24:
-			return append(dst, byte(v))
-		case v <= 0xFF:
-			return append(dst, 0x18, byte(v))
-		case v <= 0xFFFF:
-			return append(dst, 0x19, byte(v>>8), byte(v))
-		case v <= 0xFFFFFFFF:
-			return append(dst, 0x1a, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
-		}
-		return append(dst, 0x1b, byte(v>>56), byte(v>>48), byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
 	}
+	direct, marker := uintHead(f)
+	switch {
+	case v <= direct:
+		return append(dst, byte(v))
+	case v <= 0xFF:
+		return append(dst, marker, byte(v))
+	case v <= 0xFFFF:
+		return binary.BigEndian.AppendUint16(append(dst, marker+1), uint16(v))
+	case v <= 0xFFFFFFFF:
+		return binary.BigEndian.AppendUint32(append(dst, marker+2), uint32(v))
+	}
+	return binary.BigEndian.AppendUint64(append(dst, marker+3), v)
+}
+
+// uintHead describes the unsigned integers of the binary formats: direct
+// is the largest held in the first byte alone, and marker the first byte of
+// the 1-byte form, followed by those of the 2-, 4- and 8-byte forms
+// (MessagePack positive fixint and uint 8…64, CBOR major type 0).
+func uintHead(f codec.Format) (direct uint64, marker byte) {
+	if f == codec.MsgPack {
+		return 0x7F, 0xcc
+	}
+	return 23, 0x18
 }
 
 // idLen returns len(appendID(f, nil, v)) without building it.
@@ -158,12 +157,9 @@ func idLen(f codec.Format, v uint64) int {
 		}
 		return n
 	}
-	small := uint64(0x7F) // msgpack positive fixint
-	if f != codec.MsgPack {
-		small = 23 // CBOR direct value
-	}
+	direct, _ := uintHead(f)
 	switch {
-	case v <= small:
+	case v <= direct:
 		return 1
 	case v <= 0xFF:
 		return 2
@@ -239,26 +235,16 @@ func readUint(f codec.Format, b []byte) (v uint64, n int) {
 	if len(b) == 0 {
 		return 0, 0
 	}
+	direct, marker := uintHead(f)
 	c := b[0]
 	var w int
-	if f == codec.MsgPack {
-		switch {
-		case c < 0x80:
-			return uint64(c), 1
-		case c >= 0xcc && c <= 0xcf:
-			w = 1 << (c - 0xcc)
-		default:
-			return 0, 0
-		}
-	} else {
-		switch {
-		case c < 24:
-			return uint64(c), 1
-		case c >= 0x18 && c <= 0x1b:
-			w = 1 << (c - 0x18)
-		default:
-			return 0, 0
-		}
+	switch {
+	case uint64(c) <= direct:
+		return uint64(c), 1
+	case c >= marker && c <= marker+3:
+		w = 1 << (c - marker)
+	default:
+		return 0, 0
 	}
 	if len(b) < 1+w {
 		return 0, 0
