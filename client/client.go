@@ -173,14 +173,24 @@ func New(t Transport, cfg Config) (*Client, error) {
 	return newClient(context.Background(), t, cfg)
 }
 
-func newClient(ctx context.Context, t Transport, cfg Config) (*Client, error) {
+// serializer returns the codec cfg names, after setting the default
+// Serializer (JSON) in cfg.
+func serializer(cfg *Config) (codec.Codec, error) {
 	if cfg.Serializer == 0 {
 		cfg.Serializer = codec.JSON
 	}
 	cd := codec.ByFormat(cfg.Serializer)
 	if cd == nil {
+		return nil, fmt.Errorf("serializer %v is not available", cfg.Serializer)
+	}
+	return cd, nil
+}
+
+func newClient(ctx context.Context, t Transport, cfg Config) (*Client, error) {
+	cd, err := serializer(&cfg)
+	if err != nil {
 		t.Close()
-		return nil, fmt.Errorf("client: serializer %v is not available", cfg.Serializer)
+		return nil, fmt.Errorf("client: %w", err)
 	}
 	c := &Client{
 		t:          t,
@@ -211,7 +221,7 @@ func newClient(ctx context.Context, t Transport, cfg Config) (*Client, error) {
 	var expired atomic.Bool
 	timer := time.AfterFunc(c.timeout, func() { expired.Store(true); t.Close() })
 	stop := context.AfterFunc(ctx, func() { t.Close() })
-	err := c.join(&cfg)
+	err = c.join(&cfg)
 	timer.Stop()
 	switch {
 	case !stop():

@@ -10,8 +10,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-
-	"github.com/zwamp/zwamp/codec"
 )
 
 // Connect dials a router and joins cfg.Realm. The URL chooses the
@@ -38,11 +36,8 @@ func Connect(ctx context.Context, rawURL string, cfg Config) (*Client, error) {
 // New(t, cfg) then joins. It is exported for programs that wrap the
 // transport (to count bytes, say).
 func Dial(ctx context.Context, rawURL string, cfg Config) (Transport, error) {
-	if cfg.Serializer == 0 {
-		cfg.Serializer = codec.JSON
-	}
-	if codec.ByFormat(cfg.Serializer) == nil {
-		return nil, fmt.Errorf("client: connect %q: serializer %v is not available", rawURL, cfg.Serializer)
+	if _, err := serializer(&cfg); err != nil {
+		return nil, fmt.Errorf("client: connect %q: %w", rawURL, err)
 	}
 	u, err := url.Parse(rawURL)
 	if err != nil {

@@ -3,7 +3,6 @@ package client
 import (
 	"fmt"
 
-	"github.com/zwamp/zwamp/codec"
 	_ "github.com/zwamp/zwamp/codec/cbor"    // register the serializers a Config may name
 	_ "github.com/zwamp/zwamp/codec/json"    //
 	_ "github.com/zwamp/zwamp/codec/msgpack" //
@@ -29,14 +28,10 @@ type Transport interface {
 // router handles each message on the sending goroutine (see
 // core.Router.ConnectLocal).
 func ConnectLocal(r *core.Router, cfg Config) (*Client, error) {
-	f := cfg.Serializer
-	if f == 0 {
-		f = codec.JSON
+	if _, err := serializer(&cfg); err != nil {
+		return nil, fmt.Errorf("client: %w", err)
 	}
-	if codec.ByFormat(f) == nil {
-		return nil, fmt.Errorf("client: serializer %v is not available", f)
-	}
-	return New(&localTransport{l: r.ConnectLocal(f)}, cfg)
+	return New(&localTransport{l: r.ConnectLocal(cfg.Serializer)}, cfg)
 }
 
 // localTransport adapts core.Local to Transport.

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/zwamp/zwamp/codec"
 	"github.com/zwamp/zwamp/netpoll/ws"
 )
 
@@ -32,7 +31,7 @@ type wsTransport struct {
 
 // dialWebSocket runs the opening handshake on conn.
 func dialWebSocket(conn net.Conn, u *url.URL, cfg *Config) (*wsTransport, error) {
-	f := codec.Format(cfg.Serializer)
+	f := cfg.Serializer
 	hs := ws.ClientHandshake{
 		Host:      u.Host,
 		Target:    u.RequestURI(),
