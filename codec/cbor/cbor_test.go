@@ -230,7 +230,7 @@ func TestDecodeCBOR(t *testing.T) {
 			}
 			if tc.want.args != nil {
 				got, err := codec.ToGo(m.Args)
-				if err != nil || !sameValue(got, tc.want.args, false) {
+				if err != nil || !codectest.StrictEqual(got, tc.want.args) {
 					t.Errorf("Args = %#v (%v), want %#v", got, err, tc.want.args)
 				}
 			}

@@ -1,11 +1,9 @@
 package cbor
 
 import (
-	"bytes"
 	"encoding/hex"
 	"fmt"
 	"math"
-	"math/big"
 	"math/rand"
 	"reflect"
 	"strings"
@@ -113,72 +111,6 @@ func walkTokens(data []byte, maxDepth int) ([]codectest.Token, error) {
 	return r.Toks, err
 }
 
-// sameValue compares Go values strictly: integers by numeric value across
-// int64/uint64, floats bit for bit (any NaN equals any NaN only when
-// nanLoose), strings, bytes, lists and string-keyed maps.
-func sameValue(a, b any, nanLoose bool) bool {
-	switch x := a.(type) {
-	case nil:
-		return b == nil
-	case bool:
-		y, ok := b.(bool)
-		return ok && x == y
-	case float64:
-		y, ok := b.(float64)
-		if !ok {
-			return false
-		}
-		if math.IsNaN(x) && math.IsNaN(y) && nanLoose {
-			return true
-		}
-		return math.Float64bits(x) == math.Float64bits(y)
-	case string:
-		y, ok := b.(string)
-		return ok && x == y
-	case []byte:
-		y, ok := b.([]byte)
-		return ok && bytes.Equal(x, y)
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !sameValue(x[i], y[i], nanLoose) {
-				return false
-			}
-		}
-		return true
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k, v := range x {
-			w, ok := y[k]
-			if !ok || !sameValue(v, w, nanLoose) {
-				return false
-			}
-		}
-		return true
-	}
-	xi, ok1 := intOf(a)
-	yi, ok2 := intOf(b)
-	return ok1 && ok2 && xi.Cmp(yi) == 0
-}
-
-func intOf(v any) (*big.Int, bool) {
-	switch x := v.(type) {
-	case int:
-		return big.NewInt(int64(x)), true
-	case int64:
-		return big.NewInt(x), true
-	case uint64:
-		return new(big.Int).SetUint64(x), true
-	}
-	return nil, false
-}
-
 // refValue decodes data with the reference library, normalised to the
 // shapes codec.ToGo produces. ok is false when the reference decoding is
 // outside what the codec promises to agree on (a bignum, a time tag).
@@ -186,29 +118,7 @@ func refValue(dm fxcbor.DecMode, data []byte) (v any, ok bool, err error) {
 	if err = dm.Unmarshal(data, &v); err != nil {
 		return nil, false, err
 	}
-	return v, plainValue(v), nil
-}
-
-func plainValue(v any) bool {
-	switch x := v.(type) {
-	case nil, bool, int64, uint64, float64, string, []byte:
-		return true
-	case []any:
-		for _, e := range x {
-			if !plainValue(e) {
-				return false
-			}
-		}
-		return true
-	case map[string]any:
-		for _, e := range x {
-			if !plainValue(e) {
-				return false
-			}
-		}
-		return true
-	}
-	return false
+	return v, codectest.PlainValue(v), nil
 }
 
 // gen generates random values covering every scalar kind the codecs carry,
@@ -423,27 +333,4 @@ func (g *gen) chunked(dst []byte, major byte, s []byte) []byte {
 		s = s[n:]
 	}
 	return append(dst, breakByte)
-}
-
-// normal converts a generated value to the shapes codec.ToGo returns.
-func normal(v any) any {
-	switch x := v.(type) {
-	case uint64:
-		if x <= math.MaxInt64 {
-			return int64(x)
-		}
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = normal(e)
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = normal(e)
-		}
-		return out
-	}
-	return v
 }

@@ -48,7 +48,11 @@ func TestWalkDifferential(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ToGo(%x): %v", data, err)
 			}
-			if !sameValue(got, normal(v), !in.exactF) {
+			same := codectest.StrictEqual
+			if !in.exactF {
+				same = codectest.StrictEqualAnyNaN
+			}
+			if !same(got, v) {
 				t.Fatalf("Walk(%x) = %#v, want %#v", data, got, v)
 			}
 			dm := refDec
@@ -59,7 +63,7 @@ func TestWalkDifferential(t *testing.T) {
 			if err != nil || !plain {
 				t.Fatalf("reference decode of %x: %v (plain %v)", data, err, plain)
 			}
-			if !sameValue(got, ref, true) {
+			if !codectest.StrictEqualAnyNaN(got, ref) {
 				t.Fatalf("Walk(%x) = %#v, reference reads %#v", data, got, ref)
 			}
 
@@ -77,7 +81,7 @@ func TestWalkDifferential(t *testing.T) {
 				t.Fatalf("Writer output not stable: %x then %x (%v)", out, w.Bytes(), err)
 			}
 			ref2, _, err := refValue(refDec, out)
-			if err != nil || !sameValue(ref, ref2, true) {
+			if err != nil || !codectest.StrictEqualAnyNaN(ref, ref2) {
 				t.Fatalf("reference reads Writer output %x as %#v (%v), want %#v", out, ref2, err, ref)
 			}
 		}
@@ -247,7 +251,7 @@ func TestWalkJoinedStrings(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]any{"k1x": "v1", "k": []byte{1, 2}}
-	if !sameValue(got, want, false) {
+	if !codectest.StrictEqual(got, want) {
 		t.Errorf("got %#v, want %#v", got, want)
 	}
 }

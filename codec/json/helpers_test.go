@@ -3,7 +3,6 @@ package json
 import (
 	"bytes"
 	stdjson "encoding/json"
-	"math"
 	"math/big"
 	"testing"
 
@@ -50,43 +49,6 @@ func refEqual(a, b any) bool {
 		for k, v := range x {
 			w, ok := y[k]
 			if !ok || !refEqual(v, w) {
-				return false
-			}
-		}
-		return true
-	}
-	return a == b
-}
-
-// strictEqual compares Go values as produced by codec.ToGo, telling int64
-// from uint64 from float64 and -0 from 0.
-func strictEqual(a, b any) bool {
-	switch x := a.(type) {
-	case float64:
-		y, ok := b.(float64)
-		return ok && math.Float64bits(x) == math.Float64bits(y)
-	case []byte:
-		y, ok := b.([]byte)
-		return ok && bytes.Equal(x, y)
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !strictEqual(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k, v := range x {
-			w, ok := y[k]
-			if !ok || !strictEqual(v, w) {
 				return false
 			}
 		}

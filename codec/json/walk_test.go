@@ -166,7 +166,7 @@ func TestWalkRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ToGo(%s): %v", data, err)
 		}
-		if !strictEqual(got, expected(v)) {
+		if !codectest.IdenticalValues(got, expected(v)) {
 			t.Fatalf("round trip of %s:\n got %#v\nwant %#v", data, got, expected(v))
 		}
 		toks, err := walkTokens(data, 64)
