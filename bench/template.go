@@ -171,12 +171,13 @@ func idLen(f codec.Format, v uint64) int {
 	return 9
 }
 
-// peek reads a message's type and its first element when that is an
-// integer (a request id for RESULT, INVOCATION; the request type for
-// ERROR) straight from the bytes, for the encodings the codec package and
-// every common router write: JSON without whitespace, MessagePack and CBOR
-// definite arrays. ok is false when the message does not look like that;
-// the caller then decodes it properly.
+// peek reads a message's type and its first element, an integer (a
+// request id for RESULT, INVOCATION; the request type for ERROR), straight
+// from the bytes, for the encodings the codec package and every common
+// router write: JSON without whitespace, MessagePack and CBOR definite
+// arrays. ok is false when the message does not look like that, or its
+// first element is not an unsigned integer (ABORT, GOODBYE); the caller
+// then decodes it properly.
 func peek(f codec.Format, b []byte) (t codec.Type, id uint64, ok bool) {
 	switch f {
 	case codec.JSON:
@@ -193,14 +194,14 @@ func peek(f codec.Format, b []byte) (t codec.Type, id uint64, ok bool) {
 			return t, 0, b[p] == ']'
 		}
 		id, n = parseDec(b[p+1:])
-		return t, id, true
+		return t, id, n > 0
 	case codec.MsgPack:
 		if len(b) < 2 || b[0]&0xF0 != 0x90 || b[1] >= 0x80 {
 			return 0, 0, false
 		}
 		t = codec.Type(b[1])
-		id, _ = readUint(f, b[2:])
-		return t, id, true
+		id, n := readUint(f, b[2:])
+		return t, id, n > 0
 	case codec.CBOR:
 		if len(b) < 2 || b[0] < 0x80 || b[0] > 0x97 {
 			return 0, 0, false
@@ -210,8 +211,8 @@ func peek(f codec.Format, b []byte) (t codec.Type, id uint64, ok bool) {
 			return 0, 0, false
 		}
 		t = codec.Type(v)
-		id, _ = readUint(f, b[1+n:])
-		return t, id, true
+		id, n = readUint(f, b[1+n:])
+		return t, id, n > 0
 	}
 	return 0, 0, false
 }

@@ -159,6 +159,17 @@ func TestPeekAndFindStamp(t *testing.T) {
 		if findStamp(f, b) != nil {
 			t.Fatalf("%v: stamp found in an ERROR", f)
 		}
+		// No integer where the request id would be: not for the fast path.
+		b, err = codec.ByFormat(f).Append(nil, &codec.Message{Type: codec.ABORT, URI: []byte("wamp.close.killed")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if typ, v, ok := peek(f, b); ok {
+			t.Fatalf("%v ABORT: peek = %v %d %v", f, typ, v, ok)
+		}
+	}
+	if typ, v, ok := peek(codec.JSON, []byte(`[68, 300, 1, {}]`)); ok {
+		t.Fatalf("JSON with a space: peek = %v %d %v", typ, v, ok)
 	}
 }
 
@@ -197,6 +208,30 @@ func TestSlowPath(t *testing.T) {
 	}
 	if err := s.onMessage(c, []byte(`[3,{},"wamp.close.killed"]`)); err != errClosed {
 		t.Fatalf("ABORT: %v", err)
+	}
+	// A callee answers an INVOCATION it had to decode with its request id.
+	for _, msg := range []string{
+		`[68, 300, 1, {}, ["` + pay + `"]]`,
+		`[68,300,1,{},["` + pay + `"],{"k":1}]`,
+	} {
+		yt, err := newTemplate(codec.JSON, codec.Message{Type: codec.YIELD}, 32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.t = &Target{Format: codec.JSON}
+		c.peerMax = 1 << 24
+		c.wbuf = c.wbuf[:0]
+		e := &callee{t: yt}
+		if err := e.onMessage(c, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		var y codec.Message
+		if len(c.wbuf) < 4 {
+			t.Fatalf("%s: no YIELD", msg)
+		}
+		if err := codec.ByFormat(codec.JSON).Decode(&y, c.wbuf[4:]); err != nil || y.Type != codec.YIELD || y.Request != 300 || e.foreign != 0 {
+			t.Fatalf("%s: answered %q (%v), foreign %d", msg, c.wbuf[4:], err, e.foreign)
+		}
 	}
 }
 
