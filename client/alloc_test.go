@@ -40,3 +40,47 @@ func TestAllocsPublish(t *testing.T) {
 		}
 	})
 }
+
+// TestAllocsCallAndEvent bounds the receiving hot paths, where the client
+// must build Go values for the handler or caller. Payload ["ping", 42]:
+// each decoded copy costs its list, the string's bytes and the string's
+// interface box (42 is boxed without allocating), so 3 allocations.
+//
+// A Call round trip: the callee's Invocation (its invocationRun), its
+// goroutine, its cancellable context (2) and its payload (3); the echo
+// handler's Result; the caller's Result and payload (3): 12 in all. An
+// EVENT: the Event and its payload: 4.
+func TestAllocsCallAndEvent(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	eachFormat(t, func(t *testing.T, f codec.Format) {
+		r := newRouter(t)
+		callee := join(t, r, f)
+		caller := join(t, r, f)
+		_, err := callee.Register("com.example.echo", echo, nil)
+		noErr(t, err)
+		args := []any{"ping", 42}
+		call := func() {
+			if _, err := caller.Call(bg, "com.example.echo", args, nil, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		call()
+		if n := testing.AllocsPerRun(500, call); n > 12 {
+			t.Errorf("%.1f allocations per Call round trip, want at most 12", n)
+		}
+
+		got := make(chan struct{}, 1)
+		_, err = callee.Subscribe("com.example.t", func(*client.Event) { got <- struct{}{} }, nil)
+		noErr(t, err)
+		event := func() {
+			noErr(t, caller.Publish("com.example.t", args, nil, nil))
+			<-got
+		}
+		event()
+		if n := testing.AllocsPerRun(500, event); n > 4 {
+			t.Errorf("%.1f allocations per delivered EVENT, want at most 4", n)
+		}
+	})
+}
