@@ -177,17 +177,7 @@ func format(c *websocket.Conn) int {
 func (s *Server) onMessage(c *websocket.Conn, mt websocket.MessageType, data []byte) {
 	s.Received.Add(1)
 	f := format(c)
-	var (
-		typ  int
-		n    int // msgpack: element count
-		rest []byte
-		ok   bool
-	)
-	if f == fmtJSON {
-		typ, rest, ok = jsonHead(data)
-	} else {
-		typ, n, rest, ok = msgpackHead(data)
-	}
+	typ, n, rest, ok := head(f, data)
 	if !ok {
 		return
 	}

@@ -3,6 +3,16 @@ package ceiling
 // The few bytes the ceiling reads of a WAMP message. Every function
 // returns ok == false rather than reading out of bounds.
 
+// head reads the start of a message in format f: its type, its element
+// count (MessagePack only; 0 for JSON) and the elements after the type.
+func head(f int, b []byte) (typ, n int, rest []byte, ok bool) {
+	if f == fmtJSON {
+		typ, rest, ok = jsonHead(b)
+		return typ, 0, rest, ok
+	}
+	return msgpackHead(b)
+}
+
 // jsonHead reads `[TYPE,` and returns the type and what follows the comma
 // (rest is empty for a message of one element).
 func jsonHead(b []byte) (typ int, rest []byte, ok bool) {

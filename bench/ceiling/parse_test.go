@@ -61,17 +61,7 @@ func TestEventAndResult(t *testing.T) {
 					if err := codec.ByFormat(f).Decode(&in, msg); err != nil {
 						t.Fatal(err)
 					}
-					var (
-						ty   int
-						n    int
-						rest []byte
-						ok   bool
-					)
-					if ff == fmtJSON {
-						ty, rest, ok = jsonHead(msg)
-					} else {
-						ty, n, rest, ok = msgpackHead(msg)
-					}
+					ty, n, rest, ok := head(ff, msg)
 					if !ok || ty != int(typ) {
 						t.Fatalf("%v %s: head %d %v", f, msg, ty, ok)
 					}
