@@ -131,6 +131,20 @@ func (b *bridge) serveWS(conn net.Conn) {
 	// A ping first: the client must answer it with a pong.
 	w.write(ws.AppendFrame(nil, ws.OpPing, true, []byte("ping?")))
 	l := b.r.ConnectLocal(f)
+	h := &wsBridgeHandler{b: b, l: l, w: w}
+	var dec ws.Decoder
+	shuttle(conn, w, l, buf, rest,
+		func(msg []byte) []byte { return ws.AppendFrame(nil, op, true, msg) },
+		ws.AppendClose(nil, ws.CloseNormal, ""),
+		func(p []byte) error { return dec.Feed(p, h) })
+}
+
+// shuttle runs one bridged connection until either side ends. Messages
+// from the router session l are framed by frame (nil drops one) and
+// written in pieces of 1000 bytes, so that the client reassembles frames
+// across reads; bye, if any, is written when l ends. What the client
+// sends, starting with rest, goes to feed.
+func shuttle(conn net.Conn, w *lockedConn, l *core.Local, buf, rest []byte, frame func(msg []byte) []byte, bye []byte, feed func([]byte) error) {
 	var out sync.WaitGroup
 	out.Add(1)
 	go func() {
@@ -138,28 +152,25 @@ func (b *bridge) serveWS(conn net.Conn) {
 		for {
 			msg, err := l.Read()
 			if err != nil {
-				w.write(ws.AppendClose(nil, ws.CloseNormal, ""))
+				if bye != nil {
+					w.write(bye)
+				}
 				conn.Close()
 				return
 			}
-			// Written in small pieces so the client reassembles frames
-			// across reads.
-			frame := ws.AppendFrame(nil, op, true, msg)
-			for len(frame) > 0 {
-				k := min(len(frame), 1000)
-				w.write(frame[:k])
-				frame = frame[k:]
+			for f := frame(msg); len(f) > 0; {
+				k := min(len(f), 1000)
+				w.write(f[:k])
+				f = f[k:]
 			}
 		}
 	}()
-	h := &wsBridgeHandler{b: b, l: l, w: w}
-	dec := ws.Decoder{}
-	err := dec.Feed(rest, h)
+	err := feed(rest)
 	for err == nil {
 		var n int
 		n, err = conn.Read(buf)
 		if n > 0 {
-			if ferr := dec.Feed(buf[:n], h); ferr != nil {
+			if ferr := feed(buf[:n]); ferr != nil {
 				err = ferr
 			}
 		}
@@ -224,43 +235,19 @@ func (b *bridge) serveRS(conn net.Conn) {
 	w.write(mustFrame(rawsocket.AppendFrame(nil, rawsocket.Ping, []byte("ping?"), req.MaxLen())))
 	peerMax := req.MaxLen()
 	l := b.r.ConnectLocal(f)
-	var out sync.WaitGroup
-	out.Add(1)
-	go func() {
-		defer out.Done()
-		for {
-			msg, err := l.Read()
-			if err != nil {
-				conn.Close()
-				return
-			}
-			frame, ferr := rawsocket.AppendFrame(nil, rawsocket.Message, msg, peerMax)
-			if ferr != nil {
-				b.t.Errorf("router message of %d bytes over the client's limit %d", len(msg), peerMax)
-				continue
-			}
-			for len(frame) > 0 {
-				k := min(len(frame), 1000)
-				w.write(frame[:k])
-				frame = frame[k:]
-			}
-		}
-	}()
 	h := &rsBridgeHandler{b: b, l: l, w: w, peerMax: peerMax}
 	dec := rawsocket.Decoder{MaxLen: mine.MaxLen()}
-	err := dec.Feed(rest, h)
-	for err == nil {
-		var n int
-		n, err = conn.Read(buf)
-		if n > 0 {
-			if ferr := dec.Feed(buf[:n], h); ferr != nil {
-				err = ferr
+	shuttle(conn, w, l, buf, rest,
+		func(msg []byte) []byte {
+			frame, err := rawsocket.AppendFrame(nil, rawsocket.Message, msg, peerMax)
+			if err != nil {
+				b.t.Errorf("router message of %d bytes over the client's limit %d", len(msg), peerMax)
+				return nil
 			}
-		}
-	}
-	l.Close()
-	conn.Close()
-	out.Wait()
+			return frame
+		},
+		nil,
+		func(p []byte) error { return dec.Feed(p, h) })
 }
 
 func mustFrame(b []byte, err error) []byte {
