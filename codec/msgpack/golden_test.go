@@ -294,14 +294,7 @@ func checkSame(t *testing.T, name string, got, want *codec.Message) {
 			got.Type, got.Request, got.ID, got.Publication, got.ErrorType, got.URI,
 			want.Type, want.Request, want.ID, want.Publication, want.ErrorType, want.URI)
 	}
-	// Enum keys written by name decode with their raw string set.
-	wd := want.Details
-	for k, v := range map[codec.Key]string{codec.KeyMatch: wd.Match.String(), codec.KeyInvoke: wd.Invoke.String(), codec.KeyMode: wd.Mode.String()} {
-		if wd.Has(k) && wd.Str[k] == nil {
-			wd.Str[k] = []byte(v)
-		}
-	}
-	wd.Finish()
+	wd := codectest.DecodedDetails(want.Details)
 	codectest.CheckDetails(t, &got.Details, &wd)
 	for _, p := range []struct {
 		name      string
