@@ -360,7 +360,7 @@ func RunPubSub(ctx context.Context, cfg Config) (*Result, error) {
 		return true
 	}
 
-	var a, b sample
+	var a sample
 	if cfg.Count > 0 {
 		a = r.begin(0, 0)
 	}
@@ -371,44 +371,15 @@ func RunPubSub(ctx context.Context, cfg Config) (*Result, error) {
 	pubsDone := make(chan struct{})
 	go func() { pubWG.Wait(); close(pubsDone) }()
 
-	// Measure, printing progress once a second.
-	end := measureFrom + int64(cfg.Duration)
-	if cfg.Count == 0 {
-		if r.sleepUntil(ctx, measureFrom) {
-			a = r.begin(written(), delivered())
+	counts := func() (int64, int64) { return written(), delivered() }
+	a, b, cut := r.measure(ctx, t0, a, pubsDone, counts, "publishes", func(age, pubRate, delRate float64) string {
+		r.progressf("%5.1fs  %s publishes/s  %s deliveries/s", age, human(pubRate), human(delRate))
+		if err := failed(); err != nil && cfg.Window > 0 {
+			// With flow control a dead subscriber stalls everyone.
+			return "a subscriber failed: " + err.Error()
 		}
-	}
-	tick := time.NewTicker(time.Second)
-	last, lastAt := written(), r.clk.now()
-	lastDel := delivered()
-	cut := ""
-measure:
-	for r.clk.now() < end {
-		select {
-		case <-ctx.Done():
-			cut = "context ended: " + ctx.Err().Error()
-			break measure
-		case <-pubsDone:
-			break measure
-		case <-tick.C:
-			w, d, now := written(), delivered(), r.clk.now()
-			secs := float64(now-lastAt) / 1e9
-			r.progressf("%5.1fs  %s publishes/s  %s deliveries/s", float64(now-t0)/1e9, human(float64(w-last)/secs), human(float64(d-lastDel)/secs))
-			last, lastDel, lastAt = w, d, now
-			if err := failed(); err != nil && cfg.Window > 0 {
-				// With flow control a dead subscriber stalls everyone.
-				cut = "a subscriber failed: " + err.Error()
-				break measure
-			}
-		}
-	}
-	tick.Stop()
-	if cfg.Count == 0 {
-		b = r.end(written(), delivered())
-	}
-	if cfg.Count > 0 && r.clk.now() >= end {
-		cut = fmt.Sprintf("time cap of %v reached before %d publishes", cfg.Warmup+cfg.Duration, cfg.Count)
-	}
+		return ""
+	})
 	r.stop()
 	for _, p := range pubs {
 		// A publisher blocked in Write (flat out, router not reading) must

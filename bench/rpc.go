@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -211,14 +210,13 @@ func RunRPC(ctx context.Context, cfg Config) (*Result, error) {
 		eWG.Add(1)
 		go func() { defer eWG.Done(); e.loop(&r.stopping) }()
 	}
-	issued := func() int64 { return f.issued.Load() }
-	completed := func() (n int64) {
+	counts := func() (issued, completed int64) {
 		for _, k := range callers {
-			n += k.completed.v.Load()
+			completed += k.completed.v.Load()
 		}
-		return n
+		return f.issued.Load(), completed
 	}
-	var a, b sample
+	var a sample
 	if cfg.Count > 0 {
 		a = r.begin(0, 0)
 	}
@@ -233,34 +231,10 @@ func RunRPC(ctx context.Context, cfg Config) (*Result, error) {
 	done := make(chan struct{})
 	go func() { kWG.Wait(); close(done) }()
 
-	end := measureFrom + int64(cfg.Duration)
-	if cfg.Count == 0 && r.sleepUntil(ctx, measureFrom) {
-		a = r.begin(issued(), completed())
-	}
-	tick := time.NewTicker(time.Second)
-	last, lastAt := completed(), r.clk.now()
-	cut := ""
-measure:
-	for r.clk.now() < end {
-		select {
-		case <-ctx.Done():
-			cut = "context ended: " + ctx.Err().Error()
-			break measure
-		case <-done:
-			break measure
-		case <-tick.C:
-			n, now := completed(), r.clk.now()
-			r.progressf("%5.1fs  %s calls/s", float64(now-t0)/1e9, human(float64(n-last)/(float64(now-lastAt)/1e9)))
-			last, lastAt = n, now
-		}
-	}
-	tick.Stop()
-	if cfg.Count == 0 {
-		b = r.end(issued(), completed())
-	}
-	if cfg.Count > 0 && r.clk.now() >= end {
-		cut = fmt.Sprintf("time cap of %v reached before %d calls", cfg.Duration, cfg.Count)
-	}
+	a, b, cut := r.measure(ctx, t0, a, done, counts, "calls", func(age, _, rate float64) string {
+		r.progressf("%5.1fs  %s calls/s", age, human(rate))
+		return ""
+	})
 	r.stop()
 	// Callers finish the calls they have outstanding, within the drain.
 	for _, k := range callers {
@@ -268,7 +242,7 @@ measure:
 	}
 	<-done
 	if cfg.Count > 0 {
-		b = r.end(issued(), completed())
+		b = r.end(counts())
 	}
 	closeAll()
 	eWG.Wait()

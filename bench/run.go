@@ -149,6 +149,55 @@ func (r *run) end(sent, done int64) sample {
 	return s
 }
 
+// measure waits out the measured interval of a pubsub or rpc load that
+// started at t0; counts reads what the load has sent (publishes, calls)
+// and done (deliveries, completed calls) so far. In a duration run it waits
+// for the warmup, takes the interval's first sample, waits cfg.Duration
+// and takes its last. In a count run, whose first sample a the caller took
+// before starting the load and whose last the caller takes once the load
+// has drained, it waits for done to close, within cfg.Duration (the time
+// cap). Once a second it hands tick the run's age and the rates of the
+// last second; tick prints progress and may return a reason to cut the run
+// short, as may ctx ending. measure returns both samples (b is zero in a
+// count run) and that reason, "" when the run was not cut short; noun
+// names what the load sends, for the time cap's reason.
+func (r *run) measure(ctx context.Context, t0 int64, a sample, done <-chan struct{}, counts func() (sent, done int64),
+	noun string, tick func(age, sentRate, doneRate float64) string) (_, b sample, cut string) {
+	from := t0 + int64(r.cfg.Warmup)
+	end := from + int64(r.cfg.Duration)
+	if r.cfg.Count == 0 && r.sleepUntil(ctx, from) {
+		a = r.begin(counts())
+	}
+	t := time.NewTicker(time.Second)
+	lastSent, lastDone := counts()
+	lastAt := r.clk.now()
+wait:
+	for r.clk.now() < end {
+		select {
+		case <-ctx.Done():
+			cut = "context ended: " + ctx.Err().Error()
+			break wait
+		case <-done:
+			break wait
+		case <-t.C:
+			sent, n := counts()
+			now := r.clk.now()
+			secs := float64(now-lastAt) / 1e9
+			if cut = tick(float64(now-t0)/1e9, float64(sent-lastSent)/secs, float64(n-lastDone)/secs); cut != "" {
+				break wait
+			}
+			lastSent, lastDone, lastAt = sent, n, now
+		}
+	}
+	t.Stop()
+	if r.cfg.Count == 0 {
+		b = r.end(counts())
+	} else if r.clk.now() >= end {
+		cut = fmt.Sprintf("time cap of %v reached before %d %s", r.cfg.Duration, r.cfg.Count, noun)
+	}
+	return a, b, cut
+}
+
 // cpuFigures fills the CPU part of a result from two samples.
 func (r *run) cpuFigures(res *Result, a, b sample) {
 	secs := float64(b.at-a.at) / 1e9
