@@ -158,6 +158,23 @@ func (p *pipe) Close() error {
 	return nil
 }
 
+// joined is the outcome of a client.New run by startNew.
+type joined struct {
+	c   *client.Client
+	err error
+}
+
+// startNew runs client.New over p in a goroutine, so that the test can
+// play the router's side of the join; the outcome arrives on the channel.
+func (p *pipe) startNew(cfg client.Config) <-chan joined {
+	done := make(chan joined, 1)
+	go func() {
+		c, err := client.New(p, cfg)
+		done <- joined{c, err}
+	}()
+	return done
+}
+
 // send writes one message from the "router".
 func (p *pipe) send(v ...any) {
 	p.t.Helper()

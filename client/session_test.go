@@ -221,15 +221,7 @@ func TestConcurrentClose(t *testing.T) {
 
 func TestHelloAnnouncesRoles(t *testing.T) {
 	p := newPipe(t, codec.JSON)
-	type result struct {
-		c   *client.Client
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		c, err := client.New(p, client.Config{Realm: realm, AuthID: "joe", AuthMethods: []string{"anonymous", "ticket"}, AuthExtra: map[string]any{"k": "v"}})
-		done <- result{c, err}
-	}()
+	done := p.startNew(client.Config{Realm: realm, AuthID: "joe", AuthMethods: []string{"anonymous", "ticket"}, AuthExtra: map[string]any{"k": "v"}})
 	hello := p.expect(codec.HELLO)
 	must(t, hello[1] == realm, "realm %v", hello[1])
 	d := hello[2].(map[string]any)
@@ -262,101 +254,85 @@ func TestChallenge(t *testing.T) {
 	p := newPipe(t, codec.MsgPack)
 	var gotMethod string
 	var gotExtra map[string]any
-	done := make(chan error, 1)
-	var c *client.Client
-	go func() {
-		var err error
-		c, err = client.New(p, client.Config{
-			Realm: realm, Serializer: codec.MsgPack, AuthMethods: []string{"ticket"},
-			Authenticate: func(method string, extra map[string]any) (string, map[string]any, error) {
-				gotMethod, gotExtra = method, extra
-				return "secret-ticket", map[string]any{"x": 1}, nil
-			},
-		})
-		done <- err
-	}()
+	done := p.startNew(client.Config{
+		Realm: realm, Serializer: codec.MsgPack, AuthMethods: []string{"ticket"},
+		Authenticate: func(method string, extra map[string]any) (string, map[string]any, error) {
+			gotMethod, gotExtra = method, extra
+			return "secret-ticket", map[string]any{"x": 1}, nil
+		},
+	})
 	p.expect(codec.HELLO)
 	p.send(codec.CHALLENGE, "ticket", map[string]any{"nonce": "abc"})
 	auth := p.expect(codec.AUTHENTICATE)
 	must(t, auth[1] == "secret-ticket" && reflect.DeepEqual(auth[2], map[string]any{"x": int64(1)}), "AUTHENTICATE %v", auth)
 	p.welcome(9, nil)
-	noErr(t, recvT(t, done, "New"))
+	res := recvT(t, done, "New")
+	noErr(t, res.err)
 	must(t, gotMethod == "ticket" && gotExtra["nonce"] == "abc", "Authenticate saw %q %v", gotMethod, gotExtra)
-	must(t, c.ID() == 9, "id %d", c.ID())
+	must(t, res.c.ID() == 9, "id %d", res.c.ID())
 	p.Close()
 
 	// Refused by the router after AUTHENTICATE.
 	p = newPipe(t, codec.JSON)
-	go func() {
-		_, err := client.New(p, client.Config{Realm: realm, Authenticate: func(string, map[string]any) (string, map[string]any, error) {
-			return "wrong", nil, nil
-		}})
-		done <- err
-	}()
+	done = p.startNew(client.Config{Realm: realm, Authenticate: func(string, map[string]any) (string, map[string]any, error) {
+		return "wrong", nil, nil
+	}})
 	p.expect(codec.HELLO)
 	p.send(codec.CHALLENGE, "wampcra", map[string]any{})
 	p.expect(codec.AUTHENTICATE)
 	p.send(codec.ABORT, map[string]any{"message": "bad signature"}, "wamp.error.authentication_failed")
-	e := wampError(t, recvT(t, done, "New"), "wamp.error.authentication_failed")
+	e := wampError(t, recvT(t, done, "New").err, "wamp.error.authentication_failed")
 	must(t, e.Error() == "wamp.error.authentication_failed: bad signature", "Error() = %q", e.Error())
 
 	// No authenticator: the client refuses the challenge with ABORT.
 	p = newPipe(t, codec.JSON)
-	go func() {
-		_, err := client.New(p, client.Config{Realm: realm})
-		done <- err
-	}()
+	done = p.startNew(client.Config{Realm: realm})
 	p.expect(codec.HELLO)
 	p.send(codec.CHALLENGE, "wampcra", map[string]any{})
 	abort := p.expect(codec.ABORT)
 	must(t, abort[2] == "wamp.error.cannot_authenticate", "ABORT %v", abort)
-	wampError(t, recvT(t, done, "New"), "wamp.error.cannot_authenticate")
+	wampError(t, recvT(t, done, "New").err, "wamp.error.cannot_authenticate")
 
 	// Authenticate fails.
 	errNoKey := errors.New("no key")
 	p = newPipe(t, codec.JSON)
-	go func() {
-		_, err := client.New(p, client.Config{Realm: realm, Authenticate: func(string, map[string]any) (string, map[string]any, error) {
-			return "", nil, errNoKey
-		}})
-		done <- err
-	}()
+	done = p.startNew(client.Config{Realm: realm, Authenticate: func(string, map[string]any) (string, map[string]any, error) {
+		return "", nil, errNoKey
+	}})
 	p.expect(codec.HELLO)
 	p.send(codec.CHALLENGE, "cryptosign", map[string]any{})
 	abort = p.expect(codec.ABORT)
 	must(t, abort[2] == "wamp.error.cannot_authenticate", "ABORT %v", abort)
-	err := recvT(t, done, "New")
+	err := recvT(t, done, "New").err
 	must(t, errors.Is(err, errNoKey), "Authenticate error lost: %v", err)
 }
 
 func TestJoinTimeout(t *testing.T) {
 	p := newPipe(t, codec.JSON)
-	done := make(chan error, 1)
-	go func() {
-		_, err := client.New(p, client.Config{Realm: realm, RequestTimeout: 20 * time.Millisecond})
-		done <- err
-	}()
+	done := p.startNew(client.Config{Realm: realm, RequestTimeout: 20 * time.Millisecond})
 	p.expect(codec.HELLO)
-	err := recvT(t, done, "New")
+	err := recvT(t, done, "New").err
 	must(t, errors.Is(err, client.ErrTimeout), "join without WELCOME: %v", err)
 }
 
 // joinPipe returns a client joined over a scripted router.
 func joinPipe(t *testing.T, f codec.Format, dealerFeatures map[string]any) (*client.Client, *pipe) {
 	t.Helper()
-	p := newPipe(t, f)
-	done := make(chan error, 1)
-	var c *client.Client
-	go func() {
-		var err error
-		c, err = client.New(p, client.Config{Realm: realm, Serializer: f, RequestTimeout: waitLong})
-		done <- err
-	}()
+	return joinPipeConfig(t, client.Config{Realm: realm, Serializer: f, RequestTimeout: waitLong}, dealerFeatures)
+}
+
+// joinPipeConfig is joinPipe with the test's own Config, whose Serializer
+// must be set.
+func joinPipeConfig(t *testing.T, cfg client.Config, dealerFeatures map[string]any) (*client.Client, *pipe) {
+	t.Helper()
+	p := newPipe(t, cfg.Serializer)
+	done := p.startNew(cfg)
 	p.expect(codec.HELLO)
 	p.welcome(1, dealerFeatures)
-	noErr(t, recvT(t, done, "New"))
-	t.Cleanup(func() { p.Close(); <-c.Done() })
-	return c, p
+	res := recvT(t, done, "New")
+	noErr(t, res.err)
+	t.Cleanup(func() { p.Close(); <-res.c.Done() })
+	return res.c, p
 }
 
 // TestRequestIDs: session-scope ids are sequential across request types,
@@ -513,18 +489,7 @@ func TestLateAnswers(t *testing.T) {
 }
 
 func TestRequestTimeout(t *testing.T) {
-	p := newPipe(t, codec.JSON)
-	done := make(chan error, 1)
-	var c *client.Client
-	go func() {
-		var err error
-		c, err = client.New(p, client.Config{Realm: realm, RequestTimeout: 30 * time.Millisecond})
-		done <- err
-	}()
-	p.expect(codec.HELLO)
-	p.welcome(1, nil)
-	noErr(t, recvT(t, done, "New"))
-	defer func() { p.Close(); <-c.Done() }()
+	c, p := joinPipeConfig(t, client.Config{Realm: realm, Serializer: codec.JSON, RequestTimeout: 30 * time.Millisecond}, nil)
 	_, err := c.Subscribe("a.b", func(*client.Event) {}, nil)
 	must(t, errors.Is(err, client.ErrTimeout), "Subscribe without answer: %v", err)
 	sub := p.expect(codec.SUBSCRIBE)
