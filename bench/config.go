@@ -82,7 +82,7 @@ type Config struct {
 }
 
 // withDefaults returns c with defaults filled in and checks it.
-func (c Config) withDefaults(mode string) (Config, error) {
+func (c Config) withDefaults() (Config, error) {
 	if c.Serializer == "" {
 		c.Serializer = "json"
 	}

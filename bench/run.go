@@ -27,7 +27,7 @@ type run struct {
 }
 
 func newRun(mode string, cfg Config) (*run, error) {
-	cfg, err := cfg.withDefaults(mode)
+	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
