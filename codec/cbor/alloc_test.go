@@ -11,7 +11,7 @@ import (
 // Message and buffer, then requires 0 allocations per operation.
 
 func TestAllocsDecodeAppend(t *testing.T) {
-	for _, bm := range benchMessages {
+	for _, bm := range codectest.HotMessages {
 		data := mustRef(t, bm.Value)
 		var m codec.Message
 		if err := Decode(&m, data); err != nil {
@@ -75,7 +75,7 @@ func TestAllocsWalk(t *testing.T) {
 	w := NewWriter()
 	buf := make([]byte, 0, 4096)
 	inputs := [][]byte{}
-	for _, bm := range benchMessages {
+	for _, bm := range codectest.HotMessages {
 		inputs = append(inputs, mustRef(t, bm.Value))
 	}
 	if !raceEnabled {

@@ -15,7 +15,7 @@ import (
 // []any with its default options, the baseline Decode is measured against.
 
 func BenchmarkDecode(b *testing.B) {
-	for _, bm := range benchMessages {
+	for _, bm := range codectest.HotMessages {
 		data := mustRef(b, bm.Value)
 		b.Run(bm.Name, func(b *testing.B) {
 			var m codec.Message
@@ -31,7 +31,7 @@ func BenchmarkDecode(b *testing.B) {
 }
 
 func BenchmarkAppend(b *testing.B) {
-	for _, bm := range benchMessages {
+	for _, bm := range codectest.HotMessages {
 		data := mustRef(b, bm.Value)
 		b.Run(bm.Name, func(b *testing.B) {
 			var m codec.Message
@@ -49,7 +49,7 @@ func BenchmarkAppend(b *testing.B) {
 }
 
 func BenchmarkRefDecodeAny(b *testing.B) {
-	for _, bm := range benchMessages {
+	for _, bm := range codectest.HotMessages {
 		data := mustRef(b, bm.Value)
 		b.Run(bm.Name, func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
@@ -67,7 +67,7 @@ func BenchmarkRefDecodeAny(b *testing.B) {
 // BenchmarkWalk walks each whole message into the CBOR Writer: the cost of
 // transcoding a payload of that size.
 func BenchmarkWalk(b *testing.B) {
-	for _, bm := range benchMessages {
+	for _, bm := range codectest.HotMessages {
 		data := mustRef(b, bm.Value)
 		b.Run(bm.Name, func(b *testing.B) {
 			w := NewWriter()

@@ -90,20 +90,6 @@ func unhex(t testing.TB, s string) []byte {
 	return b
 }
 
-// benchMessages are the six hot-path messages of the allocation tests and
-// benchmarks; PUBLISH is the headline message.
-var benchMessages = []struct {
-	Name  string
-	Value []any
-}{
-	{"PUBLISH", []any{16, 239714735, map[string]any{}, "com.myapp.topic1", []any{"Hello, world!"}, map[string]any{"color": "orange"}}},
-	{"EVENT", []any{36, 5512315355, 4429313566, map[string]any{}, []any{"Hello, world!"}, map[string]any{"color": "orange"}}},
-	{"CALL", []any{48, 7814135, map[string]any{}, "com.myapp.user.new", []any{"johnny"}, map[string]any{"firstname": "John", "surname": "Doe"}}},
-	{"INVOCATION", []any{68, 6131533, 9823529, map[string]any{}, []any{"johnny"}, map[string]any{"firstname": "John", "surname": "Doe"}}},
-	{"YIELD", []any{70, 6131533, map[string]any{}, []any{"Hello, world!"}}},
-	{"RESULT", []any{50, 7814135, map[string]any{}, []any{30}, map[string]any{"userid": 123, "karma": 10}}},
-}
-
 // walkTokens walks data into a new recorder.
 func walkTokens(data []byte, maxDepth int) ([]codectest.Token, error) {
 	var r codectest.Recorder

@@ -6,6 +6,7 @@ import (
 	vm "github.com/vmihailenco/msgpack/v5"
 
 	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/codec/codectest"
 )
 
 // The benchmarks run on the hot-path messages as clients encode them
@@ -13,9 +14,9 @@ import (
 // BenchmarkRefDecodeAny/PUBLISH for the headline figure.
 
 func BenchmarkDecode(b *testing.B) {
-	for _, c := range hotMessages {
-		data := hotBytes(b, c.value)
-		b.Run(c.name, func(b *testing.B) {
+	for _, c := range codectest.HotMessages {
+		data := hotBytes(b, c.Value)
+		b.Run(c.Name, func(b *testing.B) {
 			var m codec.Message
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
@@ -32,8 +33,8 @@ func BenchmarkDecode(b *testing.B) {
 // Options/Details keys.
 func BenchmarkDecodeDetails(b *testing.B) {
 	for _, c := range hotWithDetails {
-		data := hotBytes(b, c.value)
-		b.Run(c.name, func(b *testing.B) {
+		data := hotBytes(b, c.Value)
+		b.Run(c.Name, func(b *testing.B) {
 			var m codec.Message
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
@@ -49,9 +50,9 @@ func BenchmarkDecodeDetails(b *testing.B) {
 // BenchmarkAppend encodes a decoded message (dict and payloads verbatim),
 // which is what the router does when it forwards.
 func BenchmarkAppend(b *testing.B) {
-	for _, c := range hotMessages {
-		data := hotBytes(b, c.value)
-		b.Run(c.name, func(b *testing.B) {
+	for _, c := range codectest.HotMessages {
+		data := hotBytes(b, c.Value)
+		b.Run(c.Name, func(b *testing.B) {
 			var m codec.Message
 			if err := Decode(&m, data); err != nil {
 				b.Fatal(err)
@@ -72,8 +73,8 @@ func BenchmarkAppend(b *testing.B) {
 // typed Details, as the router does for EVENT and INVOCATION details.
 func BenchmarkAppendDetails(b *testing.B) {
 	for _, c := range hotWithDetails {
-		data := hotBytes(b, c.value)
-		b.Run(c.name, func(b *testing.B) {
+		data := hotBytes(b, c.Value)
+		b.Run(c.Name, func(b *testing.B) {
 			var m codec.Message
 			if err := Decode(&m, data); err != nil {
 				b.Fatal(err)
@@ -94,9 +95,9 @@ func BenchmarkAppendDetails(b *testing.B) {
 // BenchmarkWalk re-encodes each message through Walk into a Writer, the
 // path a transcoded payload takes.
 func BenchmarkWalk(b *testing.B) {
-	for _, c := range hotMessages {
-		data := hotBytes(b, c.value)
-		b.Run(c.name, func(b *testing.B) {
+	for _, c := range codectest.HotMessages {
+		data := hotBytes(b, c.Value)
+		b.Run(c.Name, func(b *testing.B) {
 			w := NewWriter()
 			dst := make([]byte, 0, 512)
 			b.SetBytes(int64(len(data)))
@@ -114,9 +115,9 @@ func BenchmarkWalk(b *testing.B) {
 // BenchmarkRefDecodeAny is the reference library decoding the same bytes
 // into []any: the baseline Decode is measured against.
 func BenchmarkRefDecodeAny(b *testing.B) {
-	for _, c := range hotMessages {
-		data := hotBytes(b, c.value)
-		b.Run(c.name, func(b *testing.B) {
+	for _, c := range codectest.HotMessages {
+		data := hotBytes(b, c.Value)
+		b.Run(c.Name, func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			for b.Loop() {
