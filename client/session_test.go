@@ -43,9 +43,8 @@ func TestCloseAndRejoin(t *testing.T) {
 	checkNoLeak(t)
 	r := newRouter(t)
 	for round := 0; round < 3; round++ {
-		c, err := client.ConnectLocal(r, client.Config{Realm: realm})
-		noErr(t, err)
-		_, err = c.Register("com.example.proc", echo, nil)
+		c := join(t, r, codec.JSON)
+		_, err := c.Register("com.example.proc", echo, nil)
 		noErr(t, err)
 		_, err = c.Subscribe("com.example.topic", func(*client.Event) {}, nil)
 		noErr(t, err)
@@ -68,12 +67,10 @@ func TestCloseAndRejoin(t *testing.T) {
 func TestRouterShutdown(t *testing.T) {
 	checkNoLeak(t)
 	r := newRouter(t)
-	callee, err := client.ConnectLocal(r, client.Config{Realm: realm})
-	noErr(t, err)
-	caller, err := client.ConnectLocal(r, client.Config{Realm: realm})
-	noErr(t, err)
+	callee := join(t, r, codec.JSON)
+	caller := join(t, r, codec.JSON)
 	entered := make(chan struct{})
-	_, err = callee.Register("com.example.hang", func(ctx context.Context, _ *client.Invocation) (*client.Result, error) {
+	_, err := callee.Register("com.example.hang", func(ctx context.Context, _ *client.Invocation) (*client.Result, error) {
 		close(entered)
 		<-ctx.Done() // the session's end cancels it
 		return nil, ctx.Err()
@@ -112,9 +109,7 @@ func TestTransportFailure(t *testing.T) {
 	w := &localWrapper{l: r.ConnectLocal(codec.JSON)}
 	c, err := client.New(w, client.Config{Realm: realm})
 	noErr(t, err)
-	callee, err := client.ConnectLocal(r, client.Config{Realm: realm})
-	noErr(t, err)
-	defer callee.Close()
+	callee := join(t, r, codec.JSON)
 	entered := make(chan struct{})
 	release := make(chan struct{})
 	_, err = callee.Register("com.example.hang", func(context.Context, *client.Invocation) (*client.Result, error) {
@@ -146,12 +141,10 @@ func TestTransportFailure(t *testing.T) {
 func TestGoroutinesAfterClose(t *testing.T) {
 	checkNoLeak(t)
 	r := newRouter(t)
-	a, err := client.ConnectLocal(r, client.Config{Realm: realm})
-	noErr(t, err)
-	b, err := client.ConnectLocal(r, client.Config{Realm: realm, Serializer: codec.CBOR})
-	noErr(t, err)
+	a := join(t, r, codec.JSON)
+	b := join(t, r, codec.CBOR)
 	got := make(chan struct{}, 10)
-	_, err = a.Subscribe("com.example.t", func(*client.Event) { got <- struct{}{} }, nil)
+	_, err := a.Subscribe("com.example.t", func(*client.Event) { got <- struct{}{} }, nil)
 	noErr(t, err)
 	_, err = a.Register("com.example.p", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
 		if inv.Progress != nil {
@@ -176,12 +169,10 @@ func TestGoroutinesAfterClose(t *testing.T) {
 func TestCloseFromHandler(t *testing.T) {
 	checkNoLeak(t)
 	r := newRouter(t)
-	a, err := client.ConnectLocal(r, client.Config{Realm: realm})
-	noErr(t, err)
-	b, err := client.ConnectLocal(r, client.Config{Realm: realm})
-	noErr(t, err)
+	a := join(t, r, codec.JSON)
+	b := join(t, r, codec.JSON)
 	closed := make(chan error, 1)
-	_, err = a.Subscribe("com.example.bye", func(*client.Event) { closed <- a.Close() }, nil)
+	_, err := a.Subscribe("com.example.bye", func(*client.Event) { closed <- a.Close() }, nil)
 	noErr(t, err)
 	noErr(t, b.Publish("com.example.bye", nil, nil, nil))
 	noErr(t, recvT(t, closed, "Close from an event handler"))
@@ -192,9 +183,7 @@ func TestCloseFromHandler(t *testing.T) {
 		return nil, nil
 	}, nil)
 	noErr(t, err)
-	c, err := client.ConnectLocal(r, client.Config{Realm: realm})
-	noErr(t, err)
-	defer c.Close()
+	c := join(t, r, codec.JSON)
 	_, err = c.Call(bg, "com.example.bye", nil, nil, nil)
 	// The callee left before answering: the dealer cancels the call.
 	wampError(t, err, "wamp.error.canceled")
@@ -204,8 +193,7 @@ func TestCloseFromHandler(t *testing.T) {
 func TestConcurrentClose(t *testing.T) {
 	checkNoLeak(t)
 	r := newRouter(t)
-	c, err := client.ConnectLocal(r, client.Config{Realm: realm})
-	noErr(t, err)
+	c := join(t, r, codec.JSON)
 	var wg sync.WaitGroup
 	for i := 0; i < 10; i++ {
 		wg.Add(2)
