@@ -13,26 +13,22 @@ import (
 // (smallest integer forms). Compare BenchmarkDecode/PUBLISH with
 // BenchmarkRefDecodeAny/PUBLISH for the headline figure.
 
-func BenchmarkDecode(b *testing.B) {
-	for _, c := range codectest.HotMessages {
-		data := hotBytes(b, c.Value)
-		b.Run(c.Name, func(b *testing.B) {
-			var m codec.Message
-			b.SetBytes(int64(len(data)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := Decode(&m, data); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
+func BenchmarkDecode(b *testing.B) { benchDecode(b, codectest.HotMessages) }
 
 // BenchmarkDecodeDetails decodes the same types carrying typed
 // Options/Details keys.
-func BenchmarkDecodeDetails(b *testing.B) {
-	for _, c := range hotWithDetails {
+func BenchmarkDecodeDetails(b *testing.B) { benchDecode(b, hotWithDetails) }
+
+// BenchmarkAppend encodes a decoded message (dict and payloads verbatim),
+// which is what the router does when it forwards.
+func BenchmarkAppend(b *testing.B) { benchAppend(b, codectest.HotMessages, false) }
+
+// BenchmarkAppendDetails encodes messages whose dict is written from
+// typed Details, as the router does for EVENT and INVOCATION details.
+func BenchmarkAppendDetails(b *testing.B) { benchAppend(b, hotWithDetails, true) }
+
+func benchDecode(b *testing.B, msgs []codectest.HotMessage) {
+	for _, c := range msgs {
 		data := hotBytes(b, c.Value)
 		b.Run(c.Name, func(b *testing.B) {
 			var m codec.Message
@@ -47,39 +43,19 @@ func BenchmarkDecodeDetails(b *testing.B) {
 	}
 }
 
-// BenchmarkAppend encodes a decoded message (dict and payloads verbatim),
-// which is what the router does when it forwards.
-func BenchmarkAppend(b *testing.B) {
-	for _, c := range codectest.HotMessages {
+// benchAppend appends each message as decoded, or with its dict written
+// from the typed Details when typed is set.
+func benchAppend(b *testing.B, msgs []codectest.HotMessage, typed bool) {
+	for _, c := range msgs {
 		data := hotBytes(b, c.Value)
 		b.Run(c.Name, func(b *testing.B) {
 			var m codec.Message
 			if err := Decode(&m, data); err != nil {
 				b.Fatal(err)
 			}
-			dst := make([]byte, 0, 512)
-			b.SetBytes(int64(len(data)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := Append(dst[:0], &m); err != nil {
-					b.Fatal(err)
-				}
+			if typed {
+				m.Dict = codec.Raw{}
 			}
-		})
-	}
-}
-
-// BenchmarkAppendDetails encodes messages whose dict is written from
-// typed Details, as the router does for EVENT and INVOCATION details.
-func BenchmarkAppendDetails(b *testing.B) {
-	for _, c := range hotWithDetails {
-		data := hotBytes(b, c.Value)
-		b.Run(c.Name, func(b *testing.B) {
-			var m codec.Message
-			if err := Decode(&m, data); err != nil {
-				b.Fatal(err)
-			}
-			m.Dict = codec.Raw{}
 			dst := make([]byte, 0, 512)
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
