@@ -138,27 +138,50 @@ func AppendError(dst []byte, code ErrorCode) []byte {
 	return append(dst, Magic, byte(code)<<4, 0, 0)
 }
 
-// quad collects the 4 handshake octets, which may arrive in pieces.
+// quad reads a 4-octet handshake, which may arrive in pieces, and keeps the
+// verdict: every read after the handshake or an error returns it again,
+// consuming nothing. ServerHandshake and ClientHandshake differ only in
+// what they check.
 type quad struct {
-	b [4]byte
-	n int
+	b    [4]byte
+	n    int
+	hs   Handshake
+	done bool
+	err  error
 }
 
-// fill takes up to the missing octets from data and reports how many it took
-// and whether all 4 are present.
-func (q *quad) fill(data []byte) (n int, full bool) {
-	n = copy(q.b[q.n:], data)
+// read takes up to the missing octets from data; once all 4 are present it
+// checks them with check and decodes them. It is the Feed of both sides.
+func (q *quad) read(data []byte, check func(b [4]byte) error) (*Handshake, int, error) {
+	if q.err != nil {
+		return nil, 0, q.err
+	}
+	if q.done {
+		return &q.hs, 0, nil
+	}
+	if q.n == 0 && len(data) > 0 && data[0] != Magic {
+		// Fail at the first byte; waiting for 4 octets of something else
+		// gains nothing.
+		q.err = ErrNotRawSocket
+		return nil, 0, q.err
+	}
+	n := copy(q.b[q.n:], data)
 	q.n += n
-	return n, q.n == 4
+	if q.n < len(q.b) {
+		return nil, n, nil
+	}
+	if q.err = check(q.b); q.err != nil {
+		return nil, n, q.err
+	}
+	q.hs = Handshake{Serializer: Serializer(q.b[1] & 0x0F), LengthExp: q.b[1] >> 4}
+	q.done = true
+	return &q.hs, n, nil
 }
 
 // ServerHandshake reads a client's 4-octet handshake request. The zero value
 // is ready to use.
 type ServerHandshake struct {
-	q    quad
-	req  Handshake
-	done bool
-	err  error
+	q quad
 }
 
 // Feed reads the next bytes of the request. While it is incomplete Feed
@@ -173,35 +196,17 @@ type ServerHandshake struct {
 // ErrReservedBits for non-zero reserved octets. Once Feed has returned a
 // request or an error it returns the same again, consuming nothing.
 func (s *ServerHandshake) Feed(data []byte) (req *Handshake, n int, err error) {
-	if s.err != nil {
-		return nil, 0, s.err
-	}
-	if s.done {
-		return &s.req, 0, nil
-	}
-	if s.q.n == 0 && len(data) > 0 && data[0] != Magic {
-		// Fail at the first byte; waiting for 4 octets of something else
-		// gains nothing.
-		s.err = ErrNotRawSocket
-		return nil, 0, s.err
-	}
-	n, full := s.q.fill(data)
-	if !full {
-		return nil, n, nil
-	}
-	b := s.q.b
+	return s.q.read(data, checkRequest)
+}
+
+func checkRequest(b [4]byte) error {
 	switch {
 	case b[1]&0x0F == 0:
-		s.err = ErrSerializerUnsupported
+		return ErrSerializerUnsupported
 	case b[2] != 0 || b[3] != 0:
-		s.err = ErrReservedBits
+		return ErrReservedBits
 	}
-	if s.err != nil {
-		return nil, n, s.err
-	}
-	s.req = Handshake{Serializer: Serializer(b[1] & 0x0F), LengthExp: b[1] >> 4}
-	s.done = true
-	return &s.req, n, nil
+	return nil
 }
 
 // ClientHandshake is the client side of the handshake: it writes the
@@ -211,10 +216,7 @@ type ClientHandshake struct {
 	// message it accepts.
 	Request Handshake
 
-	q     quad
-	reply Handshake
-	done  bool
-	err   error
+	q quad
 }
 
 // AppendRequest appends the client's 4-octet request to dst.
@@ -230,35 +232,19 @@ func (c *ClientHandshake) AppendRequest(dst []byte) []byte {
 // ErrReplySerializer. Once Feed has returned a reply or an error it returns
 // the same again, consuming nothing.
 func (c *ClientHandshake) Feed(data []byte) (reply *Handshake, n int, err error) {
-	if c.err != nil {
-		return nil, 0, c.err
-	}
-	if c.done {
-		return &c.reply, 0, nil
-	}
-	if c.q.n == 0 && len(data) > 0 && data[0] != Magic {
-		c.err = ErrNotRawSocket
-		return nil, 0, c.err
-	}
-	n, full := c.q.fill(data)
-	if !full {
-		return nil, n, nil
-	}
-	b := c.q.b
+	return c.q.read(data, c.checkReply)
+}
+
+func (c *ClientHandshake) checkReply(b [4]byte) error {
 	switch {
 	case b[2] != 0 || b[3] != 0:
-		c.err = ErrReplyReserved
+		return ErrReplyReserved
 	case b[1]&0x0F == 0:
-		c.err = &RejectedError{Code: ErrorCode(b[1] >> 4)}
+		return &RejectedError{Code: ErrorCode(b[1] >> 4)}
 	case Serializer(b[1]&0x0F) != c.Request.Serializer:
-		c.err = ErrReplySerializer
+		return ErrReplySerializer
 	}
-	if c.err != nil {
-		return nil, n, c.err
-	}
-	c.reply = Handshake{Serializer: Serializer(b[1] & 0x0F), LengthExp: b[1] >> 4}
-	c.done = true
-	return &c.reply, n, nil
+	return nil
 }
 
 // RejectedError is a router's error reply to the client's handshake.
