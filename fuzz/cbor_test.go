@@ -6,10 +6,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -19,67 +17,13 @@ import (
 	"github.com/zwamp/zwamp/codec"
 	zcbor "github.com/zwamp/zwamp/codec/cbor"
 	"github.com/zwamp/zwamp/codec/codectest"
+	"github.com/zwamp/zwamp/codec/codectest/reflib"
 )
 
 // Everything top-level here is prefixed with cbor: the package is shared
 // by the fuzz targets of every codec and parser.
 
 var cborUpdateCorpus = flag.Bool("cborcorpus.update", false, "rewrite testdata/fuzz/FuzzCBOR*/ seed files")
-
-// cborRefEnc encodes the seed messages deterministically.
-var cborRefEnc = func() fxcbor.EncMode {
-	em, err := fxcbor.EncOptions{Sort: fxcbor.SortCanonical}.EncMode()
-	if err != nil {
-		panic(err)
-	}
-	return em
-}()
-
-// cborRefDec reads CBOR the way the codec must where both are defined:
-// string keys, no duplicate keys, only false/true/null/undefined as simple
-// values, no tags; nesting is left to the codec's own limit.
-// cborRefDecTags also accepts tags, unregistered ones as their content.
-// cborRefDecAnyKeys decodes maps as map[any]any, for checking that input
-// the codec rejects is rejected or read with a non-string key by fxamacker
-// (which turns a null key into "" when decoding into map[string]any).
-var (
-	cborRefDec        = cborDecMode(fxcbor.TagsForbidden, true)
-	cborRefDecTags    = cborDecMode(fxcbor.TagsAllowed, true)
-	cborRefDecAnyKeys = cborDecMode(fxcbor.TagsAllowed, false)
-)
-
-func cborDecMode(tags fxcbor.TagsMode, stringKeys bool) fxcbor.DecMode {
-	var rejects []func(*fxcbor.SimpleValueRegistry) error
-	for sv := 0; sv < 256; sv++ {
-		if sv < 20 || sv > 31 {
-			rejects = append(rejects, fxcbor.WithRejectedSimpleValue(fxcbor.SimpleValue(sv)))
-		}
-	}
-	reg, err := fxcbor.NewSimpleValueRegistryFromDefaults(rejects...)
-	if err != nil {
-		panic(err)
-	}
-	opts := fxcbor.DecOptions{
-		DupMapKey:        fxcbor.DupMapKeyEnforcedAPF,
-		MaxNestedLevels:  65535,
-		MaxArrayElements: math.MaxInt32,
-		MaxMapPairs:      math.MaxInt32,
-		IndefLength:      fxcbor.IndefLengthAllowed,
-		TagsMd:           tags,
-		SimpleValues:     reg,
-	}
-	if stringKeys {
-		opts.DefaultMapType = reflect.TypeOf(map[string]any{})
-	}
-	if tags == fxcbor.TagsAllowed {
-		opts.UnrecognizedTagToAny = fxcbor.UnrecognizedTagContentToAny
-	}
-	dm, err := opts.DecMode()
-	if err != nil {
-		panic(err)
-	}
-	return dm
-}
 
 // cborNasties are CBOR-specific inputs (hex): every reserved or malformed
 // head, indefinite forms, tags, floats, huge declared lengths, deep nesting
@@ -111,14 +55,14 @@ var cborNasties = []string{
 func cborCaseSeeds(t testing.TB) map[string][]byte {
 	out := map[string][]byte{}
 	for _, c := range codectest.Cases {
-		b, err := cborRefEnc.Marshal(c.Value)
+		b, err := reflib.CBOREnc.Marshal(c.Value)
 		if err != nil {
 			t.Fatalf("%s: %v", c.Name, err)
 		}
 		out["case-"+cborFileName(c.Name)] = b
 	}
 	for _, c := range codectest.BadCases {
-		b, err := cborRefEnc.Marshal(c.Value)
+		b, err := reflib.CBOREnc.Marshal(c.Value)
 		if err != nil {
 			t.Fatalf("%s: %v", c.Name, err)
 		}
@@ -282,7 +226,7 @@ func FuzzCBORWalk(f *testing.F) {
 				return // limits of the codec, not of CBOR
 			}
 			var v any
-			if cborRefDecAnyKeys.Unmarshal(data, &v) == nil && cborStringKeys(v) {
+			if reflib.CBORDecAnyKeys.Unmarshal(data, &v) == nil && cborStringKeys(v) {
 				t.Fatalf("Walk rejects %x (%v); fxamacker reads %#v", data, err, v)
 			}
 			return
@@ -307,11 +251,11 @@ func FuzzCBORWalk(f *testing.F) {
 			t.Fatalf("ToGo(%x): %v", data, err)
 		}
 		var ref any
-		rerr := cborRefDec.Unmarshal(data, &ref)
+		rerr := reflib.CBORDec.Unmarshal(data, &ref)
 		var tagErr *fxcbor.TagsMdError
 		if errors.As(rerr, &tagErr) {
 			ref = nil
-			if rerr = cborRefDecTags.Unmarshal(data, &ref); rerr != nil || !codectest.PlainValue(ref) {
+			if rerr = reflib.CBORDecTags.Unmarshal(data, &ref); rerr != nil || !codectest.PlainValue(ref) {
 				return // registered tags (time, bignum) mean something else there
 			}
 		}
@@ -326,7 +270,7 @@ func FuzzCBORWalk(f *testing.F) {
 			t.Fatalf("Walk(%x) = %#v, fxamacker %#v", data, got, ref)
 		}
 		var ref2 any
-		if err := cborRefDec.Unmarshal(out, &ref2); err != nil || !codectest.EqualValues(ref, ref2) {
+		if err := reflib.CBORDec.Unmarshal(out, &ref2); err != nil || !codectest.EqualValues(ref, ref2) {
 			t.Fatalf("fxamacker reads Writer output %x as %#v (%v), want %#v", out, ref2, err, ref)
 		}
 	})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/zwamp/zwamp/codec"
 	"github.com/zwamp/zwamp/codec/codectest"
+	"github.com/zwamp/zwamp/codec/codectest/reflib"
 )
 
 func TestRegistered(t *testing.T) {
@@ -29,10 +30,10 @@ func TestCases(t *testing.T) {
 			in := mustRef(t, c.Value)
 			out := codectest.RoundTrip(t, Codec, in, c.Want)
 			var a, b any
-			if err := refDec.Unmarshal(in, &a); err != nil {
+			if err := reflib.CBORDec.Unmarshal(in, &a); err != nil {
 				t.Fatalf("reference decode of input: %v", err)
 			}
-			if err := refDec.Unmarshal(out, &b); err != nil {
+			if err := reflib.CBORDec.Unmarshal(out, &b); err != nil {
 				t.Fatalf("reference decode of Append output %x: %v", out, err)
 			}
 			if !reflect.DeepEqual(a, b) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
-	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -14,66 +13,15 @@ import (
 
 	"github.com/zwamp/zwamp/codec"
 	"github.com/zwamp/zwamp/codec/codectest"
+	"github.com/zwamp/zwamp/codec/codectest/reflib"
 )
 
 func newRand(seed int64) *rand.Rand { return rand.New(rand.NewSource(seed)) }
 
-// refEnc encodes reference inputs deterministically (sorted map keys), so
-// that golden bytes and benchmarks do not depend on Go's map order.
-var refEnc = func() fxcbor.EncMode {
-	em, err := fxcbor.EncOptions{Sort: fxcbor.SortCanonical}.EncMode()
-	if err != nil {
-		panic(err)
-	}
-	return em
-}()
-
-// refDec decodes like the WAMP codec should where both are defined: string
-// keys only, no duplicate keys, only false/true/null/undefined as simple
-// values, no tags, deep nesting and big containers allowed (the codec has
-// its own depth limit, checked separately).
-var refDec = mustDecMode(fxcbor.TagsForbidden)
-
-// refDecTags is refDec with tags allowed; unregistered tags decode to their
-// content, as the codec treats them.
-var refDecTags = mustDecMode(fxcbor.TagsAllowed)
-
-func mustDecMode(tags fxcbor.TagsMode) fxcbor.DecMode {
-	var rejects []func(*fxcbor.SimpleValueRegistry) error
-	for sv := 0; sv < 256; sv++ {
-		if (sv >= 20 && sv <= 23) || (sv >= 24 && sv <= 31) {
-			continue
-		}
-		rejects = append(rejects, fxcbor.WithRejectedSimpleValue(fxcbor.SimpleValue(sv)))
-	}
-	reg, err := fxcbor.NewSimpleValueRegistryFromDefaults(rejects...)
-	if err != nil {
-		panic(err)
-	}
-	opts := fxcbor.DecOptions{
-		DupMapKey:        fxcbor.DupMapKeyEnforcedAPF,
-		MaxNestedLevels:  65535,
-		MaxArrayElements: math.MaxInt32,
-		MaxMapPairs:      math.MaxInt32,
-		IndefLength:      fxcbor.IndefLengthAllowed,
-		TagsMd:           tags,
-		DefaultMapType:   reflect.TypeOf(map[string]any{}),
-		SimpleValues:     reg,
-	}
-	if tags == fxcbor.TagsAllowed {
-		opts.UnrecognizedTagToAny = fxcbor.UnrecognizedTagContentToAny
-	}
-	dm, err := opts.DecMode()
-	if err != nil {
-		panic(err)
-	}
-	return dm
-}
-
 // mustRef encodes v with the reference library.
 func mustRef(t testing.TB, v any) []byte {
 	t.Helper()
-	b, err := refEnc.Marshal(v)
+	b, err := reflib.CBOREnc.Marshal(v)
 	if err != nil {
 		t.Fatalf("reference marshal %#v: %v", v, err)
 	}

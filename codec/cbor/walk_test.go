@@ -8,6 +8,7 @@ import (
 
 	"github.com/zwamp/zwamp/codec"
 	"github.com/zwamp/zwamp/codec/codectest"
+	"github.com/zwamp/zwamp/codec/codectest/reflib"
 )
 
 // TestWalkDifferential walks many generated values, encoded by the
@@ -55,9 +56,9 @@ func TestWalkDifferential(t *testing.T) {
 			if !same(got, v) {
 				t.Fatalf("Walk(%x) = %#v, want %#v", data, got, v)
 			}
-			dm := refDec
-			if _, _, err := refValue(refDec, data); err != nil {
-				dm = refDecTags // the variant put tags in
+			dm := reflib.CBORDec
+			if _, _, err := refValue(reflib.CBORDec, data); err != nil {
+				dm = reflib.CBORDecTags // the variant put tags in
 			}
 			ref, plain, err := refValue(dm, data)
 			if err != nil || !plain {
@@ -80,7 +81,7 @@ func TestWalkDifferential(t *testing.T) {
 			if err := Walk(out, w, 0); err != nil || string(w.Bytes()) != string(out) {
 				t.Fatalf("Writer output not stable: %x then %x (%v)", out, w.Bytes(), err)
 			}
-			ref2, _, err := refValue(refDec, out)
+			ref2, _, err := refValue(reflib.CBORDec, out)
 			if err != nil || !codectest.StrictEqualAnyNaN(ref, ref2) {
 				t.Fatalf("reference reads Writer output %x as %#v (%v), want %#v", out, ref2, err, ref)
 			}
@@ -150,7 +151,7 @@ func TestHalfFloats(t *testing.T) {
 		}
 		got := math.Float64frombits(toks[0].V)
 		var ref float64
-		if err := refDec.Unmarshal(data, &ref); err != nil {
+		if err := reflib.CBORDec.Unmarshal(data, &ref); err != nil {
 			t.Fatalf("reference %x: %v", data, err)
 		}
 		if math.IsNaN(ref) {
@@ -233,7 +234,7 @@ func TestWalkBad(t *testing.T) {
 			}
 			if tc.refErr {
 				var v any
-				if refDecTags.Unmarshal(data, &v) == nil {
+				if reflib.CBORDecTags.Unmarshal(data, &v) == nil {
 					t.Errorf("reference library accepts %x as %#v", data, v)
 				}
 			}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/zwamp/zwamp/codec"
 	"github.com/zwamp/zwamp/codec/codectest"
+	"github.com/zwamp/zwamp/codec/codectest/reflib"
 )
 
 // TestCases decodes every shared vector as the reference library encodes
@@ -29,11 +30,11 @@ func TestCases(t *testing.T) {
 // values.
 func assertSameRef(t *testing.T, a, b []byte) {
 	t.Helper()
-	va, err := refDecode(a)
+	va, err := reflib.MsgPackDecode(a)
 	if err != nil {
 		t.Fatalf("reference decode of input: %v", err)
 	}
-	vb, err := refDecode(b)
+	vb, err := reflib.MsgPackDecode(b)
 	if err != nil {
 		t.Fatalf("reference decode of output %x: %v", b, err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/zwamp/zwamp/codec"
 	"github.com/zwamp/zwamp/codec/codectest"
+	"github.com/zwamp/zwamp/codec/codectest/reflib"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden.txt from Append's output")
@@ -261,7 +262,7 @@ func TestGolden(t *testing.T) {
 			}
 		}
 
-		ref, err := refDecode(got)
+		ref, err := reflib.MsgPackDecode(got)
 		if err != nil {
 			t.Errorf("%s: reference decode: %v", c.name, err)
 		} else if d := diff(ref, c.ref, "$"); d != "" {

@@ -1,7 +1,6 @@
 package msgpack
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -10,10 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	vm "github.com/vmihailenco/msgpack/v5"
-
 	"github.com/zwamp/zwamp/codec"
 	"github.com/zwamp/zwamp/codec/codectest"
+	"github.com/zwamp/zwamp/codec/codectest/reflib"
 )
 
 // refMode selects how the reference library encodes: its default writes
@@ -31,52 +29,14 @@ var refModes = []refMode{
 	{"compactfloats", true, true},
 }
 
-// refEncode encodes v with vmihailenco/msgpack, map keys sorted so that
-// outputs are reproducible.
+// refEncode encodes v with the reference library in the given mode.
 func refEncode(t testing.TB, v any, mode refMode) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	enc := vm.NewEncoder(&buf)
-	enc.SetSortMapKeys(true)
-	enc.UseCompactInts(mode.compactInts)
-	enc.UseCompactFloats(mode.compactFloats)
-	if err := enc.Encode(v); err != nil {
+	b, err := reflib.MsgPackEncode(v, mode.compactInts, mode.compactFloats)
+	if err != nil {
 		t.Fatalf("reference encode %#v: %v", v, err)
 	}
-	return buf.Bytes()
-}
-
-// refDecode decodes one value with vmihailenco/msgpack into interface
-// values and normalizes them (float32 widened) for codectest.EqualValues.
-func refDecode(data []byte) (any, error) {
-	dec := vm.NewDecoder(bytes.NewReader(data))
-	v, err := dec.DecodeInterface()
-	if err != nil {
-		return nil, err
-	}
-	return normalize(v), nil
-}
-
-// normalize widens float32 to float64, recursively, so that values from
-// the reference library, from generators and from codec.ToGo compare equal.
-func normalize(v any) any {
-	switch x := v.(type) {
-	case float32:
-		return float64(x)
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = normalize(e)
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = normalize(e)
-		}
-		return out
-	}
-	return v
+	return b
 }
 
 // toGo decodes MessagePack bytes through Walk into Go values.
