@@ -184,8 +184,7 @@ func (d *Decoder) Feed(data []byte, h Handler) error {
 			d.remaining = 0
 		} else {
 			if d.buf == nil {
-				d.buf = bufPool.Get()
-				d.buf.B = d.buf.B[:0]
+				d.buf = bufPool.Get() // empty: Put resets what it takes
 			}
 			n := d.remaining
 			if avail := len(data) - p; n > avail {
@@ -211,8 +210,7 @@ func (d *Decoder) Feed(data []byte, h Handler) error {
 		}
 		d.releaseBuf()
 		if err != nil {
-			d.err = err
-			return err
+			return d.fail(err)
 		}
 	}
 	return nil
@@ -225,6 +223,7 @@ func (d *Decoder) startFrame() error {
 	if max <= 0 || max > MaxLen {
 		max = MaxLen
 	}
+	n := frameLen(d.hdr)
 	var e error
 	switch {
 	case b0&0xF0 != 0:
@@ -233,7 +232,7 @@ func (d *Decoder) startFrame() error {
 		e = ErrReservedType
 	case b0&0x08 != 0 && (d.hdr[1]|d.hdr[2]|d.hdr[3]) != 0:
 		e = ErrBadLength
-	case frameLen(d.hdr) > max:
+	case n > max:
 		e = ErrFrameTooLong
 	}
 	if e != nil {
@@ -241,7 +240,7 @@ func (d *Decoder) startFrame() error {
 	}
 	d.inFrame = true
 	d.typ = MsgType(b0 & 0x07)
-	d.remaining = frameLen(d.hdr)
+	d.remaining = n
 	return nil
 }
 
