@@ -6,8 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -93,27 +91,13 @@ func cborFileName(s string) string {
 // TestCBORSeedCorpus keeps the checked-in corpus in step with codectest and
 // cborNasties: run with -cborcorpus.update to rewrite it.
 func TestCBORSeedCorpus(t *testing.T) {
-	seeds := cborCaseSeeds(t)
-	for _, target := range []string{"FuzzCBORDecode", "FuzzCBORWalk"} {
-		dir := filepath.Join("testdata", "fuzz", target)
-		for name, data := range seeds {
-			path := filepath.Join(dir, name)
-			want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)
-			if *cborUpdateCorpus {
-				if err := os.MkdirAll(dir, 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				continue
-			}
-			got, err := os.ReadFile(path)
-			if err != nil || string(got) != want {
-				t.Errorf("%s is missing or stale (run go test ./fuzz -run TestCBORSeedCorpus -cborcorpus.update)", path)
-			}
+	files := map[string]string{}
+	for name, data := range cborCaseSeeds(t) {
+		for _, target := range []string{"FuzzCBORDecode", "FuzzCBORWalk"} {
+			files[target+"/"+name] = fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)
 		}
 	}
+	wsCheckCorpus(t, files, *cborUpdateCorpus, "-cborcorpus.update", "TestCBORSeedCorpus")
 }
 
 func cborAddSeeds(f *testing.F) {

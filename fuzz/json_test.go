@@ -6,8 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -89,27 +87,13 @@ var jsonNasties = []string{
 // TestJSONSeedCorpus keeps the checked-in corpus in step with codectest:
 // run with -jsoncorpus.update to rewrite it.
 func TestJSONSeedCorpus(t *testing.T) {
-	seeds := jsonCaseSeeds(t)
-	for _, target := range []string{"FuzzJSONDecode", "FuzzJSONWalk"} {
-		dir := filepath.Join("testdata", "fuzz", target)
-		for name, data := range seeds {
-			path := filepath.Join(dir, name)
-			want := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)
-			if *jsonUpdateCorpus {
-				if err := os.MkdirAll(dir, 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				continue
-			}
-			got, err := os.ReadFile(path)
-			if err != nil || string(got) != want {
-				t.Errorf("%s is missing or stale (run go test ./fuzz -run TestJSONSeedCorpus -jsoncorpus.update)", path)
-			}
+	files := map[string]string{}
+	for name, data := range jsonCaseSeeds(t) {
+		for _, target := range []string{"FuzzJSONDecode", "FuzzJSONWalk"} {
+			files[target+"/"+name] = fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", data)
 		}
 	}
+	wsCheckCorpus(t, files, *jsonUpdateCorpus, "-jsoncorpus.update", "TestJSONSeedCorpus")
 }
 
 func jsonAddSeeds(f *testing.F) {

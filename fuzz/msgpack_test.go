@@ -7,8 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -92,27 +90,14 @@ func msgpackSeeds() [][]byte {
 // TestMsgPackSeedCorpus keeps the checked-in corpus in step with
 // msgpackSeeds; run with -msgpackcorpus.update to rewrite it.
 func TestMsgPackSeedCorpus(t *testing.T) {
-	for _, target := range []string{"FuzzMsgPackDecode", "FuzzMsgPackWalk"} {
-		dir := filepath.Join("testdata", "fuzz", target)
-		for _, s := range msgpackSeeds() {
-			name := fmt.Sprintf("seed-%x", sha256.Sum256(s))[:21]
-			path := filepath.Join(dir, name)
-			content := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", s)
-			if *msgpackUpdateCorpus {
-				if err := os.MkdirAll(dir, 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				continue
-			}
-			got, err := os.ReadFile(path)
-			if err != nil || string(got) != content {
-				t.Errorf("%s: missing or stale seed (run go test ./fuzz -run TestMsgPackSeedCorpus -msgpackcorpus.update): %v", path, err)
-			}
+	files := map[string]string{}
+	for _, s := range msgpackSeeds() {
+		name := fmt.Sprintf("seed-%x", sha256.Sum256(s))[:21]
+		for _, target := range []string{"FuzzMsgPackDecode", "FuzzMsgPackWalk"} {
+			files[target+"/"+name] = fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", s)
 		}
 	}
+	wsCheckCorpus(t, files, *msgpackUpdateCorpus, "-msgpackcorpus.update", "TestMsgPackSeedCorpus")
 }
 
 // FuzzMsgPackDecode: Decode never panics and reports only *codec.Error;
