@@ -153,26 +153,22 @@ func AppendMaskedFrame(dst []byte, op Opcode, fin bool, payload []byte, key [4]b
 // code and reason, the reason cut to the 123 bytes a control frame leaves
 // for it (at a UTF-8 boundary).
 func AppendClose(dst []byte, code int, reason string) []byte {
-	if code == 0 || code == CloseNoStatus {
-		return append(dst, 0x80|byte(OpClose), 0)
-	}
-	reason = clipReason(reason)
-	dst = append(dst, 0x80|byte(OpClose), byte(2+len(reason)), byte(code>>8), byte(code))
-	return append(dst, reason...)
+	var body [MaxControlPayload]byte
+	return AppendFrame(dst, OpClose, true, closePayload(&body, code, reason))
 }
 
 // AppendMaskedClose is AppendClose for the client side.
 func AppendMaskedClose(dst []byte, code int, reason string, key [4]byte) []byte {
+	var body [MaxControlPayload]byte
+	return AppendMaskedFrame(dst, OpClose, true, closePayload(&body, code, reason), key)
+}
+
+// closePayload builds the body of a close frame in buf.
+func closePayload(buf *[MaxControlPayload]byte, code int, reason string) []byte {
 	if code == 0 || code == CloseNoStatus {
-		return append(dst, 0x80|byte(OpClose), 0x80, key[0], key[1], key[2], key[3])
+		return buf[:0]
 	}
-	reason = clipReason(reason)
-	dst = append(dst, 0x80|byte(OpClose), 0x80|byte(2+len(reason)), key[0], key[1], key[2], key[3])
-	start := len(dst)
-	dst = append(dst, byte(code>>8), byte(code))
-	dst = append(dst, reason...)
-	MaskBytes(key, 0, dst[start:])
-	return dst
+	return append(append(buf[:0], byte(code>>8), byte(code)), clipReason(reason)...)
 }
 
 // clipReason shortens reason to what fits in a close frame, without splitting
