@@ -113,11 +113,7 @@ func (c *ClientHandshake) Feed(data []byte) (res *Response, n int, err error) {
 	if c.done {
 		return &c.res, 0, nil
 	}
-	max := c.MaxHeaderSize
-	if max <= 0 {
-		max = DefaultMaxHeaderSize
-	}
-	block, n, r := c.scan.feed(data, max)
+	block, n, r := c.scan.feed(data, c.MaxHeaderSize)
 	switch r {
 	case scanMore:
 		return nil, n, nil

@@ -85,8 +85,11 @@ func (s *headScanner) scan(data []byte, max int) int {
 // feed runs scan over data and returns the complete block (a view of data,
 // or of the scanner's buffer when the block spans calls) and how many bytes
 // of data it took. block is nil while the block is incomplete; res < 0
-// reports scanBadByte or scanTooLarge.
+// reports scanBadByte or scanTooLarge. max <= 0 means DefaultMaxHeaderSize.
 func (s *headScanner) feed(data []byte, max int) (block []byte, n int, res int) {
+	if max <= 0 {
+		max = DefaultMaxHeaderSize
+	}
 	end := s.scan(data, max)
 	switch end {
 	case scanMore:

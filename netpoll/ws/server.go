@@ -150,11 +150,7 @@ func (s *ServerHandshake) Feed(data []byte) (req *Request, n int, err error) {
 	if s.done {
 		return &s.req, 0, nil
 	}
-	max := s.MaxHeaderSize
-	if max <= 0 {
-		max = DefaultMaxHeaderSize
-	}
-	block, n, res := s.scan.feed(data, max)
+	block, n, res := s.scan.feed(data, s.MaxHeaderSize)
 	switch res {
 	case scanMore:
 		return nil, n, nil
