@@ -205,8 +205,7 @@ func (d *Decoder) Feed(data []byte, h Handler) error {
 		err := h.OnMessage(op, payload)
 		d.releaseBuf()
 		if err != nil {
-			d.err = err
-			return err
+			return d.fail(err)
 		}
 	}
 	if vs >= 0 && ve > vs {
@@ -336,10 +335,9 @@ func (d *Decoder) control(payload []byte, h Handler) error {
 		err = h.OnClose(code, reason)
 	}
 	if err != nil {
-		d.err = err
-		d.releaseBuf()
+		return d.fail(err)
 	}
-	return err
+	return nil
 }
 
 func (d *Decoder) fail(err error) error {
