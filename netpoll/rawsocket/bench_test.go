@@ -6,19 +6,24 @@ import (
 	"testing"
 )
 
+// benchFeed feeds in to a Decoder once per iteration.
+func benchFeed(b *testing.B, in []byte) {
+	var d Decoder
+	h := &nopHandler{}
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := d.Feed(in, h); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkFeed(b *testing.B) {
 	for _, n := range []int{64, 1024, 65536} {
 		b.Run(strconv.Itoa(n), func(b *testing.B) {
 			in, _ := AppendFrame(nil, Message, bytes.Repeat([]byte("x"), n), MaxLen)
-			var d Decoder
-			h := &nopHandler{}
-			b.SetBytes(int64(len(in)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := d.Feed(in, h); err != nil {
-					b.Fatal(err)
-				}
-			}
+			benchFeed(b, in)
 		})
 	}
 }
@@ -30,15 +35,7 @@ func BenchmarkFeedBatch(b *testing.B) {
 	for range 64 {
 		in, _ = AppendFrame(in, Message, msg, MaxLen)
 	}
-	var d Decoder
-	h := &nopHandler{}
-	b.SetBytes(int64(len(in)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := d.Feed(in, h); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchFeed(b, in)
 }
 
 // BenchmarkFeedSplit delivers each frame in two calls (pooled buffer path).

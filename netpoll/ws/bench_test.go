@@ -22,6 +22,19 @@ func jsonOf(n int) []byte {
 	return b
 }
 
+// benchFeed feeds in to d once per iteration. Masked input must use zeroKey,
+// so that unmasking in place leaves it as it was.
+func benchFeed(b *testing.B, d *Decoder, in []byte) {
+	h := &nopHandler{}
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := d.Feed(in, h); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkFeed(b *testing.B) {
 	for _, kind := range []string{"json", "text", "binary"} {
 		for _, n := range []int{64, 1024, 65536} {
@@ -33,16 +46,7 @@ func BenchmarkFeed(b *testing.B) {
 				case "binary":
 					op, p = OpBinary, binaryOf(n)
 				}
-				in := AppendMaskedFrame(nil, op, true, p, zeroKey)
-				var d Decoder
-				h := &nopHandler{}
-				b.SetBytes(int64(len(in)))
-				b.ReportAllocs()
-				for b.Loop() {
-					if err := d.Feed(in, h); err != nil {
-						b.Fatal(err)
-					}
-				}
+				benchFeed(b, &Decoder{}, AppendMaskedFrame(nil, op, true, p, zeroKey))
 			})
 		}
 	}
@@ -56,15 +60,7 @@ func BenchmarkFeedBatch(b *testing.B) {
 	for range 64 {
 		in = AppendMaskedFrame(in, OpText, true, msg, zeroKey)
 	}
-	var d Decoder
-	h := &nopHandler{}
-	b.SetBytes(int64(len(in)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := d.Feed(in, h); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchFeed(b, &Decoder{}, in)
 }
 
 // BenchmarkFeedSplit delivers each message in two Feed calls, so it goes
@@ -119,16 +115,7 @@ func BenchmarkFeedFragmented(b *testing.B) {
 
 // BenchmarkFeedClient is the client role: unmasked server frames.
 func BenchmarkFeedClient(b *testing.B) {
-	in := AppendFrame(nil, OpBinary, true, binaryOf(1024))
-	d := Decoder{Client: true}
-	h := &nopHandler{}
-	b.SetBytes(int64(len(in)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := d.Feed(in, h); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchFeed(b, &Decoder{Client: true}, AppendFrame(nil, OpBinary, true, binaryOf(1024)))
 }
 
 func BenchmarkAppendHeader(b *testing.B) {
