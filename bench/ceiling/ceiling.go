@@ -78,7 +78,7 @@ type Server struct {
 	lnMu   sync.Mutex
 
 	mu   sync.Mutex                           // serialises subscriber list updates
-	subs [2]atomic.Pointer[[]*websocket.Conn] // per serializer, copy on write
+	subs [2]atomic.Pointer[[]*websocket.Conn] // per serializer; readers never see an element change
 
 	sessions atomic.Uint64
 	pubs     atomic.Uint64
@@ -261,37 +261,47 @@ func (s *Server) onMessage(c *websocket.Conn, mt websocket.MessageType, data []b
 	}
 }
 
+// subscribe adds c to the subscriber list of its serializer f, once. The
+// list grows in place, into spare capacity that no publisher's snapshot
+// covers, so that a subscription costs O(1) amortised rather than a copy of
+// the list (with thousands of subscribers, that copy cost more than the
+// rest of a session's setup). The connection's session slot, unused
+// otherwise, marks it subscribed.
 func (s *Server) subscribe(c *websocket.Conn, f int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := *s.subs[f].Load()
-	for _, x := range old {
-		if x == c {
-			return
-		}
+	if c.Session() != nil {
+		return
 	}
-	list := make([]*websocket.Conn, len(old), len(old)+1)
-	copy(list, old)
-	list = append(list, c)
+	c.SetSession(subscribed{})
+	list := append(*s.subs[f].Load(), c)
 	s.subs[f].Store(&list)
 }
 
+// unsubscribe removes c from its subscriber list, with a copy: publishers
+// may be walking the old one.
 func (s *Server) unsubscribe(c *websocket.Conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for f := range s.subs {
-		old := *s.subs[f].Load()
-		for i, x := range old {
-			if x == c {
-				list := make([]*websocket.Conn, 0, len(old)-1)
-				list = append(list, old[:i]...)
-				list = append(list, old[i+1:]...)
-				s.subs[f].Store(&list)
-				break
-			}
+	if c.Session() == nil {
+		return
+	}
+	c.SetSession(nil)
+	f := format(c)
+	old := *s.subs[f].Load()
+	for i, x := range old {
+		if x == c {
+			list := make([]*websocket.Conn, 0, len(old)-1)
+			list = append(list, old[:i]...)
+			list = append(list, old[i+1:]...)
+			s.subs[f].Store(&list)
+			return
 		}
 	}
 }
+
+// subscribed is the session of a subscribed connection.
+type subscribed struct{}
 
 // welcome appends [WELCOME, session, {"roles": {"broker": {}, "dealer": {}}}].
 func welcome(out []byte, f int, session uint64) []byte {
