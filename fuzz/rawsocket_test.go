@@ -58,12 +58,7 @@ func FuzzRawSocket(f *testing.F) {
 		whole := rawSocketRun(t, client, sel, [][]byte{data})
 		rng := rand.New(rand.NewPCG(seed, ^seed))
 		for range 3 {
-			var chunks [][]byte
-			for in := data; len(in) > 0; {
-				n := 1 + rng.IntN(min(len(in), 1+rng.IntN(16)))
-				chunks = append(chunks, in[:n])
-				in = in[n:]
-			}
+			chunks := wsChunks(data, rng, 16)
 			if got := rawSocketRun(t, client, sel, chunks); !slices.Equal(got, whole) {
 				t.Fatalf("split in %d pieces:\n%q\nwhole:\n%q", len(chunks), got, whole)
 			}

@@ -344,18 +344,23 @@ func FuzzWSFrames(f *testing.F) {
 		whole := wsRunFrames(t, client, limit, [][]byte{slices.Clone(data)})
 		rng := rand.New(rand.NewPCG(seed, seed>>32))
 		for range 3 {
-			in := slices.Clone(data)
-			var chunks [][]byte
-			for len(in) > 0 {
-				n := 1 + rng.IntN(min(len(in), 1+rng.IntN(64)))
-				chunks = append(chunks, in[:n])
-				in = in[n:]
-			}
+			chunks := wsChunks(slices.Clone(data), rng, 64)
 			if got := wsRunFrames(t, client, limit, chunks); !slices.Equal(got, whole) {
 				t.Fatalf("split in %d pieces:\n%q\nwhole:\n%q", len(chunks), got, whole)
 			}
 		}
 	})
+}
+
+// wsChunks cuts data into pieces of 1 to maxChunk bytes at random points.
+func wsChunks(data []byte, rng *rand.Rand, maxChunk int) [][]byte {
+	var chunks [][]byte
+	for len(data) > 0 {
+		n := 1 + rng.IntN(min(len(data), 1+rng.IntN(maxChunk)))
+		chunks = append(chunks, data[:n])
+		data = data[n:]
+	}
+	return chunks
 }
 
 // wsFrameRec records the decoder's output and checks each item against the
