@@ -442,6 +442,9 @@ func TestWSSeedCorpus(t *testing.T) {
 	wsCheckCorpus(t, files, *wsUpdateCorpus, "-wscorpus.update", "TestWSSeedCorpus")
 }
 
+// wsCheckCorpus checks that every file (path under testdata/fuzz, content)
+// is checked in as given, or writes them all when update is set. It is the
+// corpus check of every target in this package, not only the ws ones.
 func wsCheckCorpus(t *testing.T, files map[string]string, update bool, flagName, testName string) {
 	t.Helper()
 	for name, want := range files {
