@@ -39,9 +39,7 @@ func TestReadOnceTSAllocs(t *testing.T) {
 	defer peer.Close()
 
 	f := codec.MsgPack
-	c := &conn{nc: nc, f: f, cd: codec.ByFormat(f), t: &Target{Format: f}, clk: &clock{}, rbuf: make([]byte, idleReadBuffer)}
-	c.rsd = rawsocket.Decoder{MaxLen: maxMessage}
-	c.rsh = rsAdapter{c}
+	c := newConn(nc, &Target{Format: f}, &clock{}, idleReadBuffer)
 	if err := c.enableRxTimestamps(); err != nil {
 		t.Skip(err)
 	}

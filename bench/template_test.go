@@ -10,6 +10,8 @@ import (
 	_ "github.com/zwamp/zwamp/codec/cbor"
 	_ "github.com/zwamp/zwamp/codec/json"
 	_ "github.com/zwamp/zwamp/codec/msgpack"
+	"github.com/zwamp/zwamp/netpoll/rawsocket"
+	"github.com/zwamp/zwamp/netpoll/ws"
 )
 
 var formats = []codec.Format{codec.JSON, codec.MsgPack, codec.CBOR}
@@ -196,7 +198,8 @@ func TestSlowPath(t *testing.T) {
 	}
 	// And on the sink: a subscriber counts such an event like any other.
 	s := &subscriber{expect: make([]uint64, 2)}
-	c := &conn{f: codec.JSON, cd: codec.ByFormat(codec.JSON)}
+	c := newConn(nil, &Target{Format: codec.JSON}, &clock{}, 0)
+	c.peerMax = 1 << 24
 	if err := s.onMessage(c, []byte(`[ 36 , 1 , 2 , { } , [ "`+pay+`" ] ]`)); err != nil {
 		t.Fatal(err)
 	}
@@ -218,8 +221,6 @@ func TestSlowPath(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.t = &Target{Format: codec.JSON}
-		c.peerMax = 1 << 24
 		c.wbuf = c.wbuf[:0]
 		e := &callee{t: yt}
 		if err := e.onMessage(c, []byte(msg)); err != nil {
@@ -260,7 +261,8 @@ func TestHotPathAllocs(t *testing.T) {
 	for _, f := range []codec.Format{codec.JSON, codec.MsgPack} {
 		for _, wsock := range []bool{true, false} {
 			name := fmt.Sprintf("%v/ws=%v", f, wsock)
-			c := &conn{f: f, cd: codec.ByFormat(f), t: &Target{WebSocket: wsock, Format: f}, peerMax: 1 << 24, rng: 1, clk: &clock{}}
+			c := newConn(nil, &Target{WebSocket: wsock, Format: f}, &clock{}, 0)
+			c.peerMax = 1 << 24
 			c.wbuf = make([]byte, 0, 64<<10)
 			pt, err := newTemplate(f, codec.Message{Type: codec.PUBLISH, URI: []byte("t")}, 32)
 			if err != nil {
@@ -280,6 +282,28 @@ func TestHotPathAllocs(t *testing.T) {
 			s := &subscriber{expect: make([]uint64, 1)}
 			if n := testing.AllocsPerRun(100, func() { _ = s.onMessage(c, ev) }); n != 0 {
 				t.Errorf("%s: subscriber allocates %v times per event", name, n)
+			}
+			// The framing side: 64 EVENTs in one read, the last one split
+			// over two reads.
+			var frames []byte
+			for i := 0; i < 64; i++ {
+				if wsock {
+					frames = ws.AppendFrame(frames, c.op, true, ev)
+				} else if frames, err = rawsocket.AppendFrame(frames, rawsocket.Message, ev, 1<<24); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.sink = s
+			seen := s.n
+			if n := testing.AllocsPerRun(100, func() {
+				if err := c.feed(frames[:len(frames)-5]); err != nil {
+					t.Fatal(err)
+				}
+				if err := c.feed(frames[len(frames)-5:]); err != nil {
+					t.Fatal(err)
+				}
+			}); n != 0 || s.n-seen != 64*101 {
+				t.Errorf("%s: feeding 64 framed events allocates %v times (%d events seen, want %d)", name, n, s.n-seen, 64*101)
 			}
 			is := &idleSession{fo: &fanout{got: make([]atomic.Int64, 1), lastMono: make([]atomic.Int64, 1), lastRx: make([]atomic.Int64, 1)}}
 			if n := testing.AllocsPerRun(100, func() { _ = is.onMessage(c, ev) }); n != 0 || is.fo.got[0].Load() == 0 {
@@ -306,7 +330,7 @@ func TestHotPathAllocs(t *testing.T) {
 func BenchmarkAppendPublish(b *testing.B) {
 	for _, f := range []codec.Format{codec.JSON, codec.MsgPack} {
 		b.Run(f.String(), func(b *testing.B) {
-			c := &conn{f: f, t: &Target{WebSocket: true, Format: f}, rng: 1}
+			c := newConn(nil, &Target{WebSocket: true, Format: f}, &clock{}, 0)
 			c.wbuf = make([]byte, 0, 64<<10)
 			pt, err := newTemplate(f, codec.Message{Type: codec.PUBLISH, URI: []byte("zwamp.bench.topic")}, 32)
 			if err != nil {
@@ -330,7 +354,7 @@ func BenchmarkSubscriberEvent(b *testing.B) {
 			var st [stampLen]byte
 			putStamp(st[:], 0, 0, 1)
 			ev := routerMessage(b, f, codec.Message{Type: codec.EVENT, ID: 1234, Publication: 5678901}, st[:], 32)
-			c := &conn{f: f, cd: codec.ByFormat(f)}
+			c := newConn(nil, &Target{Format: f}, &clock{}, 0)
 			s := &subscriber{expect: make([]uint64, 1)}
 			b.ReportAllocs()
 			b.SetBytes(int64(len(ev)))

@@ -95,26 +95,7 @@ func dial(ctx context.Context, t *Target, src *net.TCPAddr, clk *clock, rbuf int
 	if err != nil {
 		return nil, fmt.Errorf("bench: dial %s: %w", t.Addr, err)
 	}
-	c := &conn{
-		nc: nc, t: t, f: t.Format, cd: codec.ByFormat(t.Format), clk: clk,
-		op:   ws.OpBinary,
-		rbuf: make([]byte, rbuf),
-		sink: queueSink{},
-	}
-	if !t.Format.Binary() {
-		c.op = ws.OpText
-	}
-	c.wsd = ws.Decoder{Client: true, MaxMessageSize: maxMessage}
-	c.rsd = rawsocket.Decoder{MaxLen: maxMessage}
-	c.wsh = wsAdapter{c}
-	c.rsh = rsAdapter{c}
-	var seed [12]byte
-	if _, err := crand.Read(seed[:]); err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("bench: random: %w", err)
-	}
-	c.rng = binary.LittleEndian.Uint64(seed[:]) | 1
-	copy(c.ctrlKey[:], seed[8:])
+	c := newConn(nc, t, clk, rbuf)
 	_ = nc.SetDeadline(time.Now().Add(setupTimeout))
 	if t.WebSocket {
 		err = c.wsHandshake()
@@ -129,11 +110,31 @@ func dial(ctx context.Context, t *Target, src *net.TCPAddr, clk *clock, rbuf int
 	return c, nil
 }
 
+// newConn wraps nc, a connection to t, for the handshake and what follows.
+func newConn(nc net.Conn, t *Target, clk *clock, rbuf int) *conn {
+	c := &conn{
+		nc: nc, t: t, f: t.Format, cd: codec.ByFormat(t.Format), clk: clk,
+		op:   ws.OpBinary,
+		rbuf: make([]byte, rbuf),
+		sink: queueSink{},
+		wsd:  ws.Decoder{Client: true, MaxMessageSize: maxMessage},
+		rsd:  rawsocket.Decoder{MaxLen: maxMessage},
+	}
+	if !t.Format.Binary() {
+		c.op = ws.OpText
+	}
+	c.wsh = wsAdapter{c}
+	c.rsh = rsAdapter{c}
+	var seed [12]byte
+	_, _ = crand.Read(seed[:]) // never fails (it crashes the program instead)
+	c.rng = binary.LittleEndian.Uint64(seed[:]) | 1
+	copy(c.ctrlKey[:], seed[8:])
+	return c
+}
+
 func (c *conn) wsHandshake() error {
 	hs := ws.ClientHandshake{Host: c.t.Host, Target: c.t.Path, Protocols: []string{c.f.Subprotocol()}}
-	if _, err := crand.Read(hs.Nonce[:]); err != nil {
-		return fmt.Errorf("bench: random: %w", err)
-	}
+	_, _ = crand.Read(hs.Nonce[:])
 	if _, err := c.nc.Write(hs.AppendRequest(nil)); err != nil {
 		return fmt.Errorf("bench: websocket handshake with %s: %w", c.t.Addr, err)
 	}
