@@ -385,57 +385,6 @@ func CheckDetails(t testing.TB, got, want *codec.Details) {
 	}
 }
 
-// RoundTrip decodes data with cd and checks the message against want;
-// then it re-encodes the message twice, with its Dict view (copied
-// verbatim) and from its typed Details alone (the dict then holds exactly
-// the known keys), and checks that each decodes to a message that passes
-// the same check. It returns the verbatim re-encoding, for the caller to
-// compare with its reference library's reading of data.
-func RoundTrip(t testing.TB, cd codec.Codec, data []byte, want Want) []byte {
-	t.Helper()
-	show := func(b []byte) string {
-		if cd.Format().Binary() {
-			return fmt.Sprintf("%x", b)
-		}
-		return string(b)
-	}
-	var m codec.Message
-	if err := cd.Decode(&m, data); err != nil {
-		t.Fatalf("Decode(%s): %v", show(data), err)
-	}
-	Check(t, &m, want)
-	out, err := cd.Append(nil, &m)
-	if err != nil {
-		t.Fatalf("Append: %v", err)
-	}
-	m.Dict = codec.Raw{}
-	typed, err := cd.Append(nil, &m)
-	if err != nil {
-		t.Fatalf("Append from Details: %v", err)
-	}
-	for _, b := range [][]byte{out, typed} {
-		var m2 codec.Message
-		if err := cd.Decode(&m2, b); err != nil {
-			t.Fatalf("Decode(Append) %s: %v", show(b), err)
-		}
-		Check(t, &m2, want)
-	}
-	return out
-}
-
-// DecodedDetails returns what a decoder must produce from the encoding of
-// d: an enum key set from its value alone (no raw string) is written by
-// name, so it comes back with that name as its string too.
-func DecodedDetails(d codec.Details) codec.Details {
-	for k, name := range map[codec.Key]string{codec.KeyMatch: d.Match.String(), codec.KeyInvoke: d.Invoke.String(), codec.KeyMode: d.Mode.String()} {
-		if d.Has(k) && d.Str[k] == nil {
-			d.Str[k] = []byte(name)
-		}
-	}
-	d.Finish()
-	return d
-}
-
 // CheckBad reports whether err matches c.
 func CheckBad(t testing.TB, err error, c BadCase) {
 	t.Helper()
