@@ -57,15 +57,16 @@ func wildAt(p []byte, k int) bool {
 	return (k == 0 || p[k-1] == '.') && (k == len(p) || p[k] == '.')
 }
 
-// nextWild returns the first offset >= from where an empty component starts,
-// or -1.
-func nextWild(p []byte, from int) int {
+// nextWild returns the first offset >= from where an empty component starts
+// (wild) or, if there is none, len(p): where the literal run that goes on
+// at from ends.
+func nextWild(p []byte, from int) (end int, wild bool) {
 	for k := from; k <= len(p); k++ {
 		if wildAt(p, k) {
-			return k
+			return k, true
 		}
 	}
-	return -1
+	return len(p), false
 }
 
 // tok is one step of a stored pattern: a literal run or a wild edge.
@@ -86,19 +87,15 @@ func tokens(p []byte, wildcard bool) []tok {
 	var ts []tok
 	pos, from := 0, 0
 	for {
-		k := nextWild(p, from)
-		end := k
-		if k < 0 {
-			end = len(p)
-		}
+		end, wild := nextWild(p, from)
 		if end > pos {
 			ts = append(ts, tok{lit: string(p[pos:end])})
 		}
-		if k < 0 {
+		if !wild {
 			return ts
 		}
 		ts = append(ts, tok{wild: true})
-		pos, from = k, k+1
+		pos, from = end, end+1
 	}
 }
 
@@ -127,21 +124,17 @@ func (n *node[V]) lookup(p []byte, wildcard bool) *entry[V] {
 	}
 	pos, from := 0, 0
 	for {
-		k := nextWild(p, from)
-		end := k
-		if k < 0 {
-			end = len(p)
-		}
+		end, wild := nextWild(p, from)
 		if n = n.descend(p[pos:end]); n == nil {
 			return nil
 		}
-		if k < 0 {
+		if !wild {
 			return n.e
 		}
 		if n = n.wild; n == nil {
 			return nil
 		}
-		pos, from = k, k+1
+		pos, from = end, end+1
 	}
 }
 
