@@ -61,7 +61,7 @@ func TestTruncations(t *testing.T) {
 	for _, c := range codectest.Cases {
 		inputs := [][]byte{mustRef(t, c.Value)}
 		for i := 0; i < 5; i++ {
-			inputs = append(inputs, g.variant(nil, anyList(c.Value)))
+			inputs = append(inputs, g.variant(nil, c.Value))
 		}
 		for _, in := range inputs {
 			if err := Decode(&m, in); err != nil {
@@ -80,39 +80,13 @@ func TestTruncations(t *testing.T) {
 	}
 }
 
-// anyList converts the int-typed values of a case to the int64/uint64
-// shapes the variant encoder knows.
-func anyList(v []any) any {
-	var conv func(v any) any
-	conv = func(v any) any {
-		switch x := v.(type) {
-		case int:
-			return int64(x)
-		case []any:
-			out := make([]any, len(x))
-			for i, e := range x {
-				out[i] = conv(e)
-			}
-			return out
-		case map[string]any:
-			out := make(map[string]any, len(x))
-			for k, e := range x {
-				out[k] = conv(e)
-			}
-			return out
-		}
-		return v
-	}
-	return conv(v)
-}
-
 // TestDecodeVariants decodes every case in non-preferred, indefinite and
 // tagged encodings: the message must come out the same.
 func TestDecodeVariants(t *testing.T) {
 	g := gen{r: newRand(2)}
 	for _, c := range codectest.Cases {
 		for i := 0; i < 50; i++ {
-			in := g.variant(nil, anyList(c.Value))
+			in := g.variant(nil, c.Value)
 			var m codec.Message
 			if err := Decode(&m, in); err != nil {
 				t.Fatalf("%s: Decode(%x): %v", c.Name, in, err)
@@ -334,14 +308,10 @@ func TestDepth(t *testing.T) {
 	for _, limit := range []int{2, 3, 10, codec.DefaultMaxDepth} {
 		m.MaxDepth = limit
 		if limit == codec.DefaultMaxDepth {
-			m.MaxDepth = 0
+			m.MaxDepth = 0 // 0 means the default; Decode keeps MaxDepth
 		}
 		if err := Decode(&m, nested(limit-2)); err != nil {
 			t.Errorf("limit %d: depth %d rejected: %v", limit, limit, err)
-		}
-		m.MaxDepth = limit
-		if limit == codec.DefaultMaxDepth {
-			m.MaxDepth = 0
 		}
 		if err := Decode(&m, nested(limit-1)); !errors.Is(err, codec.ErrDepth) {
 			t.Errorf("limit %d: depth %d: err = %v, want ErrDepth", limit, limit+1, err)
@@ -393,12 +363,15 @@ func TestDecodeReuse(t *testing.T) {
 	}
 }
 
+// helloChunked is a HELLO whose realm "ab", authid "cd" and authrole "ef"
+// are indefinite-length strings of two chunks each.
+const helloChunked = "83 01 7f 61 61 61 62 ff a2 66 617574686964 7f 61 63 61 64 ff 68 61757468726f6c65 7f 61 65 61 66 ff"
+
 // TestDecodeIndefiniteIntoBuf checks that strings joined from chunks live
 // in m.Buf, keep their values when later strings are joined after them,
 // and cannot be grown into each other.
 func TestDecodeIndefiniteIntoBuf(t *testing.T) {
-	// HELLO realm "ab" (chunked) with authid "cd" and authrole "ef" (chunked).
-	in := unhex(t, "83 01 7f 61 61 61 62 ff a2 66 617574686964 7f 61 63 61 64 ff 68 61757468726f6c65 7f 61 65 61 66 ff")
+	in := unhex(t, helloChunked)
 	var m codec.Message
 	if err := Decode(&m, in); err != nil {
 		t.Fatal(err)
