@@ -50,41 +50,15 @@ var cborNasties = []string{
 // cborCaseSeeds returns every codectest case (valid and bad) as encoded by
 // the reference library, and the nasties, keyed by file name.
 func cborCaseSeeds(t testing.TB) map[string][]byte {
-	out := map[string][]byte{}
-	for _, c := range codectest.Cases {
-		b, err := reflib.CBOREnc.Marshal(c.Value)
-		if err != nil {
-			t.Fatalf("%s: %v", c.Name, err)
-		}
-		out["case-"+cborFileName(c.Name)] = b
-	}
-	for _, c := range codectest.BadCases {
-		b, err := reflib.CBOREnc.Marshal(c.Value)
-		if err != nil {
-			t.Fatalf("%s: %v", c.Name, err)
-		}
-		out["bad-"+cborFileName(c.Name)] = b
-	}
+	nasties := make([][]byte, len(cborNasties))
 	for i, s := range cborNasties {
 		b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
 		if err != nil {
 			t.Fatalf("nasty %d %q: %v", i, s, err)
 		}
-		out[fmt.Sprintf("nasty-%03d", i)] = b
+		nasties[i] = b
 	}
-	if n := len(codectest.Cases) + len(codectest.BadCases) + len(cborNasties); len(out) != n {
-		t.Fatalf("seed names collide: %d files for %d seeds", len(out), n)
-	}
-	return out
-}
-
-func cborFileName(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
-			return r
-		}
-		return '_'
-	}, s)
+	return codectest.Seeds(t, reflib.CBOREnc.Marshal, nasties)
 }
 
 // TestCBORSeedCorpus keeps the checked-in corpus in step with codectest and

@@ -19,40 +19,15 @@ import (
 
 var jsonUpdateCorpus = flag.Bool("jsoncorpus.update", false, "rewrite testdata/fuzz/FuzzJSON*/ seed files")
 
-// jsonCaseSeeds returns every codectest case as encoding/json writes it
-// (binary as "\u0000"+base64), keyed by a file-name-safe case name.
+// jsonCaseSeeds returns every codectest case (valid and bad) as
+// encoding/json writes it (binary as "\u0000"+base64), and the nasties,
+// keyed by file name.
 func jsonCaseSeeds(t testing.TB) map[string][]byte {
-	out := map[string][]byte{}
-	for _, c := range codectest.Cases {
-		b, err := stdjson.Marshal(codectest.JSONValue(c.Value))
-		if err != nil {
-			t.Fatalf("%s: %v", c.Name, err)
-		}
-		out["case-"+jsonFileName(c.Name)] = b
-	}
-	for _, c := range codectest.BadCases {
-		b, err := stdjson.Marshal(codectest.JSONValue(c.Value))
-		if err != nil {
-			t.Fatalf("%s: %v", c.Name, err)
-		}
-		out["bad-"+jsonFileName(c.Name)] = b
-	}
+	nasties := make([][]byte, len(jsonNasties))
 	for i, s := range jsonNasties {
-		out[fmt.Sprintf("nasty-%03d", i)] = []byte(s)
+		nasties[i] = []byte(s)
 	}
-	if n := len(codectest.Cases) + len(codectest.BadCases) + len(jsonNasties); len(out) != n {
-		t.Fatalf("seed names collide: %d files for %d seeds", len(out), n)
-	}
-	return out
-}
-
-func jsonFileName(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' {
-			return r
-		}
-		return '_'
-	}, s)
+	return codectest.Seeds(t, func(v any) ([]byte, error) { return stdjson.Marshal(codectest.JSONValue(v)) }, nasties)
 }
 
 // jsonNasties are JSON-specific inputs at the edges of RFC 8259 and of the
