@@ -10,82 +10,37 @@ import (
 // to Reset. It is the inverse of Walk: integers and lengths take their
 // smallest encoding, strings the str family, bytes the bin family, floats
 // float64. It checks what it is given — the element counts promised by
-// BeginArray/BeginMap, string map keys, valid UTF-8 — and records the first
-// problem in Err, after which it writes nothing more. Once its container
-// stack has grown to the deepest nesting seen it does not allocate (beyond
-// growing the output buffer).
+// BeginArray/BeginMap and string map keys (kept by its codec.Tally), valid
+// UTF-8 — and records the first problem in Err, after which it writes
+// nothing more. Once its container stack has grown to the deepest nesting
+// seen it does not allocate (beyond growing the output buffer).
 type Writer struct {
+	codec.Tally
 	buf []byte
-	err error
-	// open holds, per open container, the tokens still owed: remaining<<1,
-	// with the low bit set for a map (whose even remainders are keys).
-	open []uint64
 }
 
 var _ codec.Writer = (*Writer)(nil)
 
 // NewWriter returns a Writer; call Reset before use to choose the buffer.
-func NewWriter() *Writer { return &Writer{open: make([]uint64, 0, 16)} }
+func NewWriter() *Writer { return &Writer{} }
 
 // Reset starts a new output appended to dst and clears any error.
-func (w *Writer) Reset(dst []byte) {
-	w.buf = dst
-	w.err = nil
-	w.open = w.open[:0]
-}
+func (w *Writer) Reset(dst []byte) { w.buf = dst; w.Tally.Reset() }
 
 // Bytes returns the buffer passed to Reset with everything written since
 // appended.
 func (w *Writer) Bytes() []byte { return w.buf }
 
-// Err returns the first error met since Reset or, when there is none but
-// a container is still open, an error saying so: the output is not a
-// complete value until every Begin has its End.
-func (w *Writer) Err() error {
-	if w.err == nil && len(w.open) > 0 {
-		return &codec.Error{Field: "payload", Offset: -1, Err: codec.ErrCount, Detail: "container not closed"}
-	}
-	return w.err
-}
-
-func (w *Writer) fail(err error, detail string) {
-	if w.err == nil {
-		w.err = &codec.Error{Field: "payload", Offset: -1, Err: err, Detail: detail}
-	}
-}
-
-// item accounts for one token about to be written; key says whether it is
-// a string that may serve as a map key. It reports whether to write it.
-func (w *Writer) item(key bool) bool {
-	if w.err != nil {
-		return false
-	}
-	if n := len(w.open); n > 0 {
-		top := w.open[n-1]
-		if top < 2 {
-			w.fail(codec.ErrCount, "more elements than announced")
-			return false
-		}
-		if top&1 != 0 && (top>>1)&1 == 0 && !key {
-			// An even number of tokens left in a map: this one is a key.
-			w.fail(codec.ErrKey, "")
-			return false
-		}
-		w.open[n-1] = top - 2
-	}
-	return true
-}
-
 // WriteNil writes nil.
 func (w *Writer) WriteNil() {
-	if w.item(false) {
+	if w.Item(false) {
 		w.buf = append(w.buf, cNil)
 	}
 }
 
 // WriteBool writes true or false.
 func (w *Writer) WriteBool(v bool) {
-	if w.item(false) {
+	if w.Item(false) {
 		if v {
 			w.buf = append(w.buf, cTrue)
 		} else {
@@ -96,36 +51,36 @@ func (w *Writer) WriteBool(v bool) {
 
 // WriteInt writes v in its smallest integer encoding.
 func (w *Writer) WriteInt(v int64) {
-	if w.item(false) {
+	if w.Item(false) {
 		w.buf = appendInt(w.buf, v)
 	}
 }
 
 // WriteUint writes v in its smallest integer encoding.
 func (w *Writer) WriteUint(v uint64) {
-	if w.item(false) {
+	if w.Item(false) {
 		w.buf = appendUint(w.buf, v)
 	}
 }
 
 // WriteFloat writes v as float64, so that it stays a float, exactly.
 func (w *Writer) WriteFloat(v float64) {
-	if w.item(false) {
+	if w.Item(false) {
 		w.buf = appendFloat(w.buf, v)
 	}
 }
 
 // WriteString writes s as a str; s must be valid UTF-8.
 func (w *Writer) WriteString(s []byte) {
-	if !w.item(true) {
+	if !w.Item(true) {
 		return
 	}
 	if !validUTF8(s) {
-		w.fail(codec.ErrUTF8, "")
+		w.Fail(codec.ErrUTF8, "")
 		return
 	}
 	if uint64(len(s)) > math.MaxUint32 {
-		w.fail(codec.ErrUnsupported, "string longer than 4 GiB")
+		w.Fail(codec.ErrUnsupported, "string longer than 4 GiB")
 		return
 	}
 	w.buf = append(appendStrHeader(w.buf, len(s)), s...)
@@ -133,11 +88,11 @@ func (w *Writer) WriteString(s []byte) {
 
 // WriteBytes writes b as bin.
 func (w *Writer) WriteBytes(b []byte) {
-	if !w.item(false) {
+	if !w.Item(false) {
 		return
 	}
 	if uint64(len(b)) > math.MaxUint32 {
-		w.fail(codec.ErrUnsupported, "binary longer than 4 GiB")
+		w.Fail(codec.ErrUnsupported, "binary longer than 4 GiB")
 		return
 	}
 	w.buf = append(appendBinHeader(w.buf, len(b)), b...)
@@ -145,43 +100,28 @@ func (w *Writer) WriteBytes(b []byte) {
 
 // BeginArray opens an array of exactly n elements.
 func (w *Writer) BeginArray(n int) {
-	if !w.item(false) {
-		return
+	if w.Item(false) && w.length(n, "array length out of range") {
+		w.buf = appendArrayHeader(w.buf, n)
+		w.Push(n, false)
 	}
-	if n < 0 || uint64(n) > math.MaxUint32 {
-		w.fail(codec.ErrUnsupported, "array length out of range")
-		return
-	}
-	w.buf = appendArrayHeader(w.buf, n)
-	w.open = append(w.open, uint64(n)<<1)
 }
 
 // BeginMap opens a map of exactly n key/value pairs.
 func (w *Writer) BeginMap(n int) {
-	if !w.item(false) {
-		return
+	if w.Item(false) && w.length(n, "map length out of range") {
+		w.buf = appendMapHeader(w.buf, n)
+		w.Push(n, true)
 	}
+}
+
+// length checks a container length against the 32-bit limit of the format.
+func (w *Writer) length(n int, detail string) bool {
 	if n < 0 || uint64(n) > math.MaxUint32 {
-		w.fail(codec.ErrUnsupported, "map length out of range")
-		return
+		w.Fail(codec.ErrUnsupported, detail)
+		return false
 	}
-	w.buf = appendMapHeader(w.buf, n)
-	w.open = append(w.open, uint64(n)<<2|1)
+	return true
 }
 
 // End closes the innermost open array or map.
-func (w *Writer) End() {
-	if w.err != nil {
-		return
-	}
-	n := len(w.open)
-	if n == 0 {
-		w.fail(codec.ErrCount, "End without Begin")
-		return
-	}
-	if w.open[n-1] > 1 {
-		w.fail(codec.ErrCount, "fewer elements than announced")
-		return
-	}
-	w.open = w.open[:n-1]
-}
+func (w *Writer) End() { w.Pop() }
