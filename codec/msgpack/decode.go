@@ -347,7 +347,7 @@ func (d *decoder) known(i int, k codec.Key, name string) (int, error) {
 	case codec.KindStringList:
 		return d.stringList(i, k, name)
 	case codec.KindRoles:
-		return d.roles(i, name+".roles")
+		return d.roles(i, name)
 	case codec.KindDict:
 		n, next, isMap, err := containerAt(b, i)
 		if err == nil && !isMap {
@@ -438,13 +438,15 @@ func (d *decoder) stringList(i int, k codec.Key, name string) (int, error) {
 
 // roles decodes HELLO/WELCOME "roles": role name → {"features": {name: bool}}.
 // Unknown roles, unknown features and other keys are validated and ignored;
-// null is treated as absent at every level, as it is for known keys.
-func (d *decoder) roles(i int, field string) (int, error) {
+// null is treated as absent at every level, as it is for known keys. elem
+// names the dict holding "roles"; field names are put together only on
+// error paths.
+func (d *decoder) roles(i int, elem string) (int, error) {
 	b := d.b
 	det := &d.m.Details
-	n, i, err := d.mapAt(i, 3, field)
+	n, i, err := mapAt(b, i, 3, d.max)
 	if err != nil {
-		return i, err
+		return i, d.fail(err, i, elem+".roles", "want dict")
 	}
 	// A repeated "roles" key replaces the earlier one, as for every key.
 	det.Mark(codec.KeyRoles)
@@ -453,12 +455,12 @@ func (d *decoder) roles(i int, field string) (int, error) {
 	for ; n > 0; n-- {
 		var name []byte
 		if name, i, err = keyAt(b, i); err != nil {
-			return i, d.fail(err, i, field, "")
+			return i, d.fail(err, i, elem+".roles", "")
 		}
 		role, known := codec.LookupRole(name)
 		if !known {
 			if i, err = skip(b, i, 4, d.max); err != nil {
-				return i, d.fail(err, i, field+"."+string(name), "")
+				return i, d.fail(err, i, elem+".roles."+string(name), "")
 			}
 			continue
 		}
@@ -466,25 +468,25 @@ func (d *decoder) roles(i int, field string) (int, error) {
 			i++
 			continue
 		}
+		idx := codec.RoleIndex(role)
 		var attrs uint64
-		if attrs, i, err = d.mapAt(i, 4, field+"."+string(name)); err != nil {
-			return i, err
+		if attrs, i, err = mapAt(b, i, 4, d.max); err != nil {
+			return i, d.fail(err, i, rolePath(elem, idx), "want dict")
 		}
 		det.Roles |= role
-		idx := codec.RoleIndex(role)
 		det.Features[idx] = 0 // a repeated role replaces the earlier one
 		for ; attrs > 0; attrs-- {
 			var attr []byte
 			if attr, i, err = keyAt(b, i); err != nil {
-				return i, d.fail(err, i, field+"."+string(name), "")
+				return i, d.fail(err, i, rolePath(elem, idx), "")
 			}
 			if string(attr) != "features" || (i < len(b) && b[i] == cNil) {
 				if i, err = skip(b, i, 5, d.max); err != nil {
-					return i, d.fail(err, i, field+"."+string(name)+"."+string(attr), "")
+					return i, d.fail(err, i, rolePath(elem, idx)+"."+string(attr), "")
 				}
 				continue
 			}
-			if i, err = d.features(i, idx, field+"."+string(name)+".features"); err != nil {
+			if i, err = d.features(i, idx, elem); err != nil {
 				return i, err
 			}
 		}
@@ -492,50 +494,52 @@ func (d *decoder) roles(i int, field string) (int, error) {
 	return i, nil
 }
 
-func (d *decoder) features(i, idx int, field string) (int, error) {
+// rolePath names the dict of known role idx in errors.
+func rolePath(elem string, idx int) string { return elem + ".roles." + codec.RoleNames[idx] }
+
+func (d *decoder) features(i, idx int, elem string) (int, error) {
 	b := d.b
-	n, i, err := d.mapAt(i, 5, field)
+	n, i, err := mapAt(b, i, 5, d.max)
 	if err != nil {
-		return i, err
+		return i, d.fail(err, i, rolePath(elem, idx)+".features", "want dict")
 	}
 	for ; n > 0; n-- {
 		var name []byte
 		if name, i, err = keyAt(b, i); err != nil {
-			return i, d.fail(err, i, field, "")
+			return i, d.fail(err, i, rolePath(elem, idx)+".features", "")
 		}
 		f, known := codec.LookupFeature(name)
 		if !known {
 			if i, err = skip(b, i, 6, d.max); err != nil {
-				return i, d.fail(err, i, field+"."+string(name), "")
+				return i, d.fail(err, i, rolePath(elem, idx)+".features."+string(name), "")
 			}
 			continue
 		}
 		if i >= len(b) {
-			return i, d.fail(codec.ErrTruncated, i, field+"."+string(name), "")
+			return i, d.fail(codec.ErrTruncated, i, rolePath(elem, idx)+".features."+string(name), "")
 		}
 		switch b[i] {
 		case cTrue:
 			d.m.Details.Features[idx] |= f
 		case cFalse, cNil:
 		default:
-			return i, d.fail(codec.ErrType, i, field+"."+string(name), "want bool")
+			return i, d.fail(codec.ErrType, i, rolePath(elem, idx)+".features."+string(name), "want bool")
 		}
 		i++
 	}
 	return i, nil
 }
 
-// mapAt reads the header of a dict that must sit at b[i], at the given depth.
-func (d *decoder) mapAt(i, depth int, field string) (uint64, int, error) {
-	n, next, isMap, err := containerAt(d.b, i)
+// mapAt reads the header of a dict that must sit at b[i], at the given
+// depth. On error it returns the sentinel and its offset, for the caller to
+// name.
+func mapAt(b []byte, i, depth, max int) (uint64, int, error) {
+	n, next, isMap, err := containerAt(b, i)
 	if err == nil && !isMap {
 		err, next = codec.ErrType, i
 	}
-	if err != nil {
-		return 0, next, d.fail(err, next, field, "want dict")
+	if err == nil && depth > max {
+		err, next = codec.ErrDepth, i
 	}
-	if depth > d.max {
-		return 0, i, d.fail(codec.ErrDepth, i, field, "")
-	}
-	return n, next, nil
+	return n, next, err
 }
