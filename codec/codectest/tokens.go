@@ -1,10 +1,13 @@
 package codectest
 
 import (
+	"bytes"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
+	"testing"
 
 	"github.com/zwamp/zwamp/codec"
 )
@@ -93,34 +96,6 @@ func (r *Recorder) String() string {
 	return strings.Join(s, " ")
 }
 
-// Replay sends toks to w.
-func Replay(toks []Token, w codec.ValueWriter) {
-	for _, t := range toks {
-		switch t.Kind {
-		case 'n':
-			w.WriteNil()
-		case 'b':
-			w.WriteBool(t.V != 0)
-		case 'i':
-			w.WriteInt(int64(t.V))
-		case 'u':
-			w.WriteUint(t.V)
-		case 'f':
-			w.WriteFloat(math.Float64frombits(t.V))
-		case 's':
-			w.WriteString([]byte(t.S))
-		case 'y':
-			w.WriteBytes([]byte(t.S))
-		case '[':
-			w.BeginArray(int(t.V))
-		case '{':
-			w.BeginMap(int(t.V))
-		case ']':
-			w.End()
-		}
-	}
-}
-
 // CheckTokens reports whether toks keep the Walk contract: exactly one
 // value, every container holding the count it announced (pairs for a
 // map) before its End, map keys written as strings, and WriteInt used
@@ -165,6 +140,33 @@ func checkValue(toks []Token, i int) (int, error) {
 		return i, fmt.Errorf("stray End at token %d", i-1)
 	}
 	return i, nil
+}
+
+// ThroughWriter checks toks, the tokens a Walk of data gave, with
+// CheckTokens; then it walks data into a Writer of cd and checks that the
+// output walks to the same tokens and is stable: walked into a Writer
+// again, it comes out byte for byte the same. It returns the output.
+func ThroughWriter(t testing.TB, cd codec.Codec, data []byte, toks []Token) []byte {
+	t.Helper()
+	if err := CheckTokens(toks); err != nil {
+		t.Fatalf("Walk(%s) tokens: %v\n%.2000s", show(cd, data), err, &Recorder{Toks: toks})
+	}
+	w := cd.NewWriter()
+	w.Reset(nil)
+	if err := cd.Walk(data, w, 0); err != nil || w.Err() != nil {
+		t.Fatalf("Walk(%s) into Writer: %v / %v", show(cd, data), err, w.Err())
+	}
+	out := w.Bytes()
+	var r Recorder
+	if err := cd.Walk(out, &r, 0); err != nil || !slices.Equal(toks, r.Toks) {
+		t.Fatalf("Walk→Writer→Walk differs (%v)\nin  %s\n    %.2000s\nout %s\n    %.2000s", err, show(cd, data), &Recorder{Toks: toks}, show(cd, out), &r)
+	}
+	w2 := cd.NewWriter()
+	w2.Reset(nil)
+	if err := cd.Walk(out, w2, 0); err != nil || !bytes.Equal(w2.Bytes(), out) {
+		t.Fatalf("Writer output not stable: %s then %s (%v)", show(cd, out), show(cd, w2.Bytes()), err)
+	}
+	return out
 }
 
 // Discard is a ValueWriter that drops every token, to time a Walk alone.

@@ -64,14 +64,6 @@ func walkTokens(data []byte, maxDepth int) ([]codectest.Token, error) {
 	return r.Toks, err
 }
 
-// checkTokens fails t unless toks keep the Walk contract.
-func checkTokens(t testing.TB, toks []codectest.Token) {
-	t.Helper()
-	if err := codectest.CheckTokens(toks); err != nil {
-		t.Fatalf("tokens %v: %v", toks, err)
-	}
-}
-
 // indentVariants returns data re-indented in a few whitespace styles that
 // RFC 8259 allows.
 func indentVariants(t testing.TB, data []byte) [][]byte {
