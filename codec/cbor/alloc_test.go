@@ -33,24 +33,8 @@ func TestAllocsDecodeAppend(t *testing.T) {
 // TestAllocsAllCases covers the typed-Details paths too: lists appended
 // into reused capacity, roles, strings, and encoding from Details.
 func TestAllocsAllCases(t *testing.T) {
-	var m codec.Message
+	codectest.CheckCaseAllocs(t, Codec, mustRef)
 	dst := make([]byte, 0, 4096)
-	for _, c := range codectest.Cases {
-		data := mustRef(t, c.Value)
-		if err := Decode(&m, data); err != nil {
-			t.Fatalf("%s: %v", c.Name, err)
-		}
-		if n := testing.AllocsPerRun(50, func() { _ = Decode(&m, data) }); n != 0 {
-			t.Errorf("Decode %s: %v allocs/op", c.Name, n)
-		}
-		if n := testing.AllocsPerRun(50, func() { dst, _ = Append(dst[:0], &m) }); n != 0 {
-			t.Errorf("Append %s: %v allocs/op", c.Name, n)
-		}
-		m.Dict = codec.Raw{}
-		if n := testing.AllocsPerRun(50, func() { dst, _ = Append(dst[:0], &m) }); n != 0 {
-			t.Errorf("Append from Details %s: %v allocs/op", c.Name, n)
-		}
-	}
 	for _, g := range goldenMessages(t) {
 		if n := testing.AllocsPerRun(50, func() { dst, _ = Append(dst[:0], &g.m) }); n != 0 {
 			t.Errorf("Append golden %s: %v allocs/op", g.name, n)

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/codec/codectest"
 )
 
 // Zero allocation is part of the contract; these fail when one creeps in.
@@ -38,6 +39,9 @@ func TestDecodeAllocs(t *testing.T) {
 		t.Errorf("Decode PUBLISH with lists: %v allocs", n)
 	}
 }
+
+// TestAllocsAllCases covers every message type and typed key.
+func TestAllocsAllCases(t *testing.T) { codectest.CheckCaseAllocs(t, Codec, refMarshal) }
 
 func TestAppendAllocs(t *testing.T) {
 	dst := make([]byte, 0, 1024)

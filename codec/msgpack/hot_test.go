@@ -25,6 +25,10 @@ var hotWithDetails = []codectest.HotMessage{
 // hotBytes encodes v as WAMP clients usually do (smallest integer forms).
 func hotBytes(t testing.TB, v any) []byte { return refEncode(t, v, refModes[1]) }
 
+// TestAllocsAllCases covers every message type and typed key (HELLO's
+// roles and features among them), as clients encode them.
+func TestAllocsAllCases(t *testing.T) { codectest.CheckCaseAllocs(t, Codec, hotBytes) }
+
 // TestZeroAlloc pins the central performance property: once a Message and
 // an output buffer have been used, Decode, Append (verbatim dict and typed
 // Details) and Walk into a reused Writer allocate nothing.
