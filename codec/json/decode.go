@@ -223,11 +223,12 @@ func (d *decoder) str(i, depth int) ([]byte, int, error) {
 	return d.m.Buf[mark:len(d.m.Buf):len(d.m.Buf)], end, nil
 }
 
-// objFirst steps into the object whose '{' is at data[i]: it returns the
-// position of the first key, or the position after '}' and false.
-func (d *decoder) objFirst(i int) (int, bool) {
+// first steps into the list or dict whose opening bracket is at data[i]:
+// it returns the position of the first element or key, or the position
+// after the closing bracket and false.
+func (d *decoder) first(i int, closing byte) (int, bool) {
 	i = skipWS(d.data, i+1)
-	if i < len(d.data) && d.data[i] == '}' {
+	if i < len(d.data) && d.data[i] == closing {
 		return i + 1, false
 	}
 	return i, true
@@ -267,33 +268,10 @@ func (d *decoder) objKey(i int) ([]byte, int, error) {
 	return key, i, nil
 }
 
-// objNext moves past the value that ends at data[i]: it returns the
-// position of the next key, or the position after '}' and false.
-func (d *decoder) objNext(i int) (int, bool, error) {
-	data := d.data
-	i = skipWS(data, i)
-	if i >= len(data) {
-		return i, false, d.truncated()
-	}
-	switch data[i] {
-	case ',':
-		return skipWS(data, i+1), true, nil
-	case '}':
-		return i + 1, false, nil
-	}
-	return i, false, d.fail(codec.ErrSyntax, i, d.field(), "want ',' or '}'")
-}
-
-// arrFirst and arrNext are objFirst and objNext for lists.
-func (d *decoder) arrFirst(i int) (int, bool) {
-	i = skipWS(d.data, i+1)
-	if i < len(d.data) && d.data[i] == ']' {
-		return i + 1, false
-	}
-	return i, true
-}
-
-func (d *decoder) arrNext(i int) (int, bool, error) {
+// next moves past the list element or dict value that ends at data[i]: it
+// returns the position of the next element or key, or the position after
+// the closing bracket and false.
+func (d *decoder) next(i int, closing byte) (int, bool, error) {
 	data := d.data
 	i = skipWS(data, i)
 	if i >= len(data) {
@@ -305,8 +283,11 @@ func (d *decoder) arrNext(i int) (int, bool, error) {
 			return i, false, d.truncated()
 		}
 		return i, true, nil
-	case ']':
+	case closing:
 		return i + 1, false, nil
+	}
+	if closing == '}' {
+		return i, false, d.fail(codec.ErrSyntax, i, d.field(), "want ',' or '}'")
 	}
 	return i, false, d.fail(codec.ErrSyntax, i, d.field(), "want ',' or ']'")
 }
@@ -322,7 +303,7 @@ func (d *decoder) dict(i int) (int, error) {
 		return i, d.fail(codec.ErrDepth, i, d.elem, "")
 	}
 	start := i
-	i, more := d.objFirst(i)
+	i, more := d.first(i, '}')
 	for more {
 		mark := len(d.m.Buf)
 		key, j, err := d.objKey(i)
@@ -344,7 +325,7 @@ func (d *decoder) dict(i int) (int, error) {
 		if err != nil {
 			return j, err
 		}
-		if i, more, err = d.objNext(j); err != nil {
+		if i, more, err = d.next(j, '}'); err != nil {
 			return i, err
 		}
 	}
@@ -368,7 +349,6 @@ func (d *decoder) value(k codec.Key, i int) (int, error) {
 			return end, d.fail(err, end, d.field(), "")
 		}
 		det.Clear(k)
-		det.Str[k] = nil
 		return end, nil
 	}
 	var err error
@@ -434,7 +414,7 @@ func (d *decoder) idList(k codec.Key, i int) (int, error) {
 	}
 	p := d.m.Details.IDList(k)
 	list := (*p)[:0]
-	i, more := d.arrFirst(i)
+	i, more := d.first(i, ']')
 	for more {
 		if i >= len(d.data) {
 			return i, d.truncated()
@@ -444,7 +424,7 @@ func (d *decoder) idList(k codec.Key, i int) (int, error) {
 			return j, err
 		}
 		list = append(list, v)
-		if i, more, err = d.arrNext(j); err != nil {
+		if i, more, err = d.next(j, ']'); err != nil {
 			return i, err
 		}
 	}
@@ -470,7 +450,7 @@ func (d *decoder) stringList(k codec.Key, i int) (int, error) {
 			return i, d.fail(codec.ErrDepth, i, d.field(), "")
 		}
 		var more bool
-		i, more = d.arrFirst(i)
+		i, more = d.first(i, ']')
 		for more {
 			if i >= len(d.data) {
 				return i, d.truncated()
@@ -480,7 +460,7 @@ func (d *decoder) stringList(k codec.Key, i int) (int, error) {
 				return j, err
 			}
 			list = append(list, s)
-			if i, more, err = d.arrNext(j); err != nil {
+			if i, more, err = d.next(j, ']'); err != nil {
 				return i, err
 			}
 		}
@@ -506,7 +486,7 @@ func (d *decoder) roles(i int) (int, error) {
 	}
 	det.Roles = 0
 	det.Features = [codec.NumRoles]codec.Feature{}
-	i, more := d.objFirst(i)
+	i, more := d.first(i, '}')
 	for more {
 		mark := len(d.m.Buf)
 		name, j, err := d.objKey(i)
@@ -529,7 +509,7 @@ func (d *decoder) roles(i int) (int, error) {
 				return j, err
 			}
 		}
-		if i, more, err = d.objNext(j); err != nil {
+		if i, more, err = d.next(j, '}'); err != nil {
 			return i, err
 		}
 	}
@@ -551,7 +531,7 @@ func (d *decoder) role(role codec.Role, i int) (int, error) {
 		return i, d.fail(codec.ErrDepth, i, d.rolePath(idx), "")
 	}
 	d.m.Details.Roles |= role
-	i, more := d.objFirst(i)
+	i, more := d.first(i, '}')
 	for more {
 		mark := len(d.m.Buf)
 		name, j, err := d.objKey(i)
@@ -579,7 +559,7 @@ func (d *decoder) role(role codec.Role, i int) (int, error) {
 				return j, err
 			}
 		}
-		if i, more, err = d.objNext(j); err != nil {
+		if i, more, err = d.next(j, '}'); err != nil {
 			return i, err
 		}
 	}
@@ -595,7 +575,7 @@ func (d *decoder) features(idx int, i int) (int, error) {
 	if d.max < 5 {
 		return i, d.fail(codec.ErrDepth, i, d.rolePath(idx)+".features", "")
 	}
-	i, more := d.objFirst(i)
+	i, more := d.first(i, '}')
 	for more {
 		mark := len(d.m.Buf)
 		name, j, err := d.objKey(i)
@@ -627,7 +607,7 @@ func (d *decoder) features(idx int, i int) (int, error) {
 			return j, d.fail(err, j, d.rolePath(idx)+".features."+string(name), "")
 		}
 		d.m.Buf = d.m.Buf[:mark]
-		if i, more, err = d.objNext(j); err != nil {
+		if i, more, err = d.next(j, '}'); err != nil {
 			return i, err
 		}
 	}
