@@ -262,6 +262,18 @@ func (d *decoder) text(p int) (s []byte, next int, err error) {
 	return b[mark:len(b):len(b)], end, nil
 }
 
+// key reads a dict key: a text string like text, and a well-formed item of
+// another type is codec.ErrKey.
+func (d *decoder) key(p int) (s []byte, next int, err error) {
+	if s, next, err = d.text(p); err == codec.ErrType {
+		err = codec.ErrKey
+	}
+	return
+}
+
+// keyField names Options/Details key k of element field in errors.
+func keyField(field string, k codec.Key) string { return field + "." + codec.KeyNames[k] }
+
 // payload validates Arguments or ArgumentsKw completely and returns the
 // exact bytes of the list or dict (without any tags in front of it).
 func (d *decoder) payload(p int, want byte, field, wantName string) ([]byte, int, error) {
@@ -313,11 +325,8 @@ func (d *decoder) dict(p int, field string) (int, error) {
 			break
 		}
 		mark := len(d.m.Buf)
-		name, vq, err := d.text(nq)
+		name, vq, err := d.key(nq)
 		if err != nil {
-			if err == codec.ErrType {
-				err = codec.ErrKey
-			}
 			return vq, d.fail(field, vq, err, "")
 		}
 		k, known := codec.LookupKey(name)
@@ -345,11 +354,10 @@ func (d *decoder) detail(k codec.Key, p int, field string) (int, error) {
 	data, det := d.data, &d.m.Details
 	major, ai, arg, start, q, err := head(data, p)
 	if err != nil {
-		return q, d.fail(field+"."+codec.KeyNames[k], q, err, "")
+		return q, d.fail(keyField(field, k), q, err, "")
 	}
 	if isNull(major, ai) {
 		det.Clear(k)
-		det.Str[k] = nil
 		return q, nil
 	}
 	kind := codec.KeyKinds[k]
@@ -359,23 +367,23 @@ func (d *decoder) detail(k codec.Key, p int, field string) (int, error) {
 			det.SetBool(k, ai == aiTrue)
 			return q, nil
 		}
-		return start, d.failType(field+"."+codec.KeyNames[k], start, mismatch(major, ai), "want bool")
+		return start, d.failType(keyField(field, k), start, mismatch(major, ai), "want bool")
 	case codec.KindInt, codec.KindID:
 		switch major {
 		case majorUint:
 			if kind == codec.KindID && arg > codec.MaxID {
-				return start, d.fail(field+"."+codec.KeyNames[k], start, codec.ErrRange, "id above 2^53")
+				return start, d.fail(keyField(field, k), start, codec.ErrRange, "id above 2^53")
 			}
 			det.SetUint(k, arg)
 			return q, nil
 		case majorNeg:
-			return start, d.fail(field+"."+codec.KeyNames[k], start, codec.ErrRange, "negative")
+			return start, d.fail(keyField(field, k), start, codec.ErrRange, "negative")
 		}
-		return start, d.failType(field+"."+codec.KeyNames[k], start, mismatch(major, ai), "want integer")
+		return start, d.failType(keyField(field, k), start, mismatch(major, ai), "want integer")
 	case codec.KindString:
 		s, q, err := d.text(start)
 		if err != nil {
-			return q, d.failType(field+"."+codec.KeyNames[k], q, err, "want string")
+			return q, d.failType(keyField(field, k), q, err, "want string")
 		}
 		det.SetString(k, s)
 		return q, nil
@@ -387,11 +395,11 @@ func (d *decoder) detail(k codec.Key, p int, field string) (int, error) {
 		return d.roles(start, field)
 	default: // KindDict: authextra, kept as a view
 		if major != majorMap {
-			return start, d.failType(field+"."+codec.KeyNames[k], start, mismatch(major, ai), "want dict")
+			return start, d.failType(keyField(field, k), start, mismatch(major, ai), "want dict")
 		}
 		end, err := skip(data, start, depthKeyValue, d.max)
 		if err != nil {
-			return end, d.fail(field+"."+codec.KeyNames[k], end, err, "")
+			return end, d.fail(keyField(field, k), end, err, "")
 		}
 		det.AuthExtra = codec.Raw{Format: codec.CBOR, Bytes: data[start:end:end]}
 		det.Mark(k)
@@ -405,17 +413,17 @@ func (d *decoder) idList(k codec.Key, p int, field string) (int, error) {
 	data := d.data
 	it, start, q, err := open(data, p, majorArray)
 	if err != nil {
-		return q, d.failType(field+"."+codec.KeyNames[k], q, err, "want list of ids")
+		return q, d.failType(keyField(field, k), q, err, "want list of ids")
 	}
 	if depthKeyValue > d.max {
-		return start, d.fail(field+"."+codec.KeyNames[k], start, codec.ErrDepth, "")
+		return start, d.fail(keyField(field, k), start, codec.ErrDepth, "")
 	}
 	l := d.m.Details.IDList(k)
 	*l = (*l)[:0]
 	for {
 		more, nq, err := it.more(data, q)
 		if err != nil {
-			return nq, d.fail(field+"."+codec.KeyNames[k], nq, err, "")
+			return nq, d.fail(keyField(field, k), nq, err, "")
 		}
 		if !more {
 			d.m.Details.Mark(k)
@@ -427,7 +435,7 @@ func (d *decoder) idList(k codec.Key, p int, field string) (int, error) {
 			// The field is named here, not passed in, so that the
 			// success path builds no strings.
 			if ce, ok := err.(*codec.Error); ok {
-				ce.Field = field + "." + codec.KeyNames[k]
+				ce.Field = keyField(field, k)
 			}
 			return q, err
 		}
@@ -444,7 +452,7 @@ func (d *decoder) stringList(k codec.Key, p int, major byte, field string) (int,
 	if major == majorText {
 		s, q, err := d.text(p)
 		if err != nil {
-			return q, d.fail(field+"."+codec.KeyNames[k], q, err, "")
+			return q, d.fail(keyField(field, k), q, err, "")
 		}
 		*l = append(*l, s)
 		d.m.Details.Mark(k)
@@ -452,15 +460,15 @@ func (d *decoder) stringList(k codec.Key, p int, major byte, field string) (int,
 	}
 	it, start, q, err := open(data, p, majorArray)
 	if err != nil {
-		return q, d.failType(field+"."+codec.KeyNames[k], q, err, "want list of strings")
+		return q, d.failType(keyField(field, k), q, err, "want list of strings")
 	}
 	if depthKeyValue > d.max {
-		return start, d.fail(field+"."+codec.KeyNames[k], start, codec.ErrDepth, "")
+		return start, d.fail(keyField(field, k), start, codec.ErrDepth, "")
 	}
 	for {
 		more, nq, err := it.more(data, q)
 		if err != nil {
-			return nq, d.fail(field+"."+codec.KeyNames[k], nq, err, "")
+			return nq, d.fail(keyField(field, k), nq, err, "")
 		}
 		if !more {
 			d.m.Details.Mark(k)
@@ -469,7 +477,7 @@ func (d *decoder) stringList(k codec.Key, p int, major byte, field string) (int,
 		var s []byte
 		s, q, err = d.text(nq)
 		if err != nil {
-			return q, d.failType(field+"."+codec.KeyNames[k], q, err, "want string")
+			return q, d.failType(keyField(field, k), q, err, "want string")
 		}
 		*l = append(*l, s)
 	}
@@ -499,11 +507,8 @@ func (d *decoder) roles(p int, elem string) (int, error) {
 			return nq, nil
 		}
 		mark := len(d.m.Buf)
-		name, vq, err := d.text(nq)
+		name, vq, err := d.key(nq)
 		if err != nil {
-			if err == codec.ErrType {
-				err = codec.ErrKey
-			}
 			return vq, d.fail(elem+".roles", vq, err, "")
 		}
 		role, known := codec.LookupRole(name)
@@ -550,11 +555,8 @@ func (d *decoder) role(role codec.Role, p int, elem string) (int, error) {
 			return nq, nil
 		}
 		mark := len(d.m.Buf)
-		name, vq, err := d.text(nq)
+		name, vq, err := d.key(nq)
 		if err != nil {
-			if err == codec.ErrType {
-				err = codec.ErrKey
-			}
 			return vq, d.fail(elem+".roles."+rname, vq, err, "")
 		}
 		if string(name) != "features" {
@@ -597,11 +599,8 @@ func (d *decoder) features(ri, p int, elem string) (int, error) {
 			return nq, nil
 		}
 		mark := len(d.m.Buf)
-		name, vq, err := d.text(nq)
+		name, vq, err := d.key(nq)
 		if err != nil {
-			if err == codec.ErrType {
-				err = codec.ErrKey
-			}
 			return vq, d.fail(featuresField(elem, ri), vq, err, "")
 		}
 		f, known := codec.LookupFeature(name)

@@ -120,6 +120,14 @@ func mismatch(major, ai byte) error {
 	return codec.ErrType
 }
 
+// keyMismatch is mismatch for a map key, which must be a text string.
+func keyMismatch(major, ai byte) error {
+	if err := mismatch(major, ai); err != codec.ErrType {
+		return err
+	}
+	return codec.ErrKey
+}
+
 // isNull reports whether the head is null or undefined, which WAMP treats
 // alike (a known key whose value is null is absent).
 func isNull(major, ai byte) bool {
@@ -292,10 +300,7 @@ func key(data []byte, p int) (int, error) {
 		return q, err
 	}
 	if major != majorText {
-		if major == majorSimple && !simpleOK(ai) {
-			return start, codec.ErrSyntax
-		}
-		return start, codec.ErrKey
+		return start, keyMismatch(major, ai)
 	}
 	return str(data, q, major, ai, arg)
 }

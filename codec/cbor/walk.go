@@ -157,10 +157,7 @@ func (wk *walker) key(p int) (int, error) {
 		return q, err
 	}
 	if major != majorText {
-		if major == majorSimple && !simpleOK(ai) {
-			return start, codec.ErrSyntax
-		}
-		return start, codec.ErrKey
+		return start, keyMismatch(major, ai)
 	}
 	s, end, err := wk.str(q, major, ai, arg)
 	if err != nil {
