@@ -253,14 +253,20 @@ func open(data []byte, p int, want byte) (it iter, start, next int, err error) {
 	if ai == aiIndef {
 		return iter{indef: true}, start, q, nil
 	}
-	room := uint64(len(data) - q)
-	if want == majorMap {
-		room /= 2
-	}
-	if arg > room {
+	if !fits(data, q, arg, want == majorMap) {
 		return iter{}, start, q, codec.ErrTruncated
 	}
 	return iter{n: arg}, start, q, nil
+}
+
+// fits reports whether n elements (pairs, for a map) can follow at q: each
+// takes at least one byte, so a larger count is truncated input.
+func fits(data []byte, q int, n uint64, isMap bool) bool {
+	room := uint64(len(data) - q)
+	if isMap {
+		room /= 2
+	}
+	return n <= room
 }
 
 // more reports whether another element follows at p. At the end of an
@@ -470,11 +476,7 @@ func prescan(data []byte, p, depth, maxDepth int, counts *[]int) (int, error) {
 	}
 	isMap := major == majorMap
 	if ai != aiIndef {
-		room := uint64(len(data) - q)
-		if isMap {
-			room /= 2
-		}
-		if arg > room {
+		if !fits(data, q, arg, isMap) {
 			return q, codec.ErrTruncated
 		}
 		for n := arg; n > 0; n-- {

@@ -104,14 +104,8 @@ func (wk *walker) value(p, depth int) (int, error) {
 			}
 			n = wk.s.counts[wk.next]
 			wk.next++
-		} else {
-			room := uint64(len(data) - q)
-			if isMap {
-				room /= 2
-			}
-			if arg > room {
-				return q, codec.ErrTruncated
-			}
+		} else if !fits(data, q, arg, isMap) {
+			return q, codec.ErrTruncated
 		}
 		if isMap {
 			wk.w.BeginMap(n)
