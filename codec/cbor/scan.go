@@ -359,7 +359,7 @@ func skip(data []byte, p, depth, maxDepth int) (int, error) {
 				}
 			}
 		}
-		if arg > uint64(len(data)-q) {
+		if !fits(data, q, arg, false) {
 			return q, codec.ErrTruncated
 		}
 		for n := int(arg); n > 0; n-- {
@@ -392,7 +392,7 @@ func skip(data []byte, p, depth, maxDepth int) (int, error) {
 		if depth > maxDepth {
 			return start, codec.ErrDepth
 		}
-		if ai != aiIndef && arg > uint64(len(data)-q)/2 {
+		if ai != aiIndef && !fits(data, q, arg, true) {
 			return q, codec.ErrTruncated
 		}
 		it := iter{n: arg, indef: ai == aiIndef}
