@@ -88,11 +88,11 @@ func (d *decoder) message() error {
 	for _, e := range l.Elems[:n-1] {
 		switch e.Slot {
 		case codec.SlotRequest:
-			m.Request, i, err = d.id(i, e.Name)
+			m.Request, i, err = d.id(i, e.Name, noKey)
 		case codec.SlotID:
-			m.ID, i, err = d.id(i, e.Name)
+			m.ID, i, err = d.id(i, e.Name, noKey)
 		case codec.SlotPublication:
-			m.Publication, i, err = d.id(i, e.Name)
+			m.Publication, i, err = d.id(i, e.Name, noKey)
 		case codec.SlotErrorType:
 			i, err = d.errorType(i, e.Name)
 		case codec.SlotURI:
@@ -119,38 +119,24 @@ func (d *decoder) message() error {
 }
 
 // id decodes a WAMP ID: an integer in any encoding, in [0, codec.MaxID].
-func (d *decoder) id(i int, field string) (uint64, int, error) {
+// name and k (noKey for a message element) name it in errors; the field
+// name is only put together when there is an error to report.
+func (d *decoder) id(i int, name string, k codec.Key) (uint64, int, error) {
 	if i < len(d.b) && d.b[i] < cFixMapMin {
 		return uint64(d.b[i]), i + 1, nil
 	}
-	return d.idSlow(i, field)
+	return d.idSlow(i, name, k)
 }
 
-func (d *decoder) idSlow(i int, field string) (uint64, int, error) {
+func (d *decoder) idSlow(i int, name string, k codec.Key) (uint64, int, error) {
 	if i >= len(d.b) {
-		return 0, i, d.fail(codec.ErrTruncated, i, field, "")
+		return 0, i, d.fail(codec.ErrTruncated, i, fieldName(name, k), "")
 	}
 	v, next, kind := numAt(d.b, i)
 	if kind == numUint && v <= codec.MaxID {
 		return v, next, nil
 	}
-	return 0, i, d.numErr(i, kind, field, "ID out of range [0, 2^53]")
-}
-
-// keyID is id for the value of known key k in dict name; the field name
-// is only put together when there is an error to report.
-func (d *decoder) keyID(i int, name string, k codec.Key) (uint64, int, error) {
-	if i < len(d.b) && d.b[i] < cFixMapMin {
-		return uint64(d.b[i]), i + 1, nil
-	}
-	if i >= len(d.b) {
-		return 0, i, d.keyErr(i, codec.ErrTruncated, name, k, "")
-	}
-	v, next, kind := numAt(d.b, i)
-	if kind == numUint && v <= codec.MaxID {
-		return v, next, nil
-	}
-	return 0, i, d.numErr(i, kind, name+"."+codec.KeyNames[k], "ID out of range [0, 2^53]")
+	return 0, i, d.numErr(i, kind, fieldName(name, k), "ID out of range [0, 2^53]")
 }
 
 // numErr is the error for a value at b[i] that numAt classified as kind and
@@ -308,7 +294,7 @@ func (d *decoder) known(i int, k codec.Key, name string) (int, error) {
 	b := d.b
 	det := &d.m.Details
 	if i >= len(b) {
-		return i, d.fail(codec.ErrTruncated, i, name+"."+codec.KeyNames[k], "")
+		return i, d.fail(codec.ErrTruncated, i, fieldName(name, k), "")
 	}
 	switch codec.KeyKinds[k] {
 	case codec.KindBool:
@@ -324,12 +310,12 @@ func (d *decoder) known(i int, k codec.Key, name string) (int, error) {
 	case codec.KindInt:
 		v, next, kind := numAt(b, i)
 		if kind != numUint {
-			return i, d.numErr(i, kind, name+"."+codec.KeyNames[k], "negative")
+			return i, d.numErr(i, kind, fieldName(name, k), "negative")
 		}
 		det.SetUint(k, v)
 		return next, nil
 	case codec.KindID:
-		v, next, err := d.keyID(i, name, k)
+		v, next, err := d.id(i, name, k)
 		if err != nil {
 			return next, err
 		}
@@ -371,7 +357,7 @@ func (d *decoder) keyErr(off int, err error, name string, k codec.Key, detail st
 	if err != codec.ErrType {
 		detail = ""
 	}
-	return d.fail(err, off, name+"."+codec.KeyNames[k], detail)
+	return d.fail(err, off, fieldName(name, k), detail)
 }
 
 // list reads the header of a list-valued key at b[i], at depth 3.
@@ -398,7 +384,7 @@ func (d *decoder) idList(i int, k codec.Key, name string) (int, error) {
 	l := (*p)[:0]
 	for ; n > 0; n-- {
 		var v uint64
-		if v, i, err = d.keyID(i, name, k); err != nil {
+		if v, i, err = d.id(i, name, k); err != nil {
 			return i, err
 		}
 		l = append(l, v)

@@ -66,10 +66,15 @@ const noKey = codec.NumKeys
 // for key k of dict name. Field names are only put together here, on
 // failure, so that the success path does not concatenate strings.
 func encErr(m *codec.Message, name string, k codec.Key, err error, detail string) error {
-	if k != noKey {
-		name += "." + codec.KeyNames[k]
+	return &codec.Error{Type: m.Type, Field: fieldName(name, k), Offset: -1, Err: err, Detail: detail}
+}
+
+// fieldName names element name or, unless k is noKey, key k of dict name.
+func fieldName(name string, k codec.Key) string {
+	if k == noKey {
+		return name
 	}
-	return &codec.Error{Type: m.Type, Field: name, Offset: -1, Err: err, Detail: detail}
+	return name + "." + codec.KeyNames[k]
 }
 
 // appendID refuses IDs a peer would reject, so a bad ID is caught where it
@@ -111,10 +116,7 @@ func appendPayload(dst []byte, r codec.Raw, wantMap bool, m *codec.Message, name
 				ce.Type = m.Type
 			}
 			if ce.Field == "" || ce.Field == "payload" {
-				ce.Field = name
-				if k != noKey {
-					ce.Field += "." + codec.KeyNames[k]
-				}
+				ce.Field = fieldName(name, k)
 			}
 		}
 		return dst, err
