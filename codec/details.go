@@ -186,9 +186,34 @@ func (d *Details) Has(k Key) bool { return d.Set&(1<<k) != 0 }
 // Mark records key k as present.
 func (d *Details) Mark(k Key) { d.Set |= 1 << k }
 
-// Clear records key k as absent (and drops its string, so Reset, which
-// only visits set keys, leaves nothing stale behind).
-func (d *Details) Clear(k Key) { d.Set &^= 1 << k; d.Str[k] = nil }
+// Clear records key k as absent and drops the value stored for it, so a
+// key set to null after a value (a duplicate in one dict) reads as absent
+// through every accessor, and Reset, which only visits set keys, leaves
+// nothing stale behind.
+func (d *Details) Clear(k Key) {
+	if !d.Has(k) {
+		return
+	}
+	switch KeyKinds[k] {
+	case KindBool:
+		d.SetBool(k, false)
+	case KindInt, KindID:
+		d.SetUint(k, 0)
+	case KindIDList:
+		p := d.IDList(k)
+		*p = (*p)[:0]
+	case KindStringList:
+		p := d.StringList(k)
+		*p = (*p)[:0]
+	case KindRoles:
+		d.Roles = 0
+		d.Features = [NumRoles]Feature{}
+	case KindDict:
+		d.AuthExtra = Raw{}
+	}
+	d.Set &^= 1 << k
+	d.Str[k] = nil
+}
 
 // String returns the value of a string-valued key (nil when absent).
 func (d *Details) String(k Key) []byte { return d.Str[k] }

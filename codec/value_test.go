@@ -104,6 +104,37 @@ func TestDetails(t *testing.T) {
 	if d.Has(codec.KeyMatch) || d.Str[codec.KeyMatch] != nil {
 		t.Fatal("Clear left the key")
 	}
+	// Clear drops the value too, whatever the key's kind.
+	d.SetUint(codec.KeyTimeout, 5)
+	d.Exclude = append(d.Exclude, 7)
+	d.Mark(codec.KeyExclude)
+	d.Clear(codec.KeyTimeout)
+	d.Clear(codec.KeyExclude)
+	d.Clear(codec.KeyAcknowledge)
+	if d.Uint(codec.KeyTimeout) != 0 || len(d.Exclude) != 0 || d.Acknowledge || d.Has(codec.KeyTimeout) {
+		t.Fatalf("Clear left a value: %+v", d)
+	}
+	// A key set to null after a value is absent in every serializer.
+	for _, f := range formats {
+		raw := mustEncode(t, f, []any{48, 1, map[string]any{"timeout": 5}, "a.b"})
+		var m codec.Message
+		if err := codec.ByFormat(f).Decode(&m, raw); err != nil {
+			t.Fatal(err)
+		}
+		m.Details.Clear(codec.KeyTimeout)
+		if m.Details.Uint(codec.KeyTimeout) != 0 {
+			t.Fatalf("%v: timeout %d after Clear", f, m.Details.Uint(codec.KeyTimeout))
+		}
+	}
+	for _, js := range []string{`[48,1,{"timeout":5,"timeout":null},"a.b"]`, `[48,1,{"acknowledge":true,"exclude":[3],"exclude":null,"acknowledge":null},"a.b"]`} {
+		var m codec.Message
+		if err := codec.ByFormat(codec.JSON).Decode(&m, []byte(js)); err != nil {
+			t.Fatal(err)
+		}
+		if m.Details.Set != 0 || m.Details.Timeout != 0 || m.Details.Acknowledge || len(m.Details.Exclude) != 0 {
+			t.Fatalf("%s: null after a value left %+v", js, m.Details)
+		}
+	}
 	d.Exclude = append(d.Exclude, 1, 2)
 	d.Reset()
 	if d.Set != 0 || d.Acknowledge || len(d.Exclude) != 0 || cap(d.Exclude) < 2 {

@@ -231,7 +231,7 @@ func (d *decoder) dict(i int, name string) (int, error) {
 			continue
 		}
 		if i < len(b) && b[i] == cNil {
-			clearKey(det, k)
+			det.Clear(k)
 			i++
 			continue
 		}
@@ -240,7 +240,7 @@ func (d *decoder) dict(i int, name string) (int, error) {
 			// an undefined option as this extension value; it means what
 			// null means, and refusing it would abort every default
 			// subscribe of such a client.
-			clearKey(det, k)
+			det.Clear(k)
 			i += 3
 			continue
 		}
@@ -258,34 +258,6 @@ func (d *decoder) dict(i int, name string) (int, error) {
 // @msgpack/msgpack.
 func isJSUndefined(b []byte, i int) bool {
 	return i+2 < len(b) && b[i] == 0xd4 && b[i+1] == 0 && b[i+2] == 0
-}
-
-// clearKey makes a key absent again (a later duplicate of it was null),
-// dropping any value a decoder stored for it.
-func clearKey(det *codec.Details, k codec.Key) {
-	if !det.Has(k) {
-		return
-	}
-	switch codec.KeyKinds[k] {
-	case codec.KindBool:
-		det.SetBool(k, false)
-	case codec.KindInt, codec.KindID:
-		det.SetUint(k, 0)
-	case codec.KindString:
-		det.Str[k] = nil
-	case codec.KindIDList:
-		p := det.IDList(k)
-		*p = (*p)[:0]
-	case codec.KindStringList:
-		p := det.StringList(k)
-		*p = (*p)[:0]
-	case codec.KindRoles:
-		det.Roles = 0
-		det.Features = [codec.NumRoles]codec.Feature{}
-	case codec.KindDict:
-		det.AuthExtra = codec.Raw{}
-	}
-	det.Clear(k)
 }
 
 // known decodes the non-null value of known key k at b[i] (i may be at the
