@@ -110,30 +110,6 @@ var KeyKinds = [NumKeys]KeyKind{
 	KeyAuthExtra: KindDict, KeyMessage: KindString,
 }
 
-// LookupKey returns the Key with wire name name. It does not allocate.
-func LookupKey(name []byte) (Key, bool) {
-	// Known keys are short; a switch on length then a linear scan of the
-	// few candidates beats hashing and keeps this allocation-free.
-	if len(name) < 3 || len(name) > 18 {
-		return 0, false
-	}
-	for _, k := range keysByLen[len(name)] {
-		if string(name) == KeyNames[k] {
-			return k, true
-		}
-	}
-	return 0, false
-}
-
-var keysByLen [19][]Key
-
-func init() {
-	for k := Key(0); k < NumKeys; k++ {
-		n := len(KeyNames[k])
-		keysByLen[n] = append(keysByLen[n], k)
-	}
-}
-
 // Details holds the typed Options/Details keys of one message. Set records
 // which keys were present (decode) or are to be written (encode), so that an
 // explicit false differs from an absent key. A key whose value is null on the

@@ -223,7 +223,7 @@ func (d *decoder) dict(i int, name string) (int, error) {
 			return next, d.fail(err, next, name, "")
 		}
 		i = next
-		k, known := lookupKey(key)
+		k, known := codec.LookupKey(key)
 		if !known {
 			if i, err = skip(b, i, 3, d.max); err != nil {
 				return i, d.fail(err, i, name+"."+string(key), "")
