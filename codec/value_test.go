@@ -222,3 +222,25 @@ func TestBuilderReuse(t *testing.T) {
 		t.Fatalf("%.1f allocations decoding a 4-element list of small values, want 1 (the list)", n)
 	}
 }
+
+// TestEnumOutOfRange: an enum value without a name is an error in every
+// serializer, and the named ones (the *Invalid sentinel included) encode.
+func TestEnumOutOfRange(t *testing.T) {
+	for _, f := range formats {
+		m := codec.Message{Type: codec.SUBSCRIBE, Request: 1, URI: []byte("a.b")}
+		m.Details.Mark(codec.KeyMatch)
+		m.Details.Match = codec.MatchInvalid + 1
+		if _, err := codec.ByFormat(f).Append(nil, &m); !errors.Is(err, codec.ErrRange) {
+			t.Errorf("%v: match %d: %v, want ErrRange", f, m.Details.Match, err)
+		}
+		m.Details.Match = codec.MatchPrefix
+		out, err := codec.ByFormat(f).Append(nil, &m)
+		if err != nil {
+			t.Fatalf("%v: %v", f, err)
+		}
+		v, _ := codec.ToList(codec.Raw{Format: f, Bytes: out})
+		if v[2].(map[string]any)["match"] != "prefix" {
+			t.Errorf("%v: %v", f, v)
+		}
+	}
+}

@@ -154,12 +154,23 @@ func appendDetails(b []byte, det *codec.Details, depth int) ([]byte, error) {
 func appendDetailString(b []byte, det *codec.Details, k codec.Key) ([]byte, error) {
 	s := det.Str[k]
 	if s == nil {
+		// Values past the *Invalid sentinel have no name: an error, as in
+		// the MessagePack and CBOR encoders.
 		switch k {
 		case codec.KeyMatch:
+			if det.Match > codec.MatchInvalid {
+				return b, codec.ErrRange
+			}
 			return appendName(b, det.Match.String()), nil
 		case codec.KeyInvoke:
+			if det.Invoke > codec.InvokeInvalid {
+				return b, codec.ErrRange
+			}
 			return appendName(b, det.Invoke.String()), nil
 		case codec.KeyMode:
+			if det.Mode > codec.ModeInvalid {
+				return b, codec.ErrRange
+			}
 			return appendName(b, det.Mode.String()), nil
 		}
 	}
