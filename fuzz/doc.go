@@ -2,5 +2,5 @@
 // in zwamp, each with a checked-in seed corpus under testdata/fuzz.
 //
 // Run one target:   go test -run='^$' -fuzz='^FuzzJSONDecode$' ./fuzz
-// Run all briefly:  make fuzz FUZZTIME=10s
+// Run all briefly:  make fuzz FUZZTIME=10s   (or a count: FUZZTIME=20000x)
 package fuzz
