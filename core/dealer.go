@@ -384,10 +384,14 @@ func (s *Session) leaveDealer(b *Batch) {
 	// their callees, whose late YIELDs find no caller entry and are discarded.
 	_ = calls
 
-	// As callee: every pending call fails with wamp.error.canceled.
+	// As callee: every pending call fails with wamp.error.canceled — except
+	// while the router shuts down, when every caller is being sent GOODBYE
+	// wamp.close.system_shutdown too and that, not whichever of the two
+	// sessions the shutdown reached first, is why its call ended.
+	shutdown := s.realm.router.closing.Load()
 	for _, inv := range invs {
 		caller := inv.caller
-		if caller.dropCall(inv) {
+		if caller.dropCall(inv) && !shutdown {
 			caller.replyError(b, codec.CALL, inv.callerReq, ErrCanceled, "callee left before answering")
 		}
 		freeInvocation(inv)

@@ -237,6 +237,13 @@ func (c *Conn) handleHello(b *Batch, m *codec.Message) {
 		c.violation(b, "HELLO announces no client role")
 		return
 	}
+	if r.closing.Load() {
+		// Shutdown has already sent GOODBYE to the sessions it found; one
+		// joining now would be missed.
+		c.sendAbort(b, CloseSystemShutdown, "the router is shutting down")
+		c.close()
+		return
+	}
 	realm := r.realm(m.URI)
 	if realm == nil {
 		c.sendAbort(b, ErrNoSuchRealm, "no realm "+quote(m.URI)+" on this router")

@@ -90,6 +90,12 @@ func TestRouterShutdown(t *testing.T) {
 	must(t, g[2] == core.CloseSystemShutdown, "GOODBYE %v", g)
 	p.send(codec.GOODBYE, map[string]any{}, core.CloseGoodbyeAndOut)
 	must(t, r.Realm("realm1").SessionCount() == 0, "session still joined after shutdown")
+
+	// A HELLO after shutdown began would join a session Shutdown never saw.
+	late := connect(t, r, codec.JSON)
+	late.hello("realm1", nil)
+	late.expectAbort(core.CloseSystemShutdown)
+	must(t, r.Realm("realm1").SessionCount() == 0, "late session joined during shutdown")
 }
 
 // TestProtocolViolations covers every case listed in building_blocks.md:
