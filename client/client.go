@@ -84,11 +84,15 @@ type Client struct {
 	ended   atomic.Bool // mirrors mu-guarded state for lock-free fast checks
 
 	mu   sync.Mutex
-	err  error                     // why the session ended; set once, before done closes
-	reqs map[uint64]*request       // pending requests by request id
-	subs map[uint64]*subEntry      // by router subscription id
-	regs map[uint64]*Registration  // by router registration id
-	invs map[uint64]*invocationRun // running invocations by INVOCATION request id
+	err  error               // why the session ended; set once, before done closes
+	reqs map[uint64]*request // pending requests by request id
+	// gaveUp holds the request ids of SUBSCRIBEs and REGISTERs whose caller
+	// timed out: if the router confirms one later, onAck undoes it rather
+	// than leave a subscription or registration nobody owns.
+	gaveUp map[uint64]codec.Type
+	subs   map[uint64]*subEntry      // by router subscription id
+	regs   map[uint64]*Registration  // by router registration id
+	invs   map[uint64]*invocationRun // running invocations by INVOCATION request id
 
 	// subMu keeps an Unsubscribe that removes the router-side subscription
 	// from racing a Subscribe to the same topic, which the router would
@@ -199,6 +203,7 @@ func newClient(ctx context.Context, t Transport, cfg Config) (*Client, error) {
 		log:        cfg.Logger,
 		timeout:    cfg.RequestTimeout,
 		reqs:       make(map[uint64]*request),
+		gaveUp:     make(map[uint64]codec.Type),
 		subs:       make(map[uint64]*subEntry),
 		regs:       make(map[uint64]*Registration),
 		invs:       make(map[uint64]*invocationRun),
@@ -440,6 +445,22 @@ func (c *Client) forget(id uint64, req *request) bool {
 	return false
 }
 
+// giveUp is forget for a request whose caller stops waiting for it: a
+// SUBSCRIBE or REGISTER may still succeed on the router, so its id is kept
+// in gaveUp for onAck.
+func (c *Client) giveUp(id uint64, req *request) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reqs[id] != req {
+		return false
+	}
+	delete(c.reqs, id)
+	if req.sub != nil || req.reg != nil {
+		c.gaveUp[id] = req.typ
+	}
+	return true
+}
+
 // await waits for the answer to req, bounded by the request timeout. op
 // and uri name the request in a timeout error (built only then).
 func (c *Client) await(id uint64, req *request, op, uri string) (reply, error) {
@@ -454,7 +475,7 @@ func (c *Client) await(id uint64, req *request, op, uri string) (reply, error) {
 		req.free()
 		return r, r.err
 	case <-t.C:
-		if c.forget(id, req) {
+		if c.giveUp(id, req) {
 			req.free()
 			return reply{}, fmt.Errorf("client: %s %q: %w: no answer within %v", op, uri, ErrTimeout, c.timeout)
 		}

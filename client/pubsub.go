@@ -39,7 +39,8 @@ func (s *Subscription) Topic() string { return s.topic }
 // Subscribe subscribes h to topic. It waits for the router's answer,
 // bounded by Config.RequestTimeout; a refusal is returned as an *Error
 // (wamp.error.invalid_uri, wamp.error.not_authorized, ...). Events for the
-// subscription start flowing to h as soon as the router confirms it.
+// subscription start flowing to h as soon as the router confirms it. After
+// ErrTimeout, a confirmation that still comes is undone with UNSUBSCRIBE.
 func (c *Client) Subscribe(topic string, h EventHandler, opts *SubscribeOptions) (*Subscription, error) {
 	if h == nil {
 		return nil, errors.New("client: Subscribe with a nil handler")

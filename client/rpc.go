@@ -29,7 +29,8 @@ func (r *Registration) Procedure() string { return r.proc }
 // Register registers h for proc. It waits for the router's answer, bounded
 // by Config.RequestTimeout; a refusal is returned as an *Error
 // (wamp.error.procedure_already_exists, wamp.error.invalid_uri, ...).
-// Invocations start flowing to h as soon as the router confirms.
+// Invocations start flowing to h as soon as the router confirms. After
+// ErrTimeout, a confirmation that still comes is undone with UNREGISTER.
 func (c *Client) Register(proc string, h InvocationHandler, opts *RegisterOptions) (*Registration, error) {
 	if h == nil {
 		return nil, errors.New("client: Register with a nil handler")

@@ -214,6 +214,10 @@ func (c *Client) takeLocked(id uint64, want codec.Type, keep bool) (*request, bo
 func (c *Client) onAck(m *codec.Message) bool {
 	c.mu.Lock()
 	r, ok := c.takeLocked(m.Request, ackOf[m.Type], false)
+	typ, late := c.gaveUp[m.Request]
+	if r == nil && late {
+		delete(c.gaveUp, m.Request)
+	}
 	if r != nil {
 		switch {
 		case r.sub != nil:
@@ -230,16 +234,55 @@ func (c *Client) onAck(m *codec.Message) bool {
 	}
 	if r == nil {
 		c.log.Debug("zwamp client: answer to a request no longer pending", "type", m.Type, "request", m.Request)
+		if late && ackOf[m.Type] == typ {
+			// Not on the reader: undoing waits for the router's answer.
+			go c.undo(typ, m.ID)
+		}
 		return true
 	}
 	r.ch <- reply{id: m.ID}
 	return true
 }
 
+// undo removes a subscription or registration the router confirmed after
+// its Subscribe or Register had given up waiting. A subscription id the
+// router shares with a live Subscription of ours (a later Subscribe to the
+// same topic) is left alone; subMu keeps such a Subscribe from racing the
+// UNSUBSCRIBE, as in Unsubscribe.
+func (c *Client) undo(typ codec.Type, id uint64) {
+	var err error
+	switch typ {
+	case codec.SUBSCRIBE:
+		c.subMu.Lock()
+		defer c.subMu.Unlock()
+		c.mu.Lock()
+		owned := c.subs[id] != nil
+		c.mu.Unlock()
+		if owned || c.ended.Load() {
+			return
+		}
+		_, err = c.request(newRequest(codec.UNSUBSCRIBE), "unsubscribe", "(abandoned subscription)", func(m *codec.Message) {
+			m.Type = codec.UNSUBSCRIBE
+			m.ID = id
+		})
+	case codec.REGISTER:
+		_, err = c.request(newRequest(codec.UNREGISTER), "unregister", "(abandoned registration)", func(m *codec.Message) {
+			m.Type = codec.UNREGISTER
+			m.ID = id
+		})
+	}
+	if err != nil && !c.ended.Load() {
+		c.log.Warn("zwamp client: cannot undo a request that timed out", "type", typ, "id", id, "error", err)
+	}
+}
+
 // onError handles ERROR answering one of our requests.
 func (c *Client) onError(m *codec.Message) bool {
 	c.mu.Lock()
 	r, ok := c.takeLocked(m.Request, m.ErrorType, false)
+	if r == nil {
+		delete(c.gaveUp, m.Request) // refused after all: nothing to undo
+	}
 	c.mu.Unlock()
 	if !ok {
 		c.violation("ERROR for " + m.ErrorType.String() + " answers a request of another type")

@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"reflect"
@@ -481,15 +482,110 @@ func TestRequestTimeout(t *testing.T) {
 	_, err := c.Subscribe("a.b", func(*client.Event) {}, nil)
 	must(t, errors.Is(err, client.ErrTimeout), "Subscribe without answer: %v", err)
 	sub := p.expect(codec.SUBSCRIBE)
-	// The late SUBSCRIBED installs nothing: events for it are dropped.
+	// The late SUBSCRIBED installs nothing (events for it are dropped) and
+	// is undone: nobody owns that subscription.
 	p.send(codec.SUBSCRIBED, sub[1], 5)
 	p.send(codec.EVENT, 5, 1, map[string]any{})
+	uns := p.expect(codec.UNSUBSCRIBE)
+	must(t, asInt(t, uns[2]) == 5, "UNSUBSCRIBE %v after the late SUBSCRIBED 5", uns)
+	p.send(codec.UNSUBSCRIBED, uns[1])
+
+	_, err = c.Register("a.p", func(context.Context, *client.Invocation) (*client.Result, error) { return nil, nil }, nil)
+	must(t, errors.Is(err, client.ErrTimeout), "Register without answer: %v", err)
+	reg := p.expect(codec.REGISTER)
+	p.send(codec.REGISTERED, reg[1], 6)
+	unr := p.expect(codec.UNREGISTER)
+	must(t, asInt(t, unr[2]) == 6, "UNREGISTER %v after the late REGISTERED 6", unr)
+	p.send(codec.UNREGISTERED, unr[1])
+
+	// A REGISTER refused late leaves nothing to undo.
+	_, err = c.Register("a.q", func(context.Context, *client.Invocation) (*client.Result, error) { return nil, nil }, nil)
+	must(t, errors.Is(err, client.ErrTimeout), "Register without answer: %v", err)
+	reg = p.expect(codec.REGISTER)
+	p.send(codec.ERROR, codec.REGISTER, reg[1], map[string]any{}, "wamp.error.procedure_already_exists")
+
 	err = c.Publish("a.b", nil, nil, &client.PublishOptions{Acknowledge: true})
 	must(t, errors.Is(err, client.ErrTimeout), "acknowledged Publish without answer: %v", err)
+	p.expect(codec.PUBLISH) // nothing else was sent
 	// Close: GOODBYE is not answered either.
 	err = c.Close()
 	must(t, errors.Is(err, client.ErrTimeout), "Close without GOODBYE answer: %v", err)
 	must(t, c.Err() == nil, "Err after Close: %v", c.Err())
+}
+
+// TestLateSubscribedShared: a subscription confirmed after its Subscribe
+// timed out is not undone when a later Subscribe to the same topic got the
+// same router subscription id, since UNSUBSCRIBE would end that one too.
+func TestLateSubscribedShared(t *testing.T) {
+	c, p := joinPipeConfig(t, client.Config{Realm: realm, Serializer: codec.JSON, RequestTimeout: 50 * time.Millisecond}, nil)
+	_, err := c.Subscribe("a.b", func(*client.Event) {}, nil)
+	must(t, errors.Is(err, client.ErrTimeout), "Subscribe without answer: %v", err)
+	first := p.expect(codec.SUBSCRIBE)
+
+	got := make(chan *client.Event, 1)
+	subc := make(chan error, 1)
+	go func() {
+		_, err := c.Subscribe("a.b", func(e *client.Event) { got <- e }, nil)
+		subc <- err
+	}()
+	second := p.expect(codec.SUBSCRIBE)
+	p.send(codec.SUBSCRIBED, first[1], 5) // late: its undo waits for the second Subscribe
+	p.send(codec.SUBSCRIBED, second[1], 5)
+	noErr(t, recvT(t, subc, "second Subscribe"))
+
+	noErr(t, c.Publish("a.c", nil, nil, nil))
+	p.expect(codec.PUBLISH) // and no UNSUBSCRIBE before it
+	p.send(codec.EVENT, 5, 1, map[string]any{})
+	recvT(t, got, "event for the second subscription")
+}
+
+// TestLateRegisteredUndone: over a real router, a REGISTER confirmed after
+// Register timed out is unregistered, so the procedure is free again.
+func TestLateRegisteredUndone(t *testing.T) {
+	checkNoLeak(t)
+	r := newRouter(t)
+	h := &holdAck{l: r.ConnectLocal(codec.JSON), release: make(chan struct{})}
+	c, err := client.New(h, client.Config{Realm: realm, Serializer: codec.JSON, RequestTimeout: 100 * time.Millisecond})
+	noErr(t, err)
+	released := false
+	defer func() {
+		if !released {
+			close(h.release)
+		}
+		c.Close()
+	}()
+	noop := func(context.Context, *client.Invocation) (*client.Result, error) { return nil, nil }
+	_, err = c.Register("com.example.late", noop, nil)
+	must(t, errors.Is(err, client.ErrTimeout), "Register with its REGISTERED held back: %v", err)
+
+	other := join(t, r, codec.JSON)
+	_, err = other.Register("com.example.late", noop, nil)
+	wampError(t, err, core.ErrProcedureAlreadyExists) // the router did register it
+	close(h.release)
+	released = true
+	eventually(t, "the abandoned registration undone", func() bool {
+		reg, err := other.Register("com.example.late", noop, nil)
+		return err == nil && reg != nil
+	})
+}
+
+// holdAck is a client transport over core.Local that holds back the
+// router's first REGISTERED until release is closed.
+type holdAck struct {
+	l       *core.Local
+	release chan struct{}
+	held    bool // owned by the client's reader
+}
+
+func (h *holdAck) Send(msg []byte) error { return h.l.Write(msg) }
+func (h *holdAck) Close() error          { h.l.Close(); return nil }
+func (h *holdAck) Recv() ([]byte, error) {
+	b, err := h.l.Read()
+	if err == nil && !h.held && bytes.HasPrefix(b, []byte("[65,")) {
+		h.held = true
+		<-h.release // the test closes it (deferred too, so a failing test ends)
+	}
+	return b, err
 }
 
 // TestNoCancelWithoutDealerSupport: without call_canceling announced by the
