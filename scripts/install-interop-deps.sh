@@ -30,6 +30,20 @@ run() {
 	fi
 }
 
+# retry runs a network step up to three times: a registry that drops one
+# connection should not fail CI.
+retry() {
+	local i
+	for i in 1 2; do
+		if "$@" >"$log" 2>&1; then
+			return 0
+		fi
+		echo "install-interop-deps: retrying after a failure of: $*" >&2
+		sleep $((i * 5))
+	done
+	run "$@"
+}
+
 as_root() {
 	if [ "$(id -u)" -eq 0 ]; then
 		"$@"
@@ -63,8 +77,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
 	# Refresh the package lists only when installing from the current ones
 	# fails (never fetched on a fresh machine, or outdated).
 	if ! as_root "${apt_install[@]}" >"$log" 2>&1; then
-		run as_root apt-get update -q
-		run as_root "${apt_install[@]}"
+		retry as_root apt-get update -q
+		retry as_root "${apt_install[@]}"
 	fi
 fi
 
@@ -77,6 +91,6 @@ nodedir=interop/node
 stamp="$nodedir/node_modules/.zwamp-lock.sha256"
 sum="$(sha256sum "$nodedir/package-lock.json" | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
-	run npm ci --prefix "$nodedir" --ignore-scripts --no-audit --no-fund --loglevel=error
+	retry npm ci --prefix "$nodedir" --ignore-scripts --no-audit --no-fund --loglevel=error
 	echo "$sum" >"$stamp"
 fi
