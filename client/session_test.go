@@ -517,7 +517,9 @@ func TestRequestTimeout(t *testing.T) {
 // timed out is not undone when a later Subscribe to the same topic got the
 // same router subscription id, since UNSUBSCRIBE would end that one too.
 func TestLateSubscribedShared(t *testing.T) {
-	c, p := joinPipeConfig(t, client.Config{Realm: realm, Serializer: codec.JSON, RequestTimeout: 50 * time.Millisecond}, nil)
+	// Long enough for the second Subscribe's answer under -race on a busy
+	// machine; the first Subscribe waits all of it.
+	c, p := joinPipeConfig(t, client.Config{Realm: realm, Serializer: codec.JSON, RequestTimeout: 500 * time.Millisecond}, nil)
 	_, err := c.Subscribe("a.b", func(*client.Event) {}, nil)
 	must(t, errors.Is(err, client.ErrTimeout), "Subscribe without answer: %v", err)
 	first := p.expect(codec.SUBSCRIBE)
@@ -545,7 +547,9 @@ func TestLateRegisteredUndone(t *testing.T) {
 	checkNoLeak(t)
 	r := newRouter(t)
 	h := &holdAck{l: r.ConnectLocal(codec.JSON), release: make(chan struct{})}
-	c, err := client.New(h, client.Config{Realm: realm, Serializer: codec.JSON, RequestTimeout: 100 * time.Millisecond})
+	// The timeout also bounds joining and the undoing UNREGISTER, so it is
+	// not tiny; Register waits all of it.
+	c, err := client.New(h, client.Config{Realm: realm, Serializer: codec.JSON, RequestTimeout: time.Second})
 	noErr(t, err)
 	released := false
 	defer func() {
