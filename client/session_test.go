@@ -478,7 +478,7 @@ func TestLateAnswers(t *testing.T) {
 }
 
 func TestRequestTimeout(t *testing.T) {
-	c, p := joinPipeConfig(t, client.Config{Realm: realm, Serializer: codec.JSON, RequestTimeout: 30 * time.Millisecond}, nil)
+	c, p := joinPipeConfig(t, client.Config{Realm: realm, Serializer: codec.JSON, RequestTimeout: 200 * time.Millisecond}, nil)
 	_, err := c.Subscribe("a.b", func(*client.Event) {}, nil)
 	must(t, errors.Is(err, client.ErrTimeout), "Subscribe without answer: %v", err)
 	sub := p.expect(codec.SUBSCRIBE)
