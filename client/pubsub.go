@@ -121,14 +121,20 @@ func (s *Subscription) Unsubscribe() error {
 	if !last || c.ended.Load() {
 		return nil
 	}
-	_, err := c.request(newRequest(codec.UNSUBSCRIBE), "unsubscribe", s.topic, func(m *codec.Message) {
-		m.Type = codec.UNSUBSCRIBE
-		m.ID = s.id
-	})
-	if err != nil && !c.ended.Load() {
+	if err := c.unsubscribe(s.id, s.topic); err != nil && !c.ended.Load() {
 		return err
 	}
 	return nil // the subscription is gone with the session otherwise
+}
+
+// unsubscribe removes router subscription id (for topic, named in errors)
+// and waits for the answer. The caller holds subMu.
+func (c *Client) unsubscribe(id uint64, topic string) error {
+	_, err := c.request(newRequest(codec.UNSUBSCRIBE), "unsubscribe", topic, func(m *codec.Message) {
+		m.Type = codec.UNSUBSCRIBE
+		m.ID = id
+	})
+	return err
 }
 
 // Publish publishes an event to topic. Without PublishOptions.Acknowledge

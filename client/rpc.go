@@ -70,11 +70,7 @@ func (r *Registration) Unregister() error {
 	if !mine || c.ended.Load() {
 		return nil
 	}
-	_, err := c.request(newRequest(codec.UNREGISTER), "unregister", r.proc, func(m *codec.Message) {
-		m.Type = codec.UNREGISTER
-		m.ID = r.id
-	})
-	if err != nil && !c.ended.Load() {
+	if err := c.unregister(r.id, r.proc); err != nil && !c.ended.Load() {
 		r.leaving.Store(false) // still registered: a later Unregister may retry
 		return err
 	}
@@ -85,6 +81,16 @@ func (r *Registration) Unregister() error {
 	}
 	c.mu.Unlock()
 	return nil
+}
+
+// unregister removes router registration id (for proc, named in errors)
+// and waits for the answer.
+func (c *Client) unregister(id uint64, proc string) error {
+	_, err := c.request(newRequest(codec.UNREGISTER), "unregister", proc, func(m *codec.Message) {
+		m.Type = codec.UNREGISTER
+		m.ID = id
+	})
+	return err
 }
 
 // Call calls proc and waits for its result. A WAMP error (from the callee

@@ -214,9 +214,12 @@ func (c *Client) takeLocked(id uint64, want codec.Type, keep bool) (*request, bo
 func (c *Client) onAck(m *codec.Message) bool {
 	c.mu.Lock()
 	r, ok := c.takeLocked(m.Request, ackOf[m.Type], false)
-	typ, late := c.gaveUp[m.Request]
-	if r == nil && late {
-		delete(c.gaveUp, m.Request)
+	var typ codec.Type
+	var late bool
+	if r == nil {
+		if typ, late = c.gaveUp[m.Request]; late {
+			delete(c.gaveUp, m.Request)
+		}
 	}
 	if r != nil {
 		switch {
@@ -261,15 +264,9 @@ func (c *Client) undo(typ codec.Type, id uint64) {
 		if owned || c.ended.Load() {
 			return
 		}
-		_, err = c.request(newRequest(codec.UNSUBSCRIBE), "unsubscribe", "(abandoned subscription)", func(m *codec.Message) {
-			m.Type = codec.UNSUBSCRIBE
-			m.ID = id
-		})
+		err = c.unsubscribe(id, "(abandoned subscription)")
 	case codec.REGISTER:
-		_, err = c.request(newRequest(codec.UNREGISTER), "unregister", "(abandoned registration)", func(m *codec.Message) {
-			m.Type = codec.UNREGISTER
-			m.ID = id
-		})
+		err = c.unregister(id, "(abandoned registration)")
 	}
 	if err != nil && !c.ended.Load() {
 		c.log.Warn("zwamp client: cannot undo a request that timed out", "type", typ, "id", id, "error", err)
