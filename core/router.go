@@ -76,7 +76,7 @@ type Router struct {
 	realms  sync.Map // string → *Realm
 	ids     atomic.Uint64
 	stats   stats
-	closing atomic.Bool
+	closing atomic.Bool // set by Shutdown: HELLO is refused, callee ends cancel no calls
 }
 
 type stats struct {
@@ -137,7 +137,7 @@ func (r *Router) realm(name []byte) *Realm {
 	if v, ok := r.realms.Load(string(name)); ok {
 		return v.(*Realm)
 	}
-	if !r.cfg.AutoCreateRealms || r.closing.Load() {
+	if !r.cfg.AutoCreateRealms {
 		return nil
 	}
 	realm := newRealm(r, RealmConfig{Name: string(name)})
