@@ -10,9 +10,9 @@ import (
 
 	"github.com/zwamp/zwamp/codec"
 	_ "github.com/zwamp/zwamp/codec/cbor"
-	"github.com/zwamp/zwamp/codec/codectest"
 	_ "github.com/zwamp/zwamp/codec/json"
 	_ "github.com/zwamp/zwamp/codec/msgpack"
+	"github.com/zwamp/zwamp/internal/codectest"
 )
 
 var formats = []codec.Format{codec.JSON, codec.MsgPack, codec.CBOR}

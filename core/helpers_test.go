@@ -7,10 +7,10 @@ import (
 
 	"github.com/zwamp/zwamp/codec"
 	_ "github.com/zwamp/zwamp/codec/cbor"
-	"github.com/zwamp/zwamp/codec/codectest"
 	_ "github.com/zwamp/zwamp/codec/json"
 	_ "github.com/zwamp/zwamp/codec/msgpack"
 	"github.com/zwamp/zwamp/core"
+	"github.com/zwamp/zwamp/internal/codectest"
 )
 
 // peer is a raw WAMP peer on an in-process connection: tests write

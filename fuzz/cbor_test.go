@@ -12,8 +12,8 @@ import (
 
 	"github.com/zwamp/zwamp/codec"
 	zcbor "github.com/zwamp/zwamp/codec/cbor"
-	"github.com/zwamp/zwamp/codec/codectest"
-	"github.com/zwamp/zwamp/codec/codectest/reflib"
+	"github.com/zwamp/zwamp/internal/codectest"
+	"github.com/zwamp/zwamp/internal/codectest/reflib"
 )
 
 // Everything top-level here is prefixed with cbor: the package is shared

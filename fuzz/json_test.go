@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/zwamp/zwamp/codec"
-	"github.com/zwamp/zwamp/codec/codectest"
 	zjson "github.com/zwamp/zwamp/codec/json"
+	"github.com/zwamp/zwamp/internal/codectest"
 )
 
 // Everything top-level here is prefixed with json: the package is shared

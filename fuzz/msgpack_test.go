@@ -11,9 +11,9 @@ import (
 	"testing"
 
 	"github.com/zwamp/zwamp/codec"
-	"github.com/zwamp/zwamp/codec/codectest"
-	"github.com/zwamp/zwamp/codec/codectest/reflib"
 	"github.com/zwamp/zwamp/codec/msgpack"
+	"github.com/zwamp/zwamp/internal/codectest"
+	"github.com/zwamp/zwamp/internal/codectest/reflib"
 )
 
 // Everything top-level here is prefixed with msgpack: the package is shared

@@ -6,9 +6,9 @@ import (
 
 	"github.com/zwamp/zwamp/codec"
 	_ "github.com/zwamp/zwamp/codec/cbor"
-	"github.com/zwamp/zwamp/codec/codectest"
 	_ "github.com/zwamp/zwamp/codec/json"
 	_ "github.com/zwamp/zwamp/codec/msgpack"
+	"github.com/zwamp/zwamp/internal/codectest"
 )
 
 // FuzzTranscode: any JSON value zwamp accepts survives JSON→MsgPack→JSON

@@ -7,7 +7,7 @@ import (
 	fxcbor "github.com/fxamacker/cbor/v2"
 
 	"github.com/zwamp/zwamp/codec"
-	"github.com/zwamp/zwamp/codec/codectest"
+	"github.com/zwamp/zwamp/internal/codectest"
 )
 
 // Run: go test ./codec/cbor -run '^$' -bench . -benchmem -count=5

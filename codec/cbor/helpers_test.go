@@ -12,8 +12,8 @@ import (
 	fxcbor "github.com/fxamacker/cbor/v2"
 
 	"github.com/zwamp/zwamp/codec"
-	"github.com/zwamp/zwamp/codec/codectest"
-	"github.com/zwamp/zwamp/codec/codectest/reflib"
+	"github.com/zwamp/zwamp/internal/codectest"
+	"github.com/zwamp/zwamp/internal/codectest/reflib"
 )
 
 func newRand(seed int64) *rand.Rand { return rand.New(rand.NewSource(seed)) }

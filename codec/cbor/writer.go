@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/codec/internal/tally"
 )
 
 // Writer encodes value tokens as CBOR into the buffer given to Reset: the
@@ -12,12 +13,12 @@ import (
 // It is the inverse of Walk: preferred serialization, definite lengths
 // taken from BeginArray/BeginMap, float64 for every float, byte strings for
 // bytes, no tags. It checks what it is given (the element counts promised
-// by BeginArray/BeginMap and string map keys, kept by its codec.Tally, and
+// by BeginArray/BeginMap and string map keys, kept by its tally.Tally, and
 // valid UTF-8) and records the first problem in Err, after which it writes
 // nothing more. Once its container stack has grown to the deepest nesting
 // seen, it does not allocate when the buffer has room.
 type Writer struct {
-	codec.Tally
+	tally.Tally
 	buf []byte
 }
 
@@ -34,7 +35,7 @@ func (w *Writer) Bytes() []byte { return w.buf }
 
 // begin opens a container of n elements (pairs, for a map).
 func (w *Writer) begin(major byte, n int, isMap bool) {
-	if n < 0 || n > codec.MaxTally {
+	if n < 0 || n > tally.Max {
 		w.Fail(codec.ErrUnsupported, "bad container length")
 		return
 	}

@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/zwamp/zwamp/codec"
-	"github.com/zwamp/zwamp/codec/codectest"
+	"github.com/zwamp/zwamp/internal/codectest"
 )
 
 // Zero allocation is part of the contract; these fail when one creeps in.

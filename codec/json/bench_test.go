@@ -8,7 +8,7 @@ import (
 	segjson "github.com/segmentio/encoding/json"
 
 	"github.com/zwamp/zwamp/codec"
-	"github.com/zwamp/zwamp/codec/codectest"
+	"github.com/zwamp/zwamp/internal/codectest"
 )
 
 // hotMessages are the six messages on the router's per-event and per-call

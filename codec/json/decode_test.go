@@ -9,7 +9,7 @@ import (
 	segjson "github.com/segmentio/encoding/json"
 
 	"github.com/zwamp/zwamp/codec"
-	"github.com/zwamp/zwamp/codec/codectest"
+	"github.com/zwamp/zwamp/internal/codectest"
 )
 
 // TestCases decodes every shared vector as encoding/json writes it (compact

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/zwamp/zwamp/codec"
-	"github.com/zwamp/zwamp/codec/codectest"
+	"github.com/zwamp/zwamp/internal/codectest"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite testdata/golden.txt from the current encoder")

@@ -6,7 +6,7 @@ import (
 	"math/big"
 	"testing"
 
-	"github.com/zwamp/zwamp/codec/codectest"
+	"github.com/zwamp/zwamp/internal/codectest"
 )
 
 // refMarshal encodes v with encoding/json after codectest.JSONValue.

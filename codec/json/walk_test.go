@@ -15,7 +15,7 @@ import (
 	segjson "github.com/segmentio/encoding/json"
 
 	"github.com/zwamp/zwamp/codec"
-	"github.com/zwamp/zwamp/codec/codectest"
+	"github.com/zwamp/zwamp/internal/codectest"
 )
 
 // gen produces random JSON-representable values: nested lists and dicts,

@@ -6,7 +6,7 @@ import (
 	vm "github.com/vmihailenco/msgpack/v5"
 
 	"github.com/zwamp/zwamp/codec"
-	"github.com/zwamp/zwamp/codec/codectest"
+	"github.com/zwamp/zwamp/internal/codectest"
 )
 
 // The benchmarks run on the hot-path messages as clients encode them

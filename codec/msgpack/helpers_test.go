@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/zwamp/zwamp/codec"
-	"github.com/zwamp/zwamp/codec/codectest"
-	"github.com/zwamp/zwamp/codec/codectest/reflib"
+	"github.com/zwamp/zwamp/internal/codectest"
+	"github.com/zwamp/zwamp/internal/codectest/reflib"
 )
 
 // refMode selects how the reference library encodes: its default writes

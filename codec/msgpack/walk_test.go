@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/zwamp/zwamp/codec"
-	"github.com/zwamp/zwamp/codec/codectest"
-	"github.com/zwamp/zwamp/codec/codectest/reflib"
+	"github.com/zwamp/zwamp/internal/codectest"
+	"github.com/zwamp/zwamp/internal/codectest/reflib"
 )
 
 // TestWalkDifferential generates random values, encodes them with the

@@ -4,18 +4,19 @@ import (
 	"math"
 
 	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/codec/internal/tally"
 )
 
 // Writer encodes value tokens as MessagePack, appending to the buffer given
 // to Reset. It is the inverse of Walk: integers and lengths take their
 // smallest encoding, strings the str family, bytes the bin family, floats
 // float64. It checks what it is given — the element counts promised by
-// BeginArray/BeginMap and string map keys (kept by its codec.Tally), valid
+// BeginArray/BeginMap and string map keys (kept by its tally.Tally), valid
 // UTF-8 — and records the first problem in Err, after which it writes
 // nothing more. Once its container stack has grown to the deepest nesting
 // seen it does not allocate (beyond growing the output buffer).
 type Writer struct {
-	codec.Tally
+	tally.Tally
 	buf []byte
 }
 

@@ -1,4 +1,8 @@
-package codec
+// Package tally keeps the container books of the MessagePack and CBOR
+// Writers; it is internal because only those codecs need it.
+package tally
+
+import "github.com/zwamp/zwamp/codec"
 
 // Tally keeps the books of a Writer for a format with definite container
 // lengths (MessagePack, CBOR): the element counts promised by BeginArray
@@ -12,7 +16,7 @@ package codec
 // Once its stack has grown to the deepest nesting seen, a Tally does not
 // allocate. The zero value is ready to use.
 type Tally struct {
-	// err and detail are the first failure, turned into an *Error by Err
+	// err and detail are the first failure, turned into an *codec.Error by Err
 	// (so that recording one allocates nothing and stays cheap to inline).
 	err    error
 	detail string
@@ -21,8 +25,8 @@ type Tally struct {
 	open []uint64
 }
 
-// MaxTally is the largest container length Push accepts.
-const MaxTally = 1 << 60
+// Max is the largest container length Push accepts.
+const Max = 1 << 60
 
 // Reset forgets the error and any open containers, keeping capacity.
 func (t *Tally) Reset() { t.err, t.detail, t.open = nil, "", t.open[:0] }
@@ -33,9 +37,9 @@ func (t *Tally) Reset() { t.err, t.detail, t.open = nil, "", t.open[:0] }
 func (t *Tally) Err() error {
 	switch {
 	case t.err != nil:
-		return &Error{Field: "payload", Offset: -1, Err: t.err, Detail: t.detail}
+		return &codec.Error{Field: "payload", Offset: -1, Err: t.err, Detail: t.detail}
 	case len(t.open) > 0:
-		return &Error{Field: "payload", Offset: -1, Err: ErrCount, Detail: "container not closed"}
+		return &codec.Error{Field: "payload", Offset: -1, Err: codec.ErrCount, Detail: "container not closed"}
 	}
 	return nil
 }
@@ -65,10 +69,10 @@ func (t *Tally) Item(key bool) bool {
 	// stored directly (t.err is nil here, and so is t.detail).
 	switch top := t.open[n]; {
 	case top < 2:
-		t.err, t.detail = ErrCount, "more elements than announced"
+		t.err, t.detail = codec.ErrCount, "more elements than announced"
 	case top&3 == 1 && !key:
 		// An even number of tokens left in a map: this one is a key.
-		t.err = ErrKey
+		t.err = codec.ErrKey
 	default:
 		t.open[n] = top - 2
 		return true
@@ -78,10 +82,10 @@ func (t *Tally) Item(key bool) bool {
 
 // Push opens a container of n elements (n pairs when isMap). The container
 // itself is a token of its parent: call Item(false) first. n outside
-// [0, MaxTally] is ErrUnsupported.
+// [0, Max] is codec.ErrUnsupported.
 func (t *Tally) Push(n int, isMap bool) {
-	if n < 0 || n > MaxTally {
-		t.Fail(ErrUnsupported, "bad container length")
+	if n < 0 || n > Max {
+		t.Fail(codec.ErrUnsupported, "bad container length")
 		return
 	}
 	tokens := uint64(n) << 1
@@ -102,11 +106,11 @@ func (t *Tally) Pop() {
 	}
 	n := len(t.open)
 	if n == 0 {
-		t.Fail(ErrCount, "End without Begin")
+		t.Fail(codec.ErrCount, "End without Begin")
 		return
 	}
 	if t.open[n-1] > 1 {
-		t.Fail(ErrCount, "fewer elements than announced")
+		t.Fail(codec.ErrCount, "fewer elements than announced")
 		return
 	}
 	t.open = t.open[:n-1]

@@ -1,28 +1,29 @@
-package codec_test
+package tally_test
 
 import (
 	"errors"
 	"testing"
 
 	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/codec/internal/tally"
 )
 
 func TestTally(t *testing.T) {
 	cases := []struct {
 		name string
-		run  func(t *codec.Tally)
+		run  func(t *tally.Tally)
 		want error // nil: well-formed
 	}{
-		{"scalar", func(t *codec.Tally) { t.Item(false) }, nil},
-		{"array", func(t *codec.Tally) { t.Item(false); t.Push(2, false); t.Item(false); t.Item(true); t.Pop() }, nil},
-		{"map", func(t *codec.Tally) {
+		{"scalar", func(t *tally.Tally) { t.Item(false) }, nil},
+		{"array", func(t *tally.Tally) { t.Item(false); t.Push(2, false); t.Item(false); t.Item(true); t.Pop() }, nil},
+		{"map", func(t *tally.Tally) {
 			t.Item(false)
 			t.Push(1, true)
 			t.Item(true)
 			t.Item(false)
 			t.Pop()
 		}, nil},
-		{"nested", func(t *codec.Tally) {
+		{"nested", func(t *tally.Tally) {
 			t.Item(false)
 			t.Push(1, true)
 			t.Item(true)
@@ -31,17 +32,17 @@ func TestTally(t *testing.T) {
 			t.Pop()
 			t.Pop()
 		}, nil},
-		{"more than announced", func(t *codec.Tally) { t.Item(false); t.Push(1, false); t.Item(false); t.Item(false) }, codec.ErrCount},
-		{"fewer than announced", func(t *codec.Tally) { t.Item(false); t.Push(2, false); t.Item(false); t.Pop() }, codec.ErrCount},
-		{"map value counts", func(t *codec.Tally) { t.Item(false); t.Push(1, true); t.Item(true); t.Pop() }, codec.ErrCount},
-		{"non-string key", func(t *codec.Tally) { t.Item(false); t.Push(1, true); t.Item(false) }, codec.ErrKey},
-		{"second key", func(t *codec.Tally) { t.Item(false); t.Push(2, true); t.Item(true); t.Item(true); t.Item(false) }, codec.ErrKey},
-		{"pop without push", func(t *codec.Tally) { t.Pop() }, codec.ErrCount},
-		{"not closed", func(t *codec.Tally) { t.Item(false); t.Push(0, true) }, codec.ErrCount},
-		{"negative length", func(t *codec.Tally) { t.Push(-1, false) }, codec.ErrUnsupported},
-		{"huge length", func(t *codec.Tally) { t.Push(codec.MaxTally+1, true) }, codec.ErrUnsupported},
+		{"more than announced", func(t *tally.Tally) { t.Item(false); t.Push(1, false); t.Item(false); t.Item(false) }, codec.ErrCount},
+		{"fewer than announced", func(t *tally.Tally) { t.Item(false); t.Push(2, false); t.Item(false); t.Pop() }, codec.ErrCount},
+		{"map value counts", func(t *tally.Tally) { t.Item(false); t.Push(1, true); t.Item(true); t.Pop() }, codec.ErrCount},
+		{"non-string key", func(t *tally.Tally) { t.Item(false); t.Push(1, true); t.Item(false) }, codec.ErrKey},
+		{"second key", func(t *tally.Tally) { t.Item(false); t.Push(2, true); t.Item(true); t.Item(true); t.Item(false) }, codec.ErrKey},
+		{"pop without push", func(t *tally.Tally) { t.Pop() }, codec.ErrCount},
+		{"not closed", func(t *tally.Tally) { t.Item(false); t.Push(0, true) }, codec.ErrCount},
+		{"negative length", func(t *tally.Tally) { t.Push(-1, false) }, codec.ErrUnsupported},
+		{"huge length", func(t *tally.Tally) { t.Push(tally.Max+1, true) }, codec.ErrUnsupported},
 	}
-	var tl codec.Tally
+	var tl tally.Tally
 	for _, c := range cases {
 		tl.Reset()
 		c.run(&tl)
@@ -61,7 +62,7 @@ func TestTally(t *testing.T) {
 // TestTallyFirstErrorSticks: after a failure nothing more is accepted and
 // the first error is the one reported.
 func TestTallyFirstErrorSticks(t *testing.T) {
-	var tl codec.Tally
+	var tl tally.Tally
 	tl.Item(false)
 	tl.Push(1, true)
 	if tl.Item(false) {
@@ -82,7 +83,7 @@ func TestTallyFirstErrorSticks(t *testing.T) {
 }
 
 func TestTallyAllocs(t *testing.T) {
-	var tl codec.Tally
+	var tl tally.Tally
 	run := func() {
 		tl.Reset()
 		tl.Item(false)
