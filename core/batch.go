@@ -12,7 +12,7 @@ import (
 // the decoded message, encode buffers, match results, a random source for
 // global IDs, and the set of transports with pending output. A driver takes
 // one with AcquireBatch when it starts processing input, passes it to every
-// Session.Receive of that batch, and calls Release at the end, which
+// Conn.Receive of that batch, and calls Release at the end, which
 // flushes every transport written to exactly once.
 //
 // A Batch is used by one goroutine at a time. Pooled, so steady-state

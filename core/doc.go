@@ -2,11 +2,31 @@
 // Dealer. It knows transports only through the Transport interface and
 // serializers only through codec.Codec.
 //
+// # The data path
+//
+// One incoming message, from the socket to every peer it concerns:
+//
+//  1. netpoll: nbio's poller calls Server.onData → conn.onData, which takes a
+//     Batch (AcquireBatch) for the whole read;
+//  2. conn.feed → ws.Decoder.Feed or rawsocket.Decoder.Feed split the read
+//     into frames → wsHandler.OnMessage / rsHandler.OnMessage;
+//  3. Conn.Receive (conn.go) → codec.Codec.Decode into the Batch's Message
+//     (views into the read buffer, no copy);
+//  4. Conn.handleHello before a session exists, else Session.dispatch
+//     (session.go);
+//  5. the Broker (broker.go: publish → trie.Index.Match → encode once per
+//     serializer) or the Dealer (dealer.go: call → pick a callee → invocation
+//     record → INVOCATION; yield → RESULT);
+//  6. Batch.send → Transport.Send copies the encoded frame into each target
+//     connection's pending output and queues it on the Batch;
+//  7. Batch.Release → Batch.Flush → Transport.Flush: one write per
+//     connection per input batch.
+//
 // # Threads
 //
 // A transport driver (netpoll's pollers, the in-process transport, a test)
-// calls Session.Receive for each incoming message, from one goroutine at a
-// time per session, with a Batch it owns for the duration of its input
+// calls Conn.Receive for each incoming message, from one goroutine at a
+// time per connection, with a Batch it owns for the duration of its input
 // batch. Decoding, routing and encoding run inline on that goroutine; there
 // is no goroutine per session and nothing on the PUBLISH/CALL path waits for
 // a peer. Output for other sessions is copied into their transports' pending
@@ -14,22 +34,14 @@
 //
 // Router state is read by every driver goroutine at once: topic and
 // procedure matching (package trie) takes no lock; subscriber lists are
-// append-only arrays read without locks. Mutations (join, leave, subscribe,
-// register) take short per-object locks.
+// append-only arrays of atomic slots read without locks. Mutations (join, leave,
+// subscribe, register) take short locks.
 //
-// # Lock order
+// # Locks
 //
-// Locks are only ever taken in this order (a goroutine holding a lock later
-// in the list never acquires one earlier in it):
-//
-//  1. trie shard writer lock (inside trie.Index.Update)
-//  2. subscription.mu / registration.mu
-//  3. Session.mu (a session's pending calls and invocations)
-//  4. Realm session-table shard locks
-//  5. the transport's own output lock (inside Transport.Send)
-//
-// Two Session.mu are never held at once: the dealer moves an invocation
-// between caller and callee by taking them one after the other.
+// The order in which locks may be taken, router-wide, is in
+// locksordering.txt at the root of the module; keep it in step with the
+// code.
 //
 // # Buffers
 //

@@ -18,6 +18,8 @@ var ErrLocalClosed = errors.New("core: local connection closed")
 // slow-consumer policy) and counted.
 const DefaultLocalMaxPending = 64 << 20
 
+var _ Transport = (*Local)(nil)
+
 // Local is an in-process transport: a connection to a Router without a
 // socket, for tests and for embedding the router in a Go program. The
 // router side is a Transport; the client side is Write (client → router)

@@ -3,6 +3,7 @@ package core
 import (
 	"strconv"
 	"sync"
+	"unsafe"
 
 	"github.com/zwamp/zwamp/codec"
 	"github.com/zwamp/zwamp/trie"
@@ -55,8 +56,16 @@ type sessionTable struct {
 type sessionShard struct {
 	mu sync.Mutex
 	m  map[uint64]*Session
-	_  [40]byte // keep shards on separate cache lines
+	// Pad the shard to a whole cache line so that joins and leaves on two
+	// pollers do not bounce one line between cores (false sharing).
+	_ [cacheLine - unsafe.Sizeof(sync.Mutex{}) - unsafe.Sizeof(map[uint64]*Session(nil))]byte
 }
+
+// cacheLine is the x86-64 and arm64 L1 line size.
+const cacheLine = 64
+
+// A sessionShard is exactly one cache line.
+var _ [0]struct{} = [unsafe.Sizeof(sessionShard{}) - cacheLine]struct{}{}
 
 func (t *sessionTable) init() {
 	for i := range t.shards {

@@ -22,7 +22,7 @@ type Transport interface {
 	Flush()
 
 	// Close flushes pending output and closes the connection. The driver
-	// reports the close back with Session.Detach. Safe to call more than
+	// reports the close back with Conn.Detach. Safe to call more than
 	// once and from any goroutine.
 	Close()
 

@@ -52,6 +52,8 @@ var outPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b
 // maxPooledOut is the largest output buffer kept for reuse.
 const maxPooledOut = 1 << 20
 
+var _ core.Transport = (*conn)(nil)
+
 // conn is one client connection: the framing state machines on the read
 // side, core's Transport on the write side.
 type conn struct {
@@ -313,6 +315,8 @@ func (c *conn) start(f codec.Format, protocol string) {
 // wsHandler receives WebSocket messages and control frames.
 type wsHandler conn
 
+var _ ws.Handler = (*wsHandler)(nil)
+
 func (h *wsHandler) OnMessage(op ws.Opcode, payload []byte) error {
 	c := (*conn)(h)
 	if op != c.wsOp {
@@ -372,6 +376,8 @@ func (c *conn) closeWS(code int, reason string) {
 
 // rsHandler receives RawSocket frames.
 type rsHandler conn
+
+var _ rawsocket.Handler = (*rsHandler)(nil)
 
 func (h *rsHandler) OnMessage(payload []byte) error {
 	c := (*conn)(h)

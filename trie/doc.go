@@ -37,8 +37,8 @@
 // A Go map is already seeded against flooding and its m[string(b)] lookup
 // does not allocate. Read-only and single-threaded it is faster than this
 // table on cache-resident keys (BenchmarkGoMap1M against
-// BenchmarkLookupExact1M: about 18 against 30 ns for 64 hot keys, mostly its
-// AES-based hash against XXH64 and one indirection less), and the same once
+// BenchmarkLookupExact1M, figures in bench/README.md: mostly its AES-based
+// hash against XXH64 and one indirection less), and the same once
 // lookups miss the CPU caches. What it cannot do is be read while it is
 // written, and every way to make it safe has a cost that grows with the
 // router: a sync.RWMutex makes every publish from every poller write one

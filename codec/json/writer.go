@@ -26,6 +26,8 @@ type Writer struct {
 	inline [32]byte
 }
 
+var _ codec.Writer = (*Writer)(nil)
+
 // NewWriter returns a Writer with an empty buffer.
 func NewWriter() *Writer {
 	w := &Writer{}
