@@ -1,7 +1,10 @@
-// Command zwamp is the zwamp WAMP router daemon.
+// Command zwamp is the zwamp WAMP router daemon and a WAMP command-line
+// client.
 //
 //	zwamp serve [--config FILE] [--listen ADDR]   run the router
 //	zwamp version                                 print the version
+//	zwamp bench MODE [flags]                      load a WAMP router
+//	zwamp pub|sub|call|register|join ...          WAMP client (cli.go)
 //
 // With no configuration, `zwamp serve` listens on 127.0.0.1:8080 — WebSocket
 // (any path; wamp.2.json, wamp.2.msgpack, wamp.2.cbor) and RawSocket on the
@@ -32,10 +35,15 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = `usage:
+var usage = `usage:
   zwamp serve [--config FILE] [--listen ADDR]   run the router
   zwamp version                                 print the version
   zwamp bench <mode> [flags]                    load a WAMP router (zwamp bench help)
+
+WAMP client (common flags --url, --realm, --serializer, --authid, --authmethod,
+--ticket, --secret, --private-key, --timeout, --json; env ZWAMP_URL, ...):
+` + cliUsage() + `
+zwamp COMMAND --help describes a command and its flags.
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -52,8 +60,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "zwamp %s\n", core.Version)
 		return 0
 	case "help", "--help", "-h":
+		if len(args) > 1 {
+			if c := lookupCLI(args[1]); c != nil {
+				return runCLI(c, []string{"--help"}, stdout, stderr)
+			}
+		}
 		fmt.Fprint(stdout, usage)
 		return 0
+	}
+	if c := lookupCLI(args[0]); c != nil {
+		return runCLI(c, args[1:], stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "zwamp: unknown command %q\n%s", args[0], usage)
 	return 2
