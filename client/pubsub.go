@@ -142,11 +142,22 @@ func (c *Client) unsubscribe(id uint64, topic string) error {
 // even errors); with it, it waits for the router's answer, bounded by
 // Config.RequestTimeout.
 func (c *Client) Publish(topic string, args []any, kwargs map[string]any, opts *PublishOptions) error {
+	_, err := c.publish(topic, args, kwargs, opts, opts != nil && opts.Acknowledge)
+	return err
+}
+
+// PublishAck publishes an event to topic with acknowledgement (whatever
+// opts.Acknowledge says) and returns the publication id from the router's
+// PUBLISHED, or its ERROR.
+func (c *Client) PublishAck(topic string, args []any, kwargs map[string]any, opts *PublishOptions) (uint64, error) {
+	return c.publish(topic, args, kwargs, opts, true)
+}
+
+func (c *Client) publish(topic string, args []any, kwargs map[string]any, opts *PublishOptions, ack bool) (uint64, error) {
 	p, err := encodePayload(c.f, args, kwargs)
 	if err != nil {
-		return fmt.Errorf("client: publish %q: %w", topic, err)
+		return 0, fmt.Errorf("client: publish %q: %w", topic, err)
 	}
-	ack := opts != nil && opts.Acknowledge
 	var req *request
 	if ack {
 		req = newRequest(codec.PUBLISH)
@@ -158,19 +169,22 @@ func (c *Client) Publish(topic string, args []any, kwargs map[string]any, opts *
 		if opts != nil {
 			setPublishOptions(&m.Details, opts)
 		}
+		if ack {
+			m.Details.SetBool(codec.KeyAcknowledge, true)
+		}
 	})
 	p.release()
 	if err != nil {
 		if req != nil {
 			req.free()
 		}
-		return fmt.Errorf("client: publish %q: %w", topic, err)
+		return 0, fmt.Errorf("client: publish %q: %w", topic, err)
 	}
 	if !ack {
-		return nil
+		return 0, nil
 	}
-	_, err = c.await(id, req, "publish", topic)
-	return err
+	r, err := c.await(id, req, "publish", topic)
+	return r.id, err
 }
 
 func setPublishOptions(d *codec.Details, o *PublishOptions) {

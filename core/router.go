@@ -153,6 +153,13 @@ func (r *Router) Realm(name string) *Realm {
 	return nil
 }
 
+// Realms returns every realm, static and auto-created, in no order.
+func (r *Router) Realms() []*Realm {
+	var out []*Realm
+	r.realms.Range(func(_, v any) bool { out = append(out, v.(*Realm)); return true })
+	return out
+}
+
 // Shutdown sends every session GOODBYE wamp.close.system_shutdown. The
 // drivers close transports once the clients reply (or their deadline
 // passes); connections without a session are the drivers' to close.

@@ -27,6 +27,8 @@ type Config struct {
 	LaxRequestIDs    bool             `json:"lax_request_ids"`
 	Pollers          int              `json:"pollers"`
 	Limits           LimitsConfig     `json:"limits"`
+	Admin            *AdminConfig     `json:"admin"`   // ops.go
+	Bridges          []BridgeConfig   `json:"bridges"` // ops.go
 }
 
 // ListenerConfig is one listening socket.

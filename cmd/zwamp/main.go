@@ -142,13 +142,23 @@ func serve(args []string, stderr io.Writer) int {
 		log.Error("cannot start", "error", err)
 		return 1
 	}
+	ops, err := startOps(cfg, router, srv, log)
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = srv.Shutdown(ctx)
+		cancel()
+		return 1
+	}
 	log.Info("zwamp started", "version", core.Version, "realms", len(rc.Realms), "auto_create_realms", rc.AutoCreateRealms)
 
 	s := <-sig
 	log.Info("shutting down", "signal", s.String())
 	signal.Stop(sig)
+	ops.draining()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	defer ops.stop(ctx)
 	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		log.Error("shutdown", "error", err)
 		return 1

@@ -1,0 +1,177 @@
+// Package admin is the daemon's admin HTTP listener: /healthz (the process
+// answers), /readyz (listeners accepting, not draining), /metrics (the
+// Prometheus text format) and whatever else the daemon mounts on it (the
+// HTTP bridges).
+//
+// Metrics are read at scrape time from counters the router and the
+// transports keep anyway (core.Router.Stats, the netpoll server's Stats):
+// nothing is counted on the message path for the sake of /metrics. admin
+// imports core; it never imports netpoll (cmd/zwamp hands it the
+// transports' counters as functions).
+package admin
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/zwamp/zwamp/core"
+)
+
+// Config configures the admin listener.
+type Config struct {
+	// Address is host:port (default 127.0.0.1:8081).
+	Address string
+	// Token, when set, is the bearer token /metrics and the mounted
+	// handlers require; /healthz and /readyz stay open for probes.
+	Token string
+}
+
+// Server is the admin HTTP listener.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	mux      *http.ServeMux
+	reg      *prometheus.Registry
+	srv      *http.Server
+	ln       net.Listener
+	draining atomic.Bool
+	ready    func() bool
+}
+
+// New builds an admin server for r; ready reports whether the transports
+// accept connections (nil: always). Register further metrics with
+// Registry and mount handlers with Mount before Start.
+func New(cfg Config, r *core.Router, ready func() bool, log *slog.Logger) *Server {
+	if cfg.Address == "" {
+		cfg.Address = "127.0.0.1:8081"
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{cfg: cfg, log: log, mux: http.NewServeMux(), reg: prometheus.NewRegistry(), ready: ready}
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.reg.MustRegister(routerCollector{r})
+	s.mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	s.mux.HandleFunc("/readyz", s.readyz)
+	s.mux.Handle("/metrics", s.guard(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})))
+	return s
+}
+
+// Registry is where the daemon registers the transports' collectors.
+func (s *Server) Registry() *prometheus.Registry { return s.reg }
+
+// Mount serves h under prefix (stripped), behind the bearer token.
+func (s *Server) Mount(prefix string, h http.Handler) {
+	prefix = "/" + strings.Trim(prefix, "/")
+	s.mux.Handle(prefix+"/", s.guard(http.StripPrefix(prefix, h)))
+}
+
+// SetDraining makes /readyz answer 503 from now on, so a load balancer
+// stops sending new connections while sessions are moved away.
+func (s *Server) SetDraining() { s.draining.Store(true) }
+
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+	switch {
+	case s.draining.Load():
+		http.Error(w, "draining", http.StatusServiceUnavailable)
+	case s.ready != nil && !s.ready():
+		http.Error(w, "not accepting connections", http.StatusServiceUnavailable)
+	default:
+		fmt.Fprintln(w, "ready")
+	}
+}
+
+func (s *Server) guard(h http.Handler) http.Handler {
+	if s.cfg.Token == "" {
+		return h
+	}
+	want := []byte(s.cfg.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="zwamp admin"`)
+			http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// Start binds the address (an error names it) and serves in the
+// background.
+func (s *Server) Start() error {
+	ln, err := net.Listen("tcp", s.cfg.Address)
+	if err != nil {
+		return fmt.Errorf("admin listener %s: %w", s.cfg.Address, err)
+	}
+	s.ln = ln
+	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
+	s.log.Info("admin listening", "addr", ln.Addr().String())
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("admin listener", "error", err)
+		}
+	}()
+	return nil
+}
+
+// Addr is the bound address (after Start).
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Shutdown stops the listener, letting requests in progress finish until
+// ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.srv == nil {
+		return nil
+	}
+	return s.srv.Shutdown(ctx)
+}
+
+// routerCollector reads core.Router.Stats at scrape time.
+type routerCollector struct{ r *core.Router }
+
+var (
+	descConns      = prometheus.NewDesc("zwamp_connections", "Transport connections attached to the router.", nil, nil)
+	descSessions   = prometheus.NewDesc("zwamp_sessions", "WAMP sessions joined, all realms.", nil, nil)
+	descRealm      = prometheus.NewDesc("zwamp_realm_sessions", "WAMP sessions joined, by realm.", []string{"realm"}, nil)
+	descViolations = prometheus.NewDesc("zwamp_protocol_violations_total", "Sessions aborted with wamp.error.protocol_violation.", nil, nil)
+	descDecode     = prometheus.NewDesc("zwamp_decode_errors_total", "Incoming messages that could not be decoded.", nil, nil)
+	descEncode     = prometheus.NewDesc("zwamp_encode_errors_total", "Outgoing messages that could not be encoded (e.g. transcoding).", nil, nil)
+	descErrors     = prometheus.NewDesc("zwamp_errors_sent_total", "ERROR replies sent by the router.", nil, nil)
+)
+
+func (c routerCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descConns, descSessions, descRealm, descViolations, descDecode, descEncode, descErrors} {
+		ch <- d
+	}
+}
+
+func (c routerCollector) Collect(ch chan<- prometheus.Metric) {
+	st := c.r.Stats()
+	ch <- prometheus.MustNewConstMetric(descConns, prometheus.GaugeValue, float64(st.Conns))
+	ch <- prometheus.MustNewConstMetric(descSessions, prometheus.GaugeValue, float64(st.Sessions))
+	ch <- prometheus.MustNewConstMetric(descViolations, prometheus.CounterValue, float64(st.ProtocolViolations))
+	ch <- prometheus.MustNewConstMetric(descDecode, prometheus.CounterValue, float64(st.DecodeError))
+	ch <- prometheus.MustNewConstMetric(descEncode, prometheus.CounterValue, float64(st.EncodeErrors))
+	ch <- prometheus.MustNewConstMetric(descErrors, prometheus.CounterValue, float64(st.Errors))
+	for _, realm := range c.r.Realms() {
+		ch <- prometheus.MustNewConstMetric(descRealm, prometheus.GaugeValue, float64(realm.SessionCount()), realm.Name())
+	}
+}

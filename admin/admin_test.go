@@ -1,0 +1,98 @@
+package admin_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/zwamp/zwamp/admin"
+	"github.com/zwamp/zwamp/client"
+	_ "github.com/zwamp/zwamp/codec/json"
+	"github.com/zwamp/zwamp/core"
+)
+
+func get(t *testing.T, url, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestAdminEndpoints(t *testing.T) {
+	r, err := core.NewRouter(core.Config{Realms: []core.RealmConfig{{Name: "realm1"}, {Name: "realm2"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Shutdown()
+	var accepting atomic.Bool
+	accepting.Store(true)
+	s := admin.New(admin.Config{Address: "127.0.0.1:0", Token: "tok"}, r, accepting.Load, nil)
+	s.Mount("/extra", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "path="+r.URL.Path) }))
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	base := "http://" + s.Addr()
+
+	if code, body := get(t, base+"/healthz", ""); code != 200 || body != "ok\n" {
+		t.Errorf("/healthz: %d %q", code, body)
+	}
+	if code, _ := get(t, base+"/readyz", ""); code != 200 {
+		t.Errorf("/readyz: %d, want 200", code)
+	}
+	accepting.Store(false)
+	if code, _ := get(t, base+"/readyz", ""); code != 503 {
+		t.Errorf("/readyz with listeners down: %d, want 503", code)
+	}
+	accepting.Store(true)
+	s.SetDraining()
+	if code, body := get(t, base+"/readyz", ""); code != 503 || !strings.Contains(body, "draining") {
+		t.Errorf("/readyz while draining: %d %q, want 503 draining", code, body)
+	}
+
+	if code, _ := get(t, base+"/metrics", ""); code != 401 {
+		t.Errorf("/metrics without the token: %d, want 401", code)
+	}
+	c, err := client.ConnectLocal(r, client.Config{Realm: "realm2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	code, body := get(t, base+"/metrics", "tok")
+	for _, want := range []string{"zwamp_sessions 1\n", `zwamp_realm_sessions{realm="realm2"} 1`, `zwamp_realm_sessions{realm="realm1"} 0`, "zwamp_protocol_violations_total 0\n", "go_goroutines "} {
+		if code != 200 || !strings.Contains(body, want) {
+			t.Errorf("/metrics: %d, no %q in\n%s", code, want, body)
+		}
+	}
+	if code, body := get(t, base+"/extra/x", "tok"); code != 200 || body != "path=/x" {
+		t.Errorf("mounted handler: %d %q, want the prefix stripped", code, body)
+	}
+	if code, _ := get(t, base+"/extra/x", ""); code != 401 {
+		t.Errorf("mounted handler without the token: %d, want 401", code)
+	}
+}
+
+func TestAdminAddressInUse(t *testing.T) {
+	r, _ := core.NewRouter(core.Config{Realms: []core.RealmConfig{{Name: "realm1"}}})
+	a := admin.New(admin.Config{Address: "127.0.0.1:0"}, r, nil, nil)
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Shutdown(context.Background())
+	b := admin.New(admin.Config{Address: a.Addr()}, r, nil, nil)
+	err := b.Start()
+	if err == nil || !strings.Contains(err.Error(), "admin listener "+a.Addr()) {
+		t.Fatalf("second listener on %s: %v; want an error naming the admin listener", a.Addr(), err)
+	}
+}

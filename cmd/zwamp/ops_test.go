@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zwamp/zwamp/client"
+)
+
+// TestOpsDaemon drives the admin listener and the HTTP bridge of a running
+// daemon with net/http, against WebSocket clients.
+func TestOpsDaemon(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "zwamp")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cfg := `{"listeners": [{"address": "127.0.0.1:0"}], "realms": [{"name": "realm1"}],
+		"admin": {"address": "127.0.0.1:0"},
+		"bridges": [{"realm": "realm1", "token": "t0ken", "max_body": 256}]}`
+	cfgPath := filepath.Join(dir, "zwamp.json")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", "--config", cfgPath)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	wampRe := regexp.MustCompile(`msg=listening .*addr=(\S+)`)
+	adminRe := regexp.MustCompile(`msg="admin listening" addr=(\S+)`)
+	var wampAddr, adminAddr string
+	sc := bufio.NewScanner(stderr)
+	timer := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
+	for (wampAddr == "" || adminAddr == "") && sc.Scan() {
+		if m := wampRe.FindStringSubmatch(sc.Text()); m != nil {
+			wampAddr = m[1]
+		}
+		if m := adminRe.FindStringSubmatch(sc.Text()); m != nil {
+			adminAddr = m[1]
+		}
+	}
+	timer.Stop()
+	if wampAddr == "" || adminAddr == "" {
+		t.Fatalf("daemon did not report its addresses (wamp %q, admin %q)", wampAddr, adminAddr)
+	}
+	go io.Copy(io.Discard, stderr)
+	base := "http://" + adminAddr
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ws, err := client.Connect(ctx, "ws://"+wampAddr+"/ws", client.Config{Realm: "realm1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	events := make(chan *client.Event, 1)
+	if _, err := ws.Subscribe("com.example.bridged", func(ev *client.Event) { events <- ev }, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ws.Register("com.example.echo", func(_ context.Context, inv *client.Invocation) (*client.Result, error) {
+		return &client.Result{Args: inv.Args, Kwargs: inv.Kwargs}, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	post := func(path, token, body string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, base+path, strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		raw, _ := io.ReadAll(resp.Body)
+		if err := json.Unmarshal(raw, &out); err != nil {
+			t.Fatalf("%s: answer %q is not JSON", path, raw)
+		}
+		return resp.StatusCode, out
+	}
+
+	code, out := post("/bridge/realm1/publish", "t0ken", `{"topic": "com.example.bridged", "args": ["over http"]}`)
+	if code != 200 || out["id"] == nil {
+		t.Fatalf("publish: %d %v", code, out)
+	}
+	select {
+	case ev := <-events:
+		if len(ev.Args) != 1 || ev.Args[0] != "over http" {
+			t.Fatalf("WebSocket subscriber got %v", ev.Args)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the WebSocket subscriber got no event")
+	}
+	code, out = post("/bridge/realm1/call", "t0ken", `{"procedure": "com.example.echo", "args": [1, "a"], "kwargs": {"x": null}}`)
+	if a, _ := json.Marshal(out["args"]); code != 200 || string(a) != `[1,"a"]` {
+		t.Fatalf("call: %d %v", code, out)
+	}
+	if code, out = post("/bridge/realm1/call", "t0ken", `{"procedure": "com.example.none"}`); code != 404 || out["error"] != "wamp.error.no_such_procedure" {
+		t.Fatalf("unknown procedure: %d %v", code, out)
+	}
+	if code, out = post("/bridge/realm1/publish", "", `{"topic": "com.example.bridged"}`); code != 401 {
+		t.Fatalf("no token: %d %v", code, out)
+	}
+	if code, out = post("/bridge/realm1/publish", "t0ken", `{"topic": "com.example.bridged", "args": ["`+strings.Repeat("x", 300)+`"]}`); code != 413 {
+		t.Fatalf("oversized: %d %v", code, out)
+	}
+	if code, out = post("/bridge/realm1/publish", "t0ken", `{"topic": `); code != 400 {
+		t.Fatalf("malformed: %d %v", code, out)
+	}
+
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	// The WebSocket client and the bridge's in-process session.
+	for _, want := range []string{"zwamp_sessions 2\n", "zwamp_transport_connections 1\n", "zwamp_transport_accepted_total 1\n"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics has no %q:\n%s", want, metrics)
+		}
+	}
+	resp, err = http.Get(base + "/readyz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("/readyz: %v %v", err, resp)
+	}
+	resp.Body.Close()
+}
