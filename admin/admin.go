@@ -155,10 +155,12 @@ var (
 	descDecode     = prometheus.NewDesc("zwamp_decode_errors_total", "Incoming messages that could not be decoded.", nil, nil)
 	descEncode     = prometheus.NewDesc("zwamp_encode_errors_total", "Outgoing messages that could not be encoded (e.g. transcoding).", nil, nil)
 	descErrors     = prometheus.NewDesc("zwamp_errors_sent_total", "ERROR replies sent by the router.", nil, nil)
+	descMsgIn      = prometheus.NewDesc("zwamp_messages_received_total", "WAMP messages received, by type.", []string{"type"}, nil)
+	descMsgOut     = prometheus.NewDesc("zwamp_messages_sent_total", "WAMP messages sent, by type (each EVENT of a fan-out counts).", []string{"type"}, nil)
 )
 
 func (c routerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descConns, descSessions, descRealm, descViolations, descDecode, descEncode, descErrors} {
+	for _, d := range []*prometheus.Desc{descConns, descSessions, descRealm, descViolations, descDecode, descEncode, descErrors, descMsgIn, descMsgOut} {
 		ch <- d
 	}
 }
@@ -171,6 +173,14 @@ func (c routerCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descDecode, prometheus.CounterValue, float64(st.DecodeError))
 	ch <- prometheus.MustNewConstMetric(descEncode, prometheus.CounterValue, float64(st.EncodeErrors))
 	ch <- prometheus.MustNewConstMetric(descErrors, prometheus.CounterValue, float64(st.Errors))
+	for _, mc := range core.MessageCounts() {
+		name := "other"
+		if mc.Type != 0 {
+			name = mc.Type.String()
+		}
+		ch <- prometheus.MustNewConstMetric(descMsgIn, prometheus.CounterValue, float64(mc.In), name)
+		ch <- prometheus.MustNewConstMetric(descMsgOut, prometheus.CounterValue, float64(mc.Out), name)
+	}
 	for _, realm := range c.r.Realms() {
 		ch <- prometheus.MustNewConstMetric(descRealm, prometheus.GaugeValue, float64(realm.SessionCount()), realm.Name())
 	}

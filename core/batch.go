@@ -30,6 +30,7 @@ type Batch struct {
 	subs    []*subscription
 	rng     *rand.ChaCha8
 	strict  bool
+	counts  batchCounts // messages by type since the last Flush (msgstats.go)
 }
 
 var batchPool = sync.Pool{New: func() any { return newBatch() }}
@@ -38,9 +39,10 @@ func newBatch() *Batch {
 	var seed [32]byte
 	_, _ = crand.Read(seed[:])
 	return &Batch{
-		rng:  rand.NewChaCha8(seed),
-		buf:  make([]byte, 0, 512),
-		subs: make([]*subscription, 0, 16),
+		rng:    rand.NewChaCha8(seed),
+		buf:    make([]byte, 0, 512),
+		subs:   make([]*subscription, 0, 16),
+		counts: batchCounts{shard: nextShard()},
 	}
 }
 
@@ -58,6 +60,7 @@ func (b *Batch) Release() {
 // Flush. Drivers that keep a Batch across input batches call it at the end
 // of each one.
 func (b *Batch) Flush() {
+	b.counts.fold()
 	for i, t := range b.pending {
 		t.Flush()
 		b.pending[i] = nil
@@ -78,6 +81,7 @@ func (b *Batch) send(t Transport, m *codec.Message) error {
 		return err
 	}
 	b.buf = out
+	b.counts.countOut(m.Type, 1)
 	b.sendRaw(t, out)
 	return nil
 }

@@ -245,6 +245,7 @@ func (r *Realm) deliver(b *Batch, pub *Session, m *codec.Message, pubID uint64) 
 	}
 	copyPPT(od, d)
 
+	var sent uint64
 	for _, sub := range subs {
 		out.ID = sub.id
 		if sub.policy != trie.Exact {
@@ -274,8 +275,10 @@ func (r *Realm) deliver(b *Batch, pub *Session, m *codec.Message, pubID uint64) 
 				b.encOK[f] = true
 			}
 			b.sendRaw(t.conn.t, b.enc[f])
+			sent++
 		}
 	}
+	b.counts.countOut(codec.EVENT, sent)
 	for i := range subs {
 		subs[i] = nil
 	}

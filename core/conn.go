@@ -66,6 +66,7 @@ func (c *Conn) Receive(b *Batch, data []byte) {
 		c.violation(b, "malformed message: "+err.Error())
 		return
 	}
+	b.counts.countIn(m.Type)
 	switch c.state {
 	case connIdle:
 		switch m.Type {
