@@ -1,7 +1,7 @@
 // Package admin is the daemon's admin HTTP listener: /healthz (the process
 // answers), /readyz (listeners accepting, not draining), /metrics (the
-// Prometheus text format) and whatever else the daemon mounts on it (the
-// HTTP bridges).
+// Prometheus text format), /status (a live page, with /status.json behind
+// it) and whatever else the daemon mounts on it (the HTTP bridges).
 //
 // Metrics are read at scrape time from counters the router and the
 // transports keep anyway (core.Router.Stats, the netpoll server's Stats):
@@ -48,6 +48,10 @@ type Server struct {
 	ln       net.Listener
 	draining atomic.Bool
 	ready    func() bool
+
+	router      *core.Router
+	started     time.Time
+	statusExtra func() map[string]any
 }
 
 // New builds an admin server for r; ready reports whether the transports
@@ -60,12 +64,14 @@ func New(cfg Config, r *core.Router, ready func() bool, log *slog.Logger) *Serve
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: log, mux: http.NewServeMux(), reg: prometheus.NewRegistry(), ready: ready}
+	s := &Server{cfg: cfg, log: log, mux: http.NewServeMux(), reg: prometheus.NewRegistry(), ready: ready, router: r, started: time.Now()}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	s.reg.MustRegister(routerCollector{r})
 	s.mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	s.mux.HandleFunc("/readyz", s.readyz)
 	s.mux.Handle("/metrics", s.guard(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})))
+	s.mux.Handle("GET /status", s.guard(http.HandlerFunc(s.statusHTML)))
+	s.mux.Handle("GET /status.json", s.guard(http.HandlerFunc(s.statusJSON)))
 	return s
 }
 

@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -74,6 +75,29 @@ func TestAdminEndpoints(t *testing.T) {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("/metrics: %d, no %q in\n%s", code, want, body)
 		}
+	}
+	code, body = get(t, base+"/status.json", "tok")
+	var st struct {
+		Sessions int
+		Realms   []struct {
+			Name     string
+			Sessions int
+		}
+		SessionList []struct {
+			ID    uint64
+			Realm string
+		} `json:"session_list"`
+		Messages struct{ In, Out uint64 }
+	}
+	if err := json.Unmarshal([]byte(body), &st); code != 200 || err != nil {
+		t.Fatalf("/status.json: %d %v %q", code, err, body)
+	}
+	if st.Sessions != 1 || len(st.Realms) != 2 || st.Realms[1].Name != "realm2" || st.Realms[1].Sessions != 1 ||
+		len(st.SessionList) != 1 || st.SessionList[0].ID != c.ID() || st.SessionList[0].Realm != "realm2" || st.Messages.In == 0 {
+		t.Errorf("/status.json: %+v; want realm2 with the one session %d", st, c.ID())
+	}
+	if code, body = get(t, base+"/status", "tok"); code != 200 || !strings.Contains(body, "<canvas") {
+		t.Errorf("/status: %d, not the page", code)
 	}
 	if code, body := get(t, base+"/extra/x", "tok"); code != 200 || body != "path=/x" {
 		t.Errorf("mounted handler: %d %q, want the prefix stripped", code, body)

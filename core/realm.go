@@ -47,6 +47,18 @@ func (r *Realm) Name() string { return r.name }
 // SessionCount returns the number of sessions joined to the realm.
 func (r *Realm) SessionCount() int { return r.sessions.count() }
 
+// SessionInfos describes up to max of the realm's sessions (all of them
+// when max ≤ 0), in no order: for status pages, not for the hot path.
+func (r *Realm) SessionInfos(max int) []Info {
+	var out []Info
+	r.sessions.each(func(s *Session) {
+		if max <= 0 || len(out) < max {
+			out = append(out, s.Info())
+		}
+	})
+	return out
+}
+
 // sessionTable maps session ids to sessions, sharded so joins and leaves
 // on different pollers rarely meet on a lock.
 type sessionTable struct {

@@ -229,7 +229,9 @@ func freePort() (string, error) {
 // startDaemon starts the daemon and waits until it accepts connections. The
 // port is found free and then handed to the daemon, so another process may
 // take it in between: a daemon that does not come up is retried on a new port.
-func startDaemon(t *testing.T) *daemon {
+// args go to `zwamp serve` after --listen (e.g. --config FILE, whose first
+// listener --listen overrides).
+func startDaemon(t *testing.T, args ...string) *daemon {
 	t.Helper()
 	bin := daemonBinary(t)
 	var lastErr error
@@ -239,7 +241,7 @@ func startDaemon(t *testing.T) *daemon {
 			t.Fatalf("free port: %v", err)
 		}
 		d := &daemon{addr: addr, exited: make(chan struct{})}
-		d.cmd = exec.Command(bin, "serve", "--listen", addr)
+		d.cmd = exec.Command(bin, append([]string{"serve", "--listen", addr}, args...)...)
 		d.cmd.Stdout = &d.log
 		d.cmd.Stderr = &d.log
 		if err := d.cmd.Start(); err != nil {

@@ -72,6 +72,13 @@ func startOps(c *Config, r *core.Router, srv *netpoll.Server, log *slog.Logger) 
 	}
 	o := &ops{admin: admin.New(admin.Config{Address: ac.Address, Token: ac.Token}, r, nil, log)}
 	registerNetpollMetrics(o.admin.Registry(), srv)
+	o.admin.SetStatusExtra(func() map[string]any {
+		st := srv.Stats()
+		return map[string]any{
+			"accepted": st.Accepted, "handshake_failures": st.HandshakeFailures, "framing_errors": st.FramingErrors,
+			"slow_consumer_closes": st.SlowCloses, "slow_consumer_drops": st.SlowDrops, "ping_timeouts": st.PingTimeouts,
+		}
+	})
 	for i, bc := range c.Bridges {
 		b, err := newBridge(bc, r, log)
 		if err != nil {
