@@ -13,6 +13,7 @@ package admin
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,9 +34,11 @@ import (
 type Config struct {
 	// Address is host:port (default 127.0.0.1:8081).
 	Address string
-	// Token, when set, is the bearer token /metrics and the mounted
-	// handlers require; /healthz and /readyz stay open for probes.
+	// Token, when set, is the bearer token /metrics, /status and the
+	// mounted handlers require; /healthz and /readyz stay open for probes.
 	Token string
+	// TLS, when set, serves HTTPS.
+	TLS *tls.Config
 }
 
 // Server is the admin HTTP listener.
@@ -122,9 +125,12 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("admin listener %s: %w", s.cfg.Address, err)
 	}
+	if s.cfg.TLS != nil {
+		ln = tls.NewListener(ln, s.cfg.TLS)
+	}
 	s.ln = ln
 	s.srv = &http.Server{Handler: s.mux, ReadHeaderTimeout: 10 * time.Second}
-	s.log.Info("admin listening", "addr", ln.Addr().String())
+	s.log.Info("admin listening", "addr", ln.Addr().String(), "tls", s.cfg.TLS != nil)
 	go func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("admin listener", "error", err)

@@ -2,12 +2,20 @@ package admin_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/zwamp/zwamp/admin"
 	"github.com/zwamp/zwamp/client"
@@ -118,5 +126,36 @@ func TestAdminAddressInUse(t *testing.T) {
 	err := b.Start()
 	if err == nil || !strings.Contains(err.Error(), "admin listener "+a.Addr()) {
 		t.Fatalf("second listener on %s: %v; want an error naming the admin listener", a.Addr(), err)
+	}
+}
+
+func TestAdminTLS(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	r, _ := core.NewRouter(core.Config{Realms: []core.RealmConfig{{Name: "realm1"}}})
+	s := admin.New(admin.Config{Address: "127.0.0.1:0", TLS: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}}, r, nil, nil)
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := hc.Get("https://" + s.Addr() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.TLS == nil {
+		t.Fatalf("https /healthz: %d, TLS %v", resp.StatusCode, resp.TLS != nil)
+	}
+	if resp, err := http.Get("http://" + s.Addr() + "/healthz"); err == nil && resp.StatusCode == 200 {
+		t.Fatal("plain HTTP answered 200 on the TLS listener")
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,9 +21,10 @@ import (
 // the HTTP bridges). Absent from the file, it runs on DefaultAdmin if that
 // address is free (a warning otherwise); present, it must start.
 type AdminConfig struct {
-	Address  string `json:"address"`  // host:port, default 127.0.0.1:8081
-	Token    string `json:"token"`    // bearer token for /metrics and the bridges
-	Disabled bool   `json:"disabled"` // no admin listener at all
+	Address  string     `json:"address"`  // host:port, default 127.0.0.1:8081
+	Token    string     `json:"token"`    // bearer token for /metrics, /status and the bridges
+	TLS      *TLSConfig `json:"tls"`      // serve HTTPS with this certificate
+	Disabled bool       `json:"disabled"` // no admin listener at all
 }
 
 // DefaultAdmin is the admin listener's address when the file names none.
@@ -70,7 +72,15 @@ func startOps(c *Config, r *core.Router, srv *netpoll.Server, log *slog.Logger) 
 		}
 		return &ops{}, nil
 	}
-	o := &ops{admin: admin.New(admin.Config{Address: ac.Address, Token: ac.Token}, r, nil, log)}
+	acfg := admin.Config{Address: ac.Address, Token: ac.Token}
+	if ac.TLS != nil {
+		cert, err := tls.LoadX509KeyPair(ac.TLS.Cert, ac.TLS.Key)
+		if err != nil {
+			return nil, fmt.Errorf("admin: tls: %w", err)
+		}
+		acfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	o := &ops{admin: admin.New(acfg, r, nil, log)}
 	registerNetpollMetrics(o.admin.Registry(), srv)
 	o.admin.SetStatusExtra(func() map[string]any {
 		st := srv.Stats()
