@@ -168,12 +168,16 @@ func AtMost(t testing.TB, name string, runs int, max uint64, why string, op func
 
 // Check measures op with s and fails t, naming the allocating stacks, when
 // no round stayed within s.Max. It skips under the race detector and
-// refuses fewer than MinRuns runs. On success it logs one line starting
+// refuses fewer than MinRuns runs, and a test whose name lacks "Alloc"
+// (`go test -run Alloc` would never run it without -race). On success it logs one line starting
 // with "alloctest:", which `make test` counts.
 func Check(t testing.TB, name string, s Spec, op func()) {
 	t.Helper()
 	if Race {
 		t.Skip("allocation counts are not meaningful under -race")
+	}
+	if top, _, _ := strings.Cut(t.Name(), "/"); !strings.Contains(top, "Alloc") {
+		t.Fatalf("alloctest: %s: the test's name must contain \"Alloc\": make test runs the checks without -race by that name", top)
 	}
 	if s.Runs != 0 && s.Runs < MinRuns {
 		t.Fatalf("alloctest: %s: %d runs per round, want at least %d", name, s.Runs, MinRuns)
