@@ -3,6 +3,8 @@ package trie
 import (
 	"fmt"
 	"testing"
+
+	"github.com/zwamp/zwamp/internal/alloctest"
 )
 
 // Zero allocation is a tested property: these fail as soon as a read path
@@ -32,9 +34,7 @@ func allocIndex(t testing.TB, cache int) (*Index[int], [][]byte) {
 
 func assertNoAllocs(t *testing.T, name string, f func()) {
 	t.Helper()
-	if n := testing.AllocsPerRun(500, f); n != 0 {
-		t.Errorf("%s: %v allocations per run, want 0", name, n)
-	}
+	alloctest.Zero(t, name, f)
 }
 
 func TestAllocsLookup(t *testing.T) {

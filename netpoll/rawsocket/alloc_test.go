@@ -3,6 +3,8 @@ package rawsocket
 import (
 	"bytes"
 	"testing"
+
+	"github.com/zwamp/zwamp/internal/alloctest"
 )
 
 type nopHandler struct{ msgs, bytes int }
@@ -13,13 +15,7 @@ func (h *nopHandler) OnPong(p []byte) error    { return nil }
 
 func checkAllocs(t *testing.T, name string, f func()) {
 	t.Helper()
-	if raceEnabled {
-		t.Skip("allocation counts are meaningless under the race detector")
-	}
-	f()
-	if n := testing.AllocsPerRun(200, f); n != 0 {
-		t.Errorf("%s: %v allocations per run, want 0", name, n)
-	}
+	alloctest.Zero(t, name, f)
 }
 
 func TestAllocs(t *testing.T) {

@@ -3,6 +3,8 @@ package ws
 import (
 	"bytes"
 	"testing"
+
+	"github.com/zwamp/zwamp/internal/alloctest"
 )
 
 // nopHandler counts what it is given and keeps nothing.
@@ -15,13 +17,7 @@ func (h *nopHandler) OnClose(int, []byte) error           { return nil }
 
 func checkAllocs(t *testing.T, name string, f func()) {
 	t.Helper()
-	if raceEnabled {
-		t.Skip("allocation counts are meaningless under the race detector")
-	}
-	f() // warm up: pools, buffers
-	if n := testing.AllocsPerRun(200, f); n != 0 {
-		t.Errorf("%s: %v allocations per run, want 0", name, n)
-	}
+	alloctest.Zero(t, name, f)
 }
 
 func TestFeedAllocs(t *testing.T) {
