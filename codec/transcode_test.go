@@ -3,6 +3,7 @@ package codec_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	_ "github.com/zwamp/zwamp/codec/cbor"
 	_ "github.com/zwamp/zwamp/codec/json"
 	_ "github.com/zwamp/zwamp/codec/msgpack"
+	"github.com/zwamp/zwamp/internal/alloctest"
 	"github.com/zwamp/zwamp/internal/codectest"
 )
 
@@ -182,9 +184,7 @@ func TestTranscodeAllocs(t *testing.T) {
 				}
 			}
 			run()
-			if n := testing.AllocsPerRun(200, run); n != 0 {
-				t.Errorf("%v→%v: %v allocs, want 0", from, to, n)
-			}
+			alloctest.Zero(t, fmt.Sprintf("%v→%v", from, to), run)
 		}
 	}
 }

@@ -1,9 +1,11 @@
 package cbor
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/internal/alloctest"
 	"github.com/zwamp/zwamp/internal/codectest"
 )
 
@@ -17,13 +19,9 @@ func TestAllocsDecodeAppend(t *testing.T) {
 		if err := Decode(&m, data); err != nil {
 			t.Fatalf("%s: %v", bm.Name, err)
 		}
-		if n := testing.AllocsPerRun(200, func() { _ = Decode(&m, data) }); n != 0 {
-			t.Errorf("Decode %s: %v allocs/op", bm.Name, n)
-		}
+		alloctest.Zero(t, fmt.Sprintf("Decode %s", bm.Name), func() { _ = Decode(&m, data) })
 		dst := make([]byte, 0, 1024)
-		if n := testing.AllocsPerRun(200, func() { dst, _ = Append(dst[:0], &m) }); n != 0 {
-			t.Errorf("Append %s: %v allocs/op", bm.Name, n)
-		}
+		alloctest.Zero(t, fmt.Sprintf("Append %s", bm.Name), func() { dst, _ = Append(dst[:0], &m) })
 		if string(dst) != string(data) {
 			t.Errorf("Append %s = %x, want %x", bm.Name, dst, data)
 		}
@@ -36,9 +34,7 @@ func TestAllocsAllCases(t *testing.T) {
 	codectest.CheckCaseAllocs(t, Codec, mustRef)
 	dst := make([]byte, 0, 4096)
 	for _, g := range goldenMessages(t) {
-		if n := testing.AllocsPerRun(50, func() { dst, _ = Append(dst[:0], &g.m) }); n != 0 {
-			t.Errorf("Append golden %s: %v allocs/op", g.name, n)
-		}
+		alloctest.Zero(t, fmt.Sprintf("Append golden %s", g.name), func() { dst, _ = Append(dst[:0], &g.m) })
 	}
 }
 
@@ -50,9 +46,7 @@ func TestAllocsIndefinite(t *testing.T) {
 	if err := Decode(&m, data); err != nil {
 		t.Fatal(err)
 	}
-	if n := testing.AllocsPerRun(200, func() { _ = Decode(&m, data) }); n != 0 {
-		t.Errorf("Decode: %v allocs/op", n)
-	}
+	alloctest.Zero(t, "Decode", func() { _ = Decode(&m, data) })
 }
 
 func TestAllocsWalk(t *testing.T) {
@@ -67,12 +61,10 @@ func TestAllocsWalk(t *testing.T) {
 		inputs = append(inputs, unhex(t, "bf 7f 62 6b31 61 78 ff 7f 62 7631 ff 7f 61 6b ff 5f 41 01 41 02 ff ff"))
 	}
 	for _, data := range inputs {
-		if n := testing.AllocsPerRun(200, func() {
+		alloctest.Zero(t, fmt.Sprintf("Walk(%x) into Writer", data), func() {
 			w.Reset(buf[:0])
 			_ = Walk(data, w, 0)
-		}); n != 0 {
-			t.Errorf("Walk(%x) into Writer: %v allocs/op", data, n)
-		}
+		})
 	}
 }
 
@@ -86,7 +78,5 @@ func TestAllocsTranscode(t *testing.T) {
 		Args:   codec.Raw{Format: fakeFormat, Bytes: unhex(t, "9f 18 01 f9 3c00 7f 61 61 ff c2 41 01 ff")},
 		Kwargs: codec.Raw{Format: fakeFormat, Bytes: mustRef(t, map[string]any{"color": "orange"})}}
 	dst := make([]byte, 0, 1024)
-	if n := testing.AllocsPerRun(200, func() { dst, _ = Append(dst[:0], &m) }); n != 0 {
-		t.Errorf("Append with transcoding: %v allocs/op", n)
-	}
+	alloctest.Zero(t, "Append with transcoding", func() { dst, _ = Append(dst[:0], &m) })
 }

@@ -1,9 +1,11 @@
 package json
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/internal/alloctest"
 	"github.com/zwamp/zwamp/internal/codectest"
 )
 
@@ -18,9 +20,7 @@ func TestDecodeAllocs(t *testing.T) {
 		if err := Decode(&m, data); err != nil {
 			t.Fatal(err)
 		}
-		if n := testing.AllocsPerRun(100, func() { _ = Decode(&m, data) }); n != 0 {
-			t.Errorf("Decode %s: %v allocs", hm.name, n)
-		}
+		alloctest.Zero(t, fmt.Sprintf("Decode %s", hm.name), func() { _ = Decode(&m, data) })
 	}
 	// Escapes into m.Buf, typed lists and roles reach a steady state too.
 	data := []byte(`[1, "re\u0061lm", {"roles": {"caller": {"features": {"call_canceling": true}}, "x": {}}, "authmethods": ["ticket", "wamp\u0063ra"], "authextra": {"a": 1}, "x_\u00e9": [1.5e300, "\ud834\udd1e"]}]`)
@@ -28,16 +28,12 @@ func TestDecodeAllocs(t *testing.T) {
 	if err := Decode(&m, data); err != nil {
 		t.Fatal(err)
 	}
-	if n := testing.AllocsPerRun(100, func() { _ = Decode(&m, data) }); n != 0 {
-		t.Errorf("Decode HELLO with escapes: %v allocs", n)
-	}
+	alloctest.Zero(t, "Decode HELLO with escapes", func() { _ = Decode(&m, data) })
 	data = []byte(`[16, 1, {"exclude": [1, 2, 3, 4, 5, 6, 7, 8, 9], "eligible_authid": ["a", "b\n"]}, "a", ["` + "12345678901234567890123456789012345678901234567890.5e-3" + `"]]`)
 	if err := Decode(&m, data); err != nil {
 		t.Fatal(err)
 	}
-	if n := testing.AllocsPerRun(100, func() { _ = Decode(&m, data) }); n != 0 {
-		t.Errorf("Decode PUBLISH with lists: %v allocs", n)
-	}
+	alloctest.Zero(t, "Decode PUBLISH with lists", func() { _ = Decode(&m, data) })
 }
 
 // TestAllocsAllCases covers every message type and typed key.
@@ -50,18 +46,12 @@ func TestAppendAllocs(t *testing.T) {
 		if err := Decode(&m, []byte(hm.data)); err != nil {
 			t.Fatal(err)
 		}
-		if n := testing.AllocsPerRun(100, func() { _, _ = Append(dst, &m) }); n != 0 {
-			t.Errorf("Append %s (verbatim dict): %v allocs", hm.name, n)
-		}
+		alloctest.Zero(t, fmt.Sprintf("Append %s (verbatim dict)", hm.name), func() { _, _ = Append(dst, &m) })
 		m.Dict = codec.Raw{}
-		if n := testing.AllocsPerRun(100, func() { _, _ = Append(dst, &m) }); n != 0 {
-			t.Errorf("Append %s (typed details): %v allocs", hm.name, n)
-		}
+		alloctest.Zero(t, fmt.Sprintf("Append %s (typed details)", hm.name), func() { _, _ = Append(dst, &m) })
 	}
 	for _, g := range goldenMessages {
-		if n := testing.AllocsPerRun(100, func() { _, _ = Append(dst, &g.m) }); n != 0 {
-			t.Errorf("Append golden %s: %v allocs", g.name, n)
-		}
+		alloctest.Zero(t, fmt.Sprintf("Append golden %s", g.name), func() { _, _ = Append(dst, &g.m) })
 	}
 }
 
@@ -84,12 +74,10 @@ func TestWalkAllocs(t *testing.T) {
 		if err := Walk(data, w, 64); err != nil {
 			t.Fatal(err)
 		}
-		if n := testing.AllocsPerRun(100, func() {
+		alloctest.Zero(t, fmt.Sprintf("Walk %.30s... into Writer", in), func() {
 			w.Reset(dst)
 			_ = Walk(data, w, 64)
-		}); n != 0 {
-			t.Errorf("Walk %.30s... into Writer: %v allocs", in, n)
-		}
+		})
 	}
 }
 
@@ -101,7 +89,5 @@ func TestTranscodeAllocs(t *testing.T) {
 	if _, err := codec.AppendRaw(dst, codec.JSON, r, 64); err != nil {
 		t.Fatal(err)
 	}
-	if n := testing.AllocsPerRun(100, func() { _, _ = codec.AppendRaw(dst, codec.JSON, r, 64) }); n != 0 {
-		t.Errorf("AppendRaw transcode: %v allocs", n)
-	}
+	alloctest.Zero(t, "AppendRaw transcode", func() { _, _ = codec.AppendRaw(dst, codec.JSON, r, 64) })
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/internal/alloctest"
 	"github.com/zwamp/zwamp/internal/codectest"
 )
 
@@ -45,41 +46,33 @@ func TestZeroAlloc(t *testing.T) {
 			if err := Decode(&m, data); err != nil {
 				t.Fatal(err)
 			}
-			if n := testing.AllocsPerRun(200, func() {
+			alloctest.Zero(t, "Decode", func() {
 				if err := Decode(&m, data); err != nil {
 					t.Fatal(err)
 				}
-			}); n != 0 {
-				t.Errorf("Decode: %v allocs/op, want 0", n)
-			}
+			})
 
 			dst := make([]byte, 0, 1024)
-			if n := testing.AllocsPerRun(200, func() {
+			alloctest.Zero(t, "Append", func() {
 				if _, err := Append(dst[:0], &m); err != nil {
 					t.Fatal(err)
 				}
-			}); n != 0 {
-				t.Errorf("Append: %v allocs/op, want 0", n)
-			}
+			})
 
 			m.Dict = codec.Raw{}
-			if n := testing.AllocsPerRun(200, func() {
+			alloctest.Zero(t, "Append typed Details", func() {
 				if _, err := Append(dst[:0], &m); err != nil {
 					t.Fatal(err)
 				}
-			}); n != 0 {
-				t.Errorf("Append typed Details: %v allocs/op, want 0", n)
-			}
+			})
 
 			w := NewWriter()
-			if n := testing.AllocsPerRun(200, func() {
+			alloctest.Zero(t, "Walk into Writer", func() {
 				w.Reset(dst[:0])
 				if err := Walk(data, w, 0); err != nil {
 					t.Fatal(err)
 				}
-			}); n != 0 {
-				t.Errorf("Walk into Writer: %v allocs/op, want 0", n)
-			}
+			})
 		})
 	}
 }

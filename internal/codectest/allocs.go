@@ -1,9 +1,11 @@
 package codectest
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/internal/alloctest"
 )
 
 // CheckCaseAllocs requires that, once a Message and an output buffer are
@@ -20,15 +22,9 @@ func CheckCaseAllocs(t *testing.T, cd codec.Codec, encode func(t testing.TB, v a
 		if err := cd.Decode(&m, data); err != nil {
 			t.Fatalf("%s: %v", c.Name, err)
 		}
-		if n := testing.AllocsPerRun(50, func() { _ = cd.Decode(&m, data) }); n != 0 {
-			t.Errorf("Decode %s: %v allocs/op", c.Name, n)
-		}
-		if n := testing.AllocsPerRun(50, func() { dst, _ = cd.Append(dst[:0], &m) }); n != 0 {
-			t.Errorf("Append %s: %v allocs/op", c.Name, n)
-		}
+		alloctest.Zero(t, fmt.Sprintf("Decode %s", c.Name), func() { _ = cd.Decode(&m, data) })
+		alloctest.Zero(t, fmt.Sprintf("Append %s", c.Name), func() { dst, _ = cd.Append(dst[:0], &m) })
 		m.Dict = codec.Raw{}
-		if n := testing.AllocsPerRun(50, func() { dst, _ = cd.Append(dst[:0], &m) }); n != 0 {
-			t.Errorf("Append from Details %s: %v allocs/op", c.Name, n)
-		}
+		alloctest.Zero(t, fmt.Sprintf("Append from Details %s", c.Name), func() { dst, _ = cd.Append(dst[:0], &m) })
 	}
 }
