@@ -7,7 +7,7 @@ SMOKETIME ?= 20000x
 BENCHTIME ?= 1s
 PKGS      ?= ./...
 
-.PHONY: all test vet unit fuzz fuzz-smoke bench scale compare run build interop-deps
+.PHONY: all test vet unit allocs fuzz fuzz-smoke bench scale compare run build interop-deps
 
 all: build
 
@@ -15,7 +15,7 @@ build:
 	$(GO) build ./...
 
 # test is what CI runs (.ci/run) and what README.md tells a newcomer to run.
-test: interop-deps vet unit fuzz-smoke
+test: interop-deps vet unit allocs fuzz-smoke
 
 # interop-deps installs the third-party WAMP clients interop/ runs
 # (Autobahn|Python, autobahn-js, wampy, Chromium); idempotent, needs root or sudo.
@@ -29,6 +29,11 @@ vet:
 
 unit:
 	$(GO) test -race -count=1 $(PKGS)
+
+# allocs runs the allocation tests without -race (they skip under it) and
+# fails if any skips or fewer exact checks ran than expected.
+allocs:
+	@GO=$(GO) scripts/alloc-tests.sh
 
 # fuzz runs every fuzz target in ./fuzz for FUZZTIME each (a duration such
 # as 1m, or an execution count such as 100000x).

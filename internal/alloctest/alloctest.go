@@ -170,7 +170,7 @@ func AtMost(t testing.TB, name string, runs int, max uint64, why string, op func
 // no round stayed within s.Max. It skips under the race detector and
 // refuses fewer than MinRuns runs, and a test whose name lacks "Alloc"
 // (`go test -run Alloc` would never run it without -race). On success it logs one line starting
-// with "alloctest:", which `make test` counts.
+// with "alloctest ok:", which `make test` counts.
 func Check(t testing.TB, name string, s Spec, op func()) {
 	t.Helper()
 	// The name check comes first so that the -race run, where every check
@@ -189,7 +189,7 @@ func Check(t testing.TB, name string, s Spec, op func()) {
 		t.Errorf("alloctest: %s: %v\n%s", name, res, Sites(res.Spec.Runs, op))
 		return
 	}
-	t.Logf("alloctest: %s: %v", name, res)
+	t.Logf("alloctest ok: %s: %v", name, res)
 }
 
 // Sites runs op runs times with every allocation sampled and returns the
