@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# alloc-tests.sh — run every allocation test without the race detector.
+# alloc-tests.sh [PACKAGES] — run every allocation test (default ./...)
+# without the race detector.
 #
 # The allocation tests (every test whose name contains "Alloc"; the exact
 # ones go through internal/alloctest) skip under -race, which is how the
@@ -15,7 +16,8 @@ min="${ALLOC_MIN_CHECKS:-600}"
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
-$go test -count=1 -run 'Alloc' -v -timeout=20m ./... >"$log" 2>&1
+if [ "$#" -eq 0 ]; then set -- ./...; fi
+$go test -count=1 -run 'Alloc' -v -timeout=20m "$@" >"$log" 2>&1
 rc=$?
 
 passed=$(grep -cE -- '^ *--- PASS: ' "$log")
@@ -29,7 +31,7 @@ if [ "$rc" -ne 0 ] || [ "$failed" -ne 0 ]; then
 fi
 if [ "$skipped" -ne 0 ]; then
 	echo "skipped allocation tests:"
-	grep -E -A2 -- '^ *--- SKIP: ' "$log"
+	grep -E -B1 -- '^ *--- SKIP: ' "$log"
 fi
 echo "allocation tests (go test -run Alloc, no -race): $passed passed, $failed failed, $skipped skipped;" \
 	"exact alloctest checks: $checks passed ($bounded with a stated bound above 0), minimum $min"
