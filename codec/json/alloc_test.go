@@ -10,8 +10,8 @@ import (
 )
 
 // Zero allocation is part of the contract; these fail when one creeps in.
-// Walk and transcoding rely on sync.Pool, which under the race detector
-// drops items at random on purpose, so those two are skipped with -race.
+// They count exactly (internal/alloctest) and skip under -race, where
+// sync.Pool drops items at random on purpose; make test runs them without.
 
 func TestDecodeAllocs(t *testing.T) {
 	for _, hm := range hotMessages {
