@@ -43,7 +43,12 @@
 //     lands in one round, not in all of them; an operation that allocates
 //     even once in 5,000 runs allocates in every round and fails. On the
 //     wire, after warm-up, 1 to 15 allocations in a first round and 0 in
-//     the next are common.
+//     the next are common. Profiled (MemProfileRate 0 during warm-up, 1
+//     during the round), those stragglers were sync.(*poolChain).pushHead
+//     under core.(*Batch).Release: a poller goroutine that changes P
+//     between a pool's Get and Put moves items from one P's queue to the
+//     other's, which grows by a segment of twice the size when full —
+//     a handful of times over a run, not once per operation.
 //   - Tests keep the process quiet themselves: no keepalive timers (netpoll
 //     PingInterval -1), no t.Parallel, clients that read with pre-sized
 //     buffers and set their deadlines before the check, not inside the
