@@ -98,3 +98,46 @@ func TestAllocsCallRoundTrip(t *testing.T) {
 		t.Fatalf("call round trip: %v allocs, want 0", n)
 	}
 }
+
+func jsonCallTimeout(dst []byte, req uint64, proc string) []byte {
+	dst = append(dst, "[48,"...)
+	dst = strconv.AppendUint(dst, req, 10)
+	dst = append(dst, `,{"timeout":60000},"`...)
+	dst = append(dst, proc...)
+	return append(dst, `",["ping"],{"k":1}]`...)
+}
+
+// TestAllocsCallWithTimeout: a CALL with a timeout (armed on the dealer's
+// timer heap, disarmed by the RESULT) allocates nothing in steady state.
+func TestAllocsCallWithTimeout(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	r := newRouter(t, core.Config{})
+	callee := join(t, r, codec.JSON)
+	callee.register("com.echo", nil)
+	caller := join(t, r, codec.JSON)
+	var m codec.Message
+	jc := codec.ByFormat(codec.JSON)
+	buf := make([]byte, 0, 128)
+	run := func() {
+		buf = jsonCallTimeout(buf[:0], caller.req(), "com.echo")
+		_ = caller.l.Write(buf)
+		inv, ok := callee.l.TryRead()
+		if !ok || jc.Decode(&m, inv) != nil || m.Type != codec.INVOCATION {
+			t.Fatal("no INVOCATION")
+		}
+		buf = jsonYield(buf[:0], m.Request)
+		_ = callee.l.Write(buf)
+		res, ok := caller.l.TryRead()
+		if !ok || jc.Decode(&m, res) != nil || m.Type != codec.RESULT {
+			t.Fatal("no RESULT")
+		}
+	}
+	for i := 0; i < 10; i++ {
+		run()
+	}
+	if n := testing.AllocsPerRun(200, run); n != 0 {
+		t.Fatalf("call with timeout: %v allocs, want 0", n)
+	}
+}
