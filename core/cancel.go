@@ -1,6 +1,8 @@
 package core
 
 import (
+	"sync"
+
 	"github.com/zwamp/zwamp/codec"
 )
 
@@ -60,7 +62,7 @@ func (s *Session) handleCancel(b *Batch, m *codec.Message) {
 	}
 	delete(s.calls, m.Request)
 	s.mu.Unlock()
-	s.replyError(b, codec.CALL, m.Request, ErrCanceled, "canceled by the caller ("+mode.String()+")")
+	s.replyErrorArgs(b, codec.CALL, m.Request, ErrCanceled, canceledArgs.get(s.format))
 	if mode == codec.ModeKillNoWait {
 		callee.interruptNoWait(b, inv, id)
 	}
@@ -125,7 +127,7 @@ func (r *Router) expireCalls(due []timerEntry) {
 		delete(caller.calls, e.req)
 		callee, id := inv.callee, inv.id.Load()
 		caller.mu.Unlock()
-		caller.replyError(b, codec.CALL, e.req, ErrTimeout, "the call timed out")
+		caller.replyErrorArgs(b, codec.CALL, e.req, ErrTimeout, timeoutArgs.get(caller.format))
 		if id != 0 && callee.features[roleCallee]&codec.FeatureCallCanceling != 0 {
 			callee.interruptNoWait(b, inv, id)
 		}
@@ -134,4 +136,42 @@ func (r *Router) expireCalls(due []timerEntry) {
 		}
 	}
 	b.Release()
+}
+
+// fixedArgs is an ERROR's Arguments for a message that never changes,
+// encoded once per serializer, so that the replies a caller may trigger
+// at a high rate (a CANCEL, a timeout) allocate nothing.
+type fixedArgs struct {
+	msg  string
+	once sync.Once
+	raw  [codec.NumFormats]codec.Raw
+}
+
+var (
+	canceledArgs = &fixedArgs{msg: "canceled by the caller"}
+	timeoutArgs  = &fixedArgs{msg: "the call timed out"}
+)
+
+func (a *fixedArgs) get(f codec.Format) codec.Raw {
+	a.once.Do(func() {
+		for g := codec.Format(1); g < codec.NumFormats; g++ {
+			if codec.ByFormat(g) != nil {
+				a.raw[g], _ = codec.EncodeGo(g, []any{a.msg})
+			}
+		}
+	})
+	return a.raw[f]
+}
+
+// replyErrorArgs is replyError with Arguments already encoded.
+func (s *Session) replyErrorArgs(b *Batch, reqType codec.Type, req uint64, uri string, args codec.Raw) {
+	s.realm.router.stats.errors.Add(1)
+	out := &b.out
+	out.Reset()
+	out.Type = codec.ERROR
+	out.ErrorType = reqType
+	out.Request = req
+	out.URI = unsafeBytes(uri)
+	out.Args = args
+	_ = s.send(b, out)
 }

@@ -128,3 +128,31 @@ func TestTimerExpiry(t *testing.T) {
 		t.Fatal("timer armed after the goroutine stopped never expired")
 	}
 }
+
+// BenchmarkTimerArmDisarm: arming and disarming one call timeout with 100k
+// others pending (the cost a call with a timeout adds to the dealer).
+func BenchmarkTimerArmDisarm(b *testing.B) {
+	var tm callTimers
+	tm.init(func([]timerEntry) {})
+	far := time.Now().Add(time.Hour).UnixNano()
+	bg := make([]invocation, 100_000)
+	for i := range bg {
+		bg[i].deadline = far + int64(i)
+		bg[i].tshard = uint8(i)
+		tm.arm(&bg[i])
+	}
+	invs := make([]invocation, 1024)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		inv := &invs[i%len(invs)]
+		inv.deadline = far + int64(i%200_000)
+		inv.tshard = uint8(i)
+		tm.arm(inv)
+		tm.disarm(inv)
+	}
+	b.StopTimer()
+	for i := range bg {
+		tm.disarm(&bg[i])
+	}
+}
