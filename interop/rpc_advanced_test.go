@@ -1,0 +1,80 @@
+package interop
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+// Advanced RPC features with real clients (python/rpc_advanced.py,
+// node/rpc_advanced.js): call canceling, dealer-enforced call timeouts and
+// progressive call results. Progressive call invocations have no client
+// here that sends them (Autobahn|Python 22.7.1 and autobahn-js 26.3.1 lack
+// the feature); core's tests cover them.
+
+func pythonAdvanced(args ...string) []string {
+	return append([]string{pythonBin, filepath.Join("python", "rpc_advanced.py")}, args...)
+}
+
+func nodeAdvanced(args ...string) []string {
+	return append([]string{"node", filepath.Join("node", "rpc_advanced.js")}, args...)
+}
+
+// TestRPCAdvancedPython: Autobahn|Python as caller and callee. CANCEL
+// (Autobahn sends no mode: killnowait) gets the caller ERROR
+// wamp.error.canceled at once and the callee an INTERRUPT; a 300 ms
+// timeout gets the caller ERROR wamp.error.timeout and the callee an
+// INTERRUPT; a timeout that does not fire leaves the RESULT alone (a second
+// answer would be a ProtocolError in Autobahn and end the session).
+func TestRPCAdvancedPython(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ transport, ser string }{{"websocket", "json"}, {"websocket", "msgpack"}, {"rawsocket", "cbor"}} {
+		t.Run(tc.transport+"-"+tc.ser, func(t *testing.T) {
+			t.Parallel()
+			need(t, "python")
+			slot(t)
+			d := startDaemon(t)
+			u := d.ws()
+			if tc.transport == "rawsocket" {
+				u = d.rs()
+			}
+			out := run(t, "autobahn-python rpc_advanced", pythonAdvanced("suite", "--url", u, "--serializer", tc.ser))
+			equalJSON(t, "cancel", out["cancel"], `{"callee_interrupted":"cancel","caller_settled":true,"caller_errors":["wamp.error.canceled"]}`)
+			equalJSON(t, "timeout", out["timeout"], `{"error":"wamp.error.timeout","callee_interrupted":"timeout"}`)
+			equalJSON(t, "timeout not reached", out["timeout_not_reached"], `"done"`)
+			equalJSON(t, "progressive results", out["progressive"], `{"progress":[0,1,2],"final":"done"}`)
+			equalJSON(t, "interrupts seen by the callee", out["interrupts"], `2`)
+			equalJSON(t, "leave", out["leave"], `["wamp.close.goodbye_and_out","wamp.close.goodbye_and_out"]`)
+			d.stop(t)
+		})
+	}
+}
+
+// TestRPCAdvancedJS: autobahn-js cancels in kill mode a call to an
+// Autobahn|Python callee (INTERRUPT; the callee's ERROR wamp.error.canceled
+// ends the call) and a call to an autobahn-js callee, which does not
+// announce call_canceling (the dealer cancels as skip: ERROR at once, the
+// callee's late result is discarded); and receives progressive results
+// from the Python callee.
+func TestRPCAdvancedJS(t *testing.T) {
+	t.Parallel()
+	for _, ser := range []string{"json", "msgpack"} {
+		t.Run("websocket-"+ser, func(t *testing.T) {
+			t.Parallel()
+			need(t, "python", "node")
+			slot(t)
+			d := startDaemon(t)
+			svc := startClient(t, "autobahn-python rpc_advanced service", pythonAdvanced("service", "--url", d.ws(), "--serializer", "cbor"))
+			svc.next(readyTimeout)
+			out := run(t, "autobahn-js rpc_advanced", nodeAdvanced("caller", "--url", d.ws(), "--serializer", ser))
+			equalJSON(t, "kill, canceling callee", out["kill_canceling_callee"], `{"error":"wamp.error.canceled"}`)
+			equalJSON(t, "kill, callee without call_canceling", out["kill_plain_callee"], `{"error":"wamp.error.canceled","before_callee_answered":true}`)
+			equalJSON(t, "progressive results", out["progressive"], `{"progress":[0,1,2],"final":"done"}`)
+			equalJSON(t, "a call after the cancels", out["after"], `{"result":"done"}`)
+			equalJSON(t, "leave", out["leave"], `["wamp.close.goodbye_and_out","wamp.close.goodbye_and_out"]`)
+			svc.closeStdin()
+			res := svc.result()
+			equalJSON(t, "interrupts seen by the Python callee", res["interrupted"], `1`)
+			d.stop(t)
+		})
+	}
+}
