@@ -220,7 +220,7 @@ var (
 		codec.FeatureSharedRegistration | codec.FeatureProgressiveCallResults |
 		codec.FeatureRegistrationMetaAPI | codec.FeatureSessionMetaAPI | codec.FeaturePayloadPassthruMode |
 		codec.FeatureCallCanceling | codec.FeatureCallTimeout | codec.FeatureProgressiveCallInvocations |
-		codec.FeatureRegistrationRevocation
+		codec.FeatureRegistrationRevocation | codec.FeatureCallReroute
 )
 
 func featureDict(f codec.Feature) map[string]any {

@@ -72,7 +72,7 @@ func TestWelcomeAnnouncesRPCFeatures(t *testing.T) {
 	p.hello("realm1", nil)
 	w := p.expect(codec.WELCOME)
 	df := dictOf(t, dictOf(t, dictOf(t, dictOf(t, w[2])["roles"])["dealer"])["features"])
-	for _, f := range []string{"call_canceling", "call_timeout", "progressive_call_invocations", "registration_revocation", "caller_identification"} {
+	for _, f := range []string{"call_canceling", "call_timeout", "progressive_call_invocations", "registration_revocation", "caller_identification", "call_reroute"} {
 		must(t, df[f] == true, "dealer feature %s not announced: %v", f, df)
 	}
 	for _, f := range []string{"sharded_registration", "call_trustlevels"} {
