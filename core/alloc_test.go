@@ -141,3 +141,47 @@ func TestAllocsCallWithTimeout(t *testing.T) {
 		t.Fatalf("call with timeout: %v allocs, want 0", n)
 	}
 }
+
+// TestAllocsCallSharedRegistration: a CALL to a shared registration with
+// two callees, whose payload the dealer keeps for re-routing, allocates
+// nothing in steady state (the copy goes to the pooled record's buffer).
+func TestAllocsCallSharedRegistration(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	r := newRouter(t, core.Config{})
+	callees := []*peer{join(t, r, codec.JSON), join(t, r, codec.JSON)}
+	for _, c := range callees {
+		c.register("com.echo", map[string]any{"invoke": "roundrobin"})
+	}
+	caller := join(t, r, codec.JSON)
+	var m codec.Message
+	jc := codec.ByFormat(codec.JSON)
+	buf := make([]byte, 0, 128)
+	run := func() {
+		buf = jsonCall(buf[:0], caller.req(), "com.echo")
+		_ = caller.l.Write(buf)
+		var callee *peer
+		var inv []byte
+		for _, c := range callees {
+			if msg, ok := c.l.TryRead(); ok {
+				callee, inv = c, msg
+			}
+		}
+		if callee == nil || jc.Decode(&m, inv) != nil || m.Type != codec.INVOCATION {
+			t.Fatal("no INVOCATION")
+		}
+		buf = jsonYield(buf[:0], m.Request)
+		_ = callee.l.Write(buf)
+		res, ok := caller.l.TryRead()
+		if !ok || jc.Decode(&m, res) != nil || m.Type != codec.RESULT {
+			t.Fatal("no RESULT")
+		}
+	}
+	for i := 0; i < 10; i++ {
+		run()
+	}
+	if n := testing.AllocsPerRun(200, run); n != 0 {
+		t.Fatalf("call to a shared registration: %v allocs, want 0", n)
+	}
+}

@@ -64,7 +64,8 @@ type invocation struct {
 	// Guarded by the caller's lock.
 	canceled  bool // a CANCEL in kill mode went to the callee: its answer ends the call
 	streaming bool // progressive call invocations: the caller's final CALL is still to come
-	disclose  bool // every INVOCATION of the call names the caller
+
+	disclose bool // every INVOCATION of the call names the caller (set on CALL)
 
 	// Timeout (timer.go): deadline in unix ns (0: none), position+1 in
 	// the timer shard's heap (guarded by the shard lock).
@@ -355,7 +356,7 @@ func (s *Session) handleCall(b *Batch, m *codec.Message) {
 	}
 
 	out := &b.out
-	inv.buildInvocation(out, callee, &src)
+	inv.buildInvocation(out, &src)
 	if d.Progress {
 		out.Details.SetBool(codec.KeyProgress, true)
 	}
@@ -406,9 +407,9 @@ func (inv *invocation) keepSource(src *callSource) {
 	inv.kept = true
 }
 
-// buildInvocation writes the INVOCATION for callee into out, all but its
-// request id.
-func (inv *invocation) buildInvocation(out *codec.Message, callee *Session, src *callSource) {
+// buildInvocation writes inv's INVOCATION into out, all but its request id
+// (deliver assigns it). inv.progress must be set for the callee.
+func (inv *invocation) buildInvocation(out *codec.Message, src *callSource) {
 	out.Reset()
 	out.Type = codec.INVOCATION
 	out.ID = inv.reg.id
@@ -437,8 +438,9 @@ func (inv *invocation) buildInvocation(out *codec.Message, callee *Session, src 
 // deliver gives inv an INVOCATION request id of callee, records it in the
 // callee's table and sends out (built by buildInvocation). sent is false
 // when the callee has left; err is set when out cannot be encoded for it.
-// Either way inv is not in the callee's table afterwards and the caller of
-// deliver still owns it.
+// In both failures inv is not in the callee's table afterwards and the
+// caller of deliver still owns it; once sent, the callee's goroutine may
+// release it at any moment.
 func (inv *invocation) deliver(b *Batch, callee *Session, out *codec.Message) (sent bool, err error) {
 	callee.mu.Lock()
 	if callee.closed {

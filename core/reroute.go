@@ -43,7 +43,7 @@ func (s *Session) reroute(b *Batch, inv *invocation) {
 		}
 		inv.progress = inv.wantProg && next.features[roleCallee]&codec.FeatureProgressiveCallResults != 0
 		out := &b.out
-		inv.buildInvocation(out, next, &inv.src)
+		inv.buildInvocation(out, &inv.src)
 		sent, err := inv.deliver(b, next, out)
 		if sent {
 			return // next's goroutine owns inv now
