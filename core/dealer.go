@@ -75,15 +75,22 @@ type invocation struct {
 	// fwdTimeout is the timeout forwarded to a callee announcing call_timeout.
 	fwdTimeout uint64
 
-	// Re-routing (reroute.go), touched only by the record's owner: the
-	// CALL's procedure, payload and PPT options copied into keep (only for
-	// a shared registration with more than one callee), and the callees
-	// that answered wamp.error.unavailable.
-	kept  bool
+	// kept is set for a call to a shared registration with more than one
+	// callee: what re-routing needs (reroute.go), touched only by the
+	// record's owner. Separate so that other pending calls stay small.
+	kept *keptCall
+}
+
+// keptCall is a call's copy of its CALL for re-routing: the procedure,
+// payload and PPT options copied into keep, views into it in src, and the
+// callees that answered wamp.error.unavailable.
+type keptCall struct {
 	keep  []byte
 	src   callSource
 	tried []*Session
 }
+
+var keptPool = sync.Pool{New: func() any { return new(keptCall) }}
 
 // callSource is what an INVOCATION is built from: views into the CALL being
 // handled or, when re-routing, into invocation.keep.
@@ -99,16 +106,21 @@ var invocationPool = sync.Pool{New: func() any { return new(invocation) }}
 const maxKeep = 64 << 10
 
 func freeInvocation(inv *invocation) {
-	keep, tried := inv.keep[:0], inv.tried
-	clear(tried)
-	if cap(keep) > maxKeep {
-		keep = nil
+	if k := inv.kept; k != nil {
+		clear(k.tried)
+		k.tried = k.tried[:0]
+		k.keep = k.keep[:0]
+		if cap(k.keep) > maxKeep {
+			k.keep = nil
+		}
+		k.src = callSource{}
+		keptPool.Put(k)
 	}
 	inv.id.Store(0)
 	inv.caller, inv.callerReq, inv.reg, inv.callee = nil, 0, nil, nil
 	inv.progress, inv.wantProg, inv.canceled, inv.streaming, inv.disclose = false, false, false, false, false
 	inv.deadline, inv.tidx, inv.tshard, inv.fwdTimeout = 0, 0, 0, 0
-	inv.kept, inv.keep, inv.src, inv.tried = false, keep, callSource{}, tried[:0]
+	inv.kept = nil
 	invocationPool.Put(inv)
 }
 
@@ -379,17 +391,20 @@ func (s *Session) handleCall(b *Batch, m *codec.Message) {
 // far from overflowing.
 const maxTimeoutMS = 1 << 31
 
-// keepSource copies the CALL's procedure, payload and PPT options into
-// inv.keep (capacity kept across the pool) and points src at the copy.
+// keepSource copies the CALL's procedure, payload and PPT options into a
+// pooled keptCall (its buffer's capacity kept across the pool) for
+// re-routing.
 func (inv *invocation) keepSource(src *callSource) {
+	kc := keptPool.Get().(*keptCall)
+	inv.kept = kc
 	n := len(src.uri) + len(src.args.Bytes) + len(src.kwargs.Bytes)
 	for _, p := range src.ppt {
 		n += len(p)
 	}
-	if cap(inv.keep) < n {
-		inv.keep = make([]byte, 0, n)
+	if cap(kc.keep) < n {
+		kc.keep = make([]byte, 0, n)
 	}
-	k := inv.keep[:0]
+	k := kc.keep[:0]
 	view := func(p []byte) []byte {
 		if p == nil {
 			return nil
@@ -397,14 +412,13 @@ func (inv *invocation) keepSource(src *callSource) {
 		k = append(k, p...)
 		return k[len(k)-len(p) : len(k) : len(k)]
 	}
-	inv.src.uri = view(src.uri)
-	inv.src.args = codec.Raw{Format: src.args.Format, Bytes: view(src.args.Bytes)}
-	inv.src.kwargs = codec.Raw{Format: src.kwargs.Format, Bytes: view(src.kwargs.Bytes)}
+	kc.src.uri = view(src.uri)
+	kc.src.args = codec.Raw{Format: src.args.Format, Bytes: view(src.args.Bytes)}
+	kc.src.kwargs = codec.Raw{Format: src.kwargs.Format, Bytes: view(src.kwargs.Bytes)}
 	for i, p := range src.ppt {
-		inv.src.ppt[i] = view(p)
+		kc.src.ppt[i] = view(p)
 	}
-	inv.keep = k
-	inv.kept = true
+	kc.keep = k
 }
 
 // buildInvocation writes inv's INVOCATION into out, all but its request id

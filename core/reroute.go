@@ -15,9 +15,12 @@ import (
 func (s *Session) reroute(b *Batch, inv *invocation) {
 	router := s.realm.router
 	caller := inv.caller
-	inv.tried = append(inv.tried, s)
-	for inv.kept {
-		next := inv.reg.pickUntried(b, s, inv.tried)
+	kc := inv.kept
+	if kc != nil {
+		kc.tried = append(kc.tried, s)
+	}
+	for kc != nil {
+		next := inv.reg.pickUntried(b, s, kc.tried)
 		if next == nil {
 			break
 		}
@@ -43,7 +46,7 @@ func (s *Session) reroute(b *Batch, inv *invocation) {
 		}
 		inv.progress = inv.wantProg && next.features[roleCallee]&codec.FeatureProgressiveCallResults != 0
 		out := &b.out
-		inv.buildInvocation(out, &inv.src)
+		inv.buildInvocation(out, &kc.src)
 		sent, err := inv.deliver(b, next, out)
 		if sent {
 			return // next's goroutine owns inv now
@@ -55,7 +58,7 @@ func (s *Session) reroute(b *Batch, inv *invocation) {
 			router.release(inv)
 			return
 		}
-		inv.tried = append(inv.tried, next) // left meanwhile
+		kc.tried = append(kc.tried, next) // left meanwhile
 	}
 	if caller.dropCall(inv) {
 		caller.replyError(b, codec.CALL, inv.callerReq, ErrNoAvailableCallee, "no callee of "+quote(unsafeBytes(inv.reg.uri))+" is available")
