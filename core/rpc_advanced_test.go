@@ -603,3 +603,37 @@ func TestRemoveCalleeDisabled(t *testing.T) {
 	rq = admin.callOpts(map[string]any{}, "svc")
 	callee.expect(codec.INVOCATION)
 }
+
+// TestKillThenTimeout: a call canceled in kill mode whose callee never
+// answers still ends at its timeout (ERROR timeout, INTERRUPT killnowait).
+func TestKillThenTimeout(t *testing.T) {
+	r := newRouter(t, core.Config{})
+	callee := joinWith(t, r, codec.JSON, feats(nil, canceling), nil)
+	callee.register("stuck", nil)
+	caller := joinWith(t, r, codec.JSON, feats(canceling, nil), nil)
+	rq := caller.callOpts(map[string]any{"timeout": 100}, "stuck")
+	id := asID(t, callee.expect(codec.INVOCATION)[1])
+	caller.send(codec.CANCEL, rq, map[string]any{"mode": "kill"})
+	expectInterrupt(t, callee, id, "kill")
+	caller.expectError(codec.CALL, rq, core.ErrTimeout)
+	expectInterrupt(t, callee, id, "killnowait")
+	callee.send(codec.ERROR, codec.INVOCATION, id, map[string]any{}, core.ErrCanceled)
+	caller.quiet()
+}
+
+// TestRerouteAfterCancel: a call canceled (skip) while its first callee
+// still holds it is not re-routed when that callee answers unavailable.
+func TestRerouteAfterCancel(t *testing.T) {
+	r := newRouter(t, core.Config{})
+	a, b := join(t, r, codec.JSON), join(t, r, codec.JSON)
+	a.register("svc", map[string]any{"invoke": "roundrobin"})
+	b.register("svc", map[string]any{"invoke": "roundrobin"})
+	caller := joinWith(t, r, codec.JSON, feats(canceling, nil), nil)
+	rq := caller.callOpts(map[string]any{}, "svc")
+	inv := a.expect(codec.INVOCATION)
+	caller.send(codec.CANCEL, rq, map[string]any{"mode": "skip"})
+	caller.expectError(codec.CALL, rq, core.ErrCanceled)
+	a.send(codec.ERROR, codec.INVOCATION, asID(t, inv[1]), map[string]any{}, core.ErrUnavailable)
+	b.quiet()
+	caller.quiet()
+}
