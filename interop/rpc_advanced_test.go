@@ -1,15 +1,16 @@
 package interop
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 )
 
 // Advanced RPC features with real clients (python/rpc_advanced.py,
-// node/rpc_advanced.js): call canceling, dealer-enforced call timeouts and
-// progressive call results. Progressive call invocations have no client
-// here that sends them (Autobahn|Python 22.7.1 and autobahn-js 26.3.1 lack
-// the feature); core's tests cover them.
+// node/rpc_advanced.js): call canceling, dealer-enforced call timeouts,
+// progressive call results and registration revocation. Progressive call
+// invocations have no client here that sends them (Autobahn|Python 22.7.1
+// and autobahn-js 26.3.1 lack the feature); core's tests cover them.
 
 func pythonAdvanced(args ...string) []string {
 	return append([]string{pythonBin, filepath.Join("python", "rpc_advanced.py")}, args...)
@@ -77,4 +78,26 @@ func TestRPCAdvancedJS(t *testing.T) {
 			d.stop(t)
 		})
 	}
+}
+
+// TestRegistrationRevocationPython: with allow_meta_kill on, an
+// Autobahn|Python session calls wamp.registration.remove_callee on another
+// one's registration; the callee (it announces registration_revocation)
+// gets [UNREGISTERED, 0, {registration, reason}] and the procedure is gone.
+func TestRegistrationRevocationPython(t *testing.T) {
+	t.Parallel()
+	need(t, "python")
+	slot(t)
+	cfg := filepath.Join(t.TempDir(), "zwamp.json")
+	if err := os.WriteFile(cfg, []byte(`{"realms": [{"name": "realm1"}], "allow_meta_kill": true}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemon(t, "--config", cfg)
+	out := run(t, "autobahn-python rpc_advanced revoke", pythonAdvanced("revoke", "--url", d.ws(), "--serializer", "msgpack"))
+	equalJSON(t, "call before", out["before"], `"here"`)
+	equalJSON(t, "remove_callee result", out["remove_callee"], `null`)
+	equalJSON(t, "UNREGISTERED seen by the callee", out["unregistered"], `[{"reason":"adv.reason.moving","registration_matches":true}]`)
+	equalJSON(t, "call after", out["after"], `{"error":"wamp.error.no_such_procedure"}`)
+	equalJSON(t, "leave", out["leave"], `["wamp.close.goodbye_and_out","wamp.close.goodbye_and_out"]`)
+	d.stop(t)
 }

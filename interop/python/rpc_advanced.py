@@ -15,6 +15,8 @@ that feature is tested in core only.
 Modes:
   suite    two sessions of this client: cancel, timeout, a timeout that does
            not fire, progressive results
+  revoke   wamp.registration.remove_callee against this client's callee
+           (the daemon must run with allow_meta_kill)
   service  register adv.slow (runs until interrupted) and adv.stream (three
            progressive results, then a final one) for another client;
            prints {"ready": true}, then {"interrupted": n} when stdin closes
@@ -144,6 +146,40 @@ async def run_suite(a):
     return out
 
 
+async def run_revoke(a):
+    """Registration revocation: an admin session calls
+    wamp.registration.remove_callee (the daemon runs with allow_meta_kill);
+    the callee, which announces registration_revocation, gets
+    [UNREGISTERED, 0, {registration, reason}] and calls no longer reach it."""
+    callee, cd = await client.connect(a.url, a.serializer)
+    admin, _ = await client.connect(a.url, a.serializer)
+    revoked = []
+    orig = callee.onMessage
+
+    def on_message(msg):
+        if isinstance(msg, message.Unregistered) and msg.request == 0:
+            revoked.append({"registration": msg.registration, "reason": msg.reason})
+        return orig(msg)
+
+    callee.onMessage = on_message
+    reg = await callee.register(lambda: "here", "adv.revocable")
+    out = {"before": await client.call(admin, "adv.revocable")}
+    client.step("remove_callee")
+    out["remove_callee"] = await client.call(
+        admin, "wamp.registration.remove_callee", reg.id, cd.session, reason="adv.reason.moving")
+    loop = asyncio.get_running_loop()
+    end = loop.time() + client.TIMEOUT
+    while not revoked and loop.time() < end:
+        await asyncio.sleep(0.02)
+    out["unregistered"] = [dict(r, registration_matches=r.pop("registration") == reg.id) for r in revoked]
+    try:
+        out["after"] = await client.call(admin, "adv.revocable")
+    except ApplicationError as e:
+        out["after"] = {"error": e.error}
+    out["leave"] = [await client.leave(admin), await client.leave(callee)]
+    return out
+
+
 async def run_service(a):
     callee, _ = await client.connect(a.url, a.serializer)
     procs = Procedures(callee)
@@ -155,7 +191,7 @@ async def run_service(a):
     return out
 
 
-MODES = {"suite": run_suite, "service": run_service}
+MODES = {"suite": run_suite, "service": run_service, "revoke": run_revoke}
 
 
 def main():
