@@ -25,7 +25,9 @@ func nodeAdvanced(args ...string) []string {
 // wamp.error.canceled at once and the callee an INTERRUPT; a 300 ms
 // timeout gets the caller ERROR wamp.error.timeout and the callee an
 // INTERRUPT; a timeout that does not fire leaves the RESULT alone (a second
-// answer would be a ProtocolError in Autobahn and end the session).
+// answer would be a ProtocolError in Autobahn and end the session); a
+// callee answering wamp.error.unavailable has the call re-routed to the
+// other callee of a roundrobin registration.
 func TestRPCAdvancedPython(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ transport, ser string }{{"websocket", "json"}, {"websocket", "msgpack"}, {"rawsocket", "cbor"}} {
@@ -43,6 +45,7 @@ func TestRPCAdvancedPython(t *testing.T) {
 			equalJSON(t, "timeout", out["timeout"], `{"error":"wamp.error.timeout","callee_interrupted":"timeout"}`)
 			equalJSON(t, "timeout not reached", out["timeout_not_reached"], `"done"`)
 			equalJSON(t, "progressive results", out["progressive"], `{"progress":[0,1,2],"final":"done"}`)
+			equalJSON(t, "re-routing after wamp.error.unavailable", out["reroute"], `{"result":"served","tried":["unavailable","available"]}`)
 			equalJSON(t, "interrupts seen by the callee", out["interrupts"], `2`)
 			equalJSON(t, "leave", out["leave"], `["wamp.close.goodbye_and_out","wamp.close.goodbye_and_out"]`)
 			d.stop(t)
@@ -54,8 +57,9 @@ func TestRPCAdvancedPython(t *testing.T) {
 // Autobahn|Python callee (INTERRUPT; the callee's ERROR wamp.error.canceled
 // ends the call) and a call to an autobahn-js callee, which does not
 // announce call_canceling (the dealer cancels as skip: ERROR at once, the
-// callee's late result is discarded); and receives progressive results
-// from the Python callee.
+// callee's late result is discarded); receives progressive results from
+// the Python callee; and registers with disclose_caller, so its callee
+// learns the caller's session id, authid and authrole.
 func TestRPCAdvancedJS(t *testing.T) {
 	t.Parallel()
 	for _, ser := range []string{"json", "msgpack"} {
@@ -70,6 +74,7 @@ func TestRPCAdvancedJS(t *testing.T) {
 			equalJSON(t, "kill, canceling callee", out["kill_canceling_callee"], `{"error":"wamp.error.canceled"}`)
 			equalJSON(t, "kill, callee without call_canceling", out["kill_plain_callee"], `{"error":"wamp.error.canceled","before_callee_answered":true}`)
 			equalJSON(t, "progressive results", out["progressive"], `{"progress":[0,1,2],"final":"done"}`)
+			equalJSON(t, "disclose_caller", out["disclose_caller"], `{"caller_is_session":true,"authid_is_callers":true,"authrole":"anonymous"}`)
 			equalJSON(t, "a call after the cancels", out["after"], `{"result":"done"}`)
 			equalJSON(t, "leave", out["leave"], `["wamp.close.goodbye_and_out","wamp.close.goodbye_and_out"]`)
 			svc.closeStdin()

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// autobahn-js against zwamp's advanced RPC features: call canceling and
-// progressive call results.
+// autobahn-js against zwamp's advanced RPC features: call canceling,
+// progressive call results and disclose_caller.
 //
 //   node rpc_advanced.js caller --url ws://127.0.0.1:PORT/ws [--serializer json|msgpack]
 //
@@ -54,8 +54,9 @@ async function connect(url, serializer) {
   const conn = new autobahn.Connection({ realm: 'realm1', url, serializers: [ser], max_retries: 0, retry_if_unreachable: false });
   let closed;
   const closedP = new Promise((resolve) => { closed = resolve; });
+  let welcome;
   const session = await withTimeout(new Promise((resolve, reject) => {
-    conn.onopen = (s) => resolve(s);
+    conn.onopen = (s, details) => { welcome = details; resolve(s); };
     conn.onclose = (reason, details) => {
       reject(new Error('connection closed: ' + reason + ' ' + JSON.stringify(details)));
       closed({ reason, details });
@@ -68,7 +69,7 @@ async function connect(url, serializer) {
     const c = await withTimeout(closedP, 'leave');
     return c.details.reason;
   };
-  return { session, leave };
+  return { session, leave, authid: welcome && welcome.authid };
 }
 
 // outcome waits for a call and reports its result or error URI.
@@ -114,6 +115,19 @@ async function runCaller(a) {
     caller.session.call('adv.stream', [3], {}, { receive_progress: true }).then(resolve, reject, (v) => progress.push(v));
   }), 'adv.stream');
   out.progressive = { progress: progress.map((v) => (v instanceof autobahn.Result ? v.args : v)), final };
+
+  // disclose_caller on REGISTER: the callee learns who calls without the
+  // caller asking for disclosure.
+  step('disclose_caller');
+  await withTimeout(callee.session.register('adv.js.who', (args, kwargs, details) => ({
+    caller: details.caller, authid: details.caller_authid, authrole: details.caller_authrole,
+  }), { disclose_caller: true }), 'register adv.js.who');
+  const who = await outcome(caller.session.call('adv.js.who'), 'adv.js.who');
+  out.disclose_caller = {
+    caller_is_session: who.result && who.result.caller === caller.session.id,
+    authid_is_callers: who.result && who.result.authid === caller.authid && !!caller.authid,
+    authrole: who.result && who.result.authrole,
+  };
 
   // Both sessions are still healthy.
   out.after = await outcome(caller.session.call('adv.stream', [0]), 'adv.stream after');

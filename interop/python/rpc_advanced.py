@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Autobahn|Python against zwamp's advanced RPC features: call canceling,
-dealer-enforced call timeouts and progressive call results.
+dealer-enforced call timeouts, progressive call results, call re-routing and
+registration revocation.
 
 Run by interop/rpc_advanced_test.go. Reuses client.py's connection helpers;
 prints one JSON line per outcome like client.py.
@@ -14,7 +15,7 @@ that feature is tested in core only.
 
 Modes:
   suite    two sessions of this client: cancel, timeout, a timeout that does
-           not fire, progressive results
+           not fire, progressive results, re-routing (with a third session)
   revoke   wamp.registration.remove_callee against this client's callee
            (the daemon must run with allow_meta_kill)
   service  register adv.slow (runs until interrupted) and adv.stream (three
@@ -140,6 +141,28 @@ async def run_suite(a):
     r = await asyncio.wait_for(
         caller.call("adv.stream", 3, options=CallOptions(on_progress=lambda v: progress.append(v))), client.TIMEOUT)
     out["progressive"] = {"progress": progress, "final": r}
+
+    # Re-routing: of two callees of a roundrobin registration the first to
+    # be called answers wamp.error.unavailable; the dealer hands the call to
+    # the other, and the caller only sees that one's result.
+    client.step("re-routing")
+    other, _ = await client.connect(a.url, a.serializer)
+    tried = []
+
+    def unavailable():
+        tried.append("unavailable")
+        raise ApplicationError("wamp.error.unavailable")
+
+    def available():
+        tried.append("available")
+        return "served"
+
+    opts = RegisterOptions(invoke="roundrobin")
+    await callee.register(unavailable, "adv.shared", options=opts)
+    await other.register(available, "adv.shared", options=opts)
+    r = await asyncio.wait_for(caller.call("adv.shared"), client.TIMEOUT)
+    out["reroute"] = {"result": r, "tried": tried}
+    await client.leave(other)
 
     out["interrupts"] = procs.interrupts
     out["leave"] = [await client.leave(caller), await client.leave(callee)]
