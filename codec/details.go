@@ -518,6 +518,7 @@ const (
 	FeatureSessionMetaAPI
 	FeatureTestamentMetaAPI
 	FeaturePayloadPassthruMode
+	FeatureCallReroute
 	NumFeatures = iota
 )
 
@@ -530,7 +531,7 @@ var FeatureNames = [NumFeatures]string{
 	"publisher_exclusion", "publisher_identification", "publication_trustlevels",
 	"subscription_meta_api", "pattern_based_subscription", "sharded_subscription",
 	"event_history", "event_retention", "subscription_revocation", "session_meta_api",
-	"testament_meta_api", "payload_passthru_mode",
+	"testament_meta_api", "payload_passthru_mode", "call_reroute",
 }
 
 // LookupFeature returns the feature named name. "call_cancelling", a

@@ -83,3 +83,90 @@ func TestAllocsCallRoundTrip(t *testing.T) {
 	}
 	alloctest.Zero(t, "CALL → RESULT", run)
 }
+
+func jsonCallTimeout(dst []byte, req uint64, proc string) []byte {
+	dst = append(dst, "[48,"...)
+	dst = strconv.AppendUint(dst, req, 10)
+	dst = append(dst, `,{"timeout":60000},"`...)
+	dst = append(dst, proc...)
+	return append(dst, `",["ping"],{"k":1}]`...)
+}
+
+// TestAllocsCallWithTimeout: a CALL with a timeout (armed on the dealer's
+// timer heap, disarmed by the RESULT) allocates nothing in steady state.
+func TestAllocsCallWithTimeout(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	r := newRouter(t, core.Config{})
+	callee := join(t, r, codec.JSON)
+	callee.register("com.echo", nil)
+	caller := join(t, r, codec.JSON)
+	var m codec.Message
+	jc := codec.ByFormat(codec.JSON)
+	buf := make([]byte, 0, 128)
+	run := func() {
+		buf = jsonCallTimeout(buf[:0], caller.req(), "com.echo")
+		_ = caller.l.Write(buf)
+		inv, ok := callee.l.TryRead()
+		if !ok || jc.Decode(&m, inv) != nil || m.Type != codec.INVOCATION {
+			t.Fatal("no INVOCATION")
+		}
+		buf = jsonYield(buf[:0], m.Request)
+		_ = callee.l.Write(buf)
+		res, ok := caller.l.TryRead()
+		if !ok || jc.Decode(&m, res) != nil || m.Type != codec.RESULT {
+			t.Fatal("no RESULT")
+		}
+	}
+	for i := 0; i < 10; i++ {
+		run()
+	}
+	if n := testing.AllocsPerRun(200, run); n != 0 {
+		t.Fatalf("call with timeout: %v allocs, want 0", n)
+	}
+}
+
+// TestAllocsCallSharedRegistration: a CALL to a shared registration with
+// two callees, whose payload the dealer keeps for re-routing, allocates
+// nothing in steady state (the copy goes to the pooled record's buffer).
+func TestAllocsCallSharedRegistration(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	r := newRouter(t, core.Config{})
+	callees := []*peer{join(t, r, codec.JSON), join(t, r, codec.JSON)}
+	for _, c := range callees {
+		c.register("com.echo", map[string]any{"invoke": "roundrobin"})
+	}
+	caller := join(t, r, codec.JSON)
+	var m codec.Message
+	jc := codec.ByFormat(codec.JSON)
+	buf := make([]byte, 0, 128)
+	run := func() {
+		buf = jsonCall(buf[:0], caller.req(), "com.echo")
+		_ = caller.l.Write(buf)
+		var callee *peer
+		var inv []byte
+		for _, c := range callees {
+			if msg, ok := c.l.TryRead(); ok {
+				callee, inv = c, msg
+			}
+		}
+		if callee == nil || jc.Decode(&m, inv) != nil || m.Type != codec.INVOCATION {
+			t.Fatal("no INVOCATION")
+		}
+		buf = jsonYield(buf[:0], m.Request)
+		_ = callee.l.Write(buf)
+		res, ok := caller.l.TryRead()
+		if !ok || jc.Decode(&m, res) != nil || m.Type != codec.RESULT {
+			t.Fatal("no RESULT")
+		}
+	}
+	for i := 0; i < 10; i++ {
+		run()
+	}
+	if n := testing.AllocsPerRun(200, run); n != 0 {
+		t.Fatalf("call to a shared registration: %v allocs, want 0", n)
+	}
+}

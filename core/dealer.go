@@ -1,6 +1,7 @@
 package core
 
 import (
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,11 @@ type registration struct {
 	created time.Time
 	callees atomic.Pointer[[]*Session]
 	next    atomic.Uint64 // round-robin cursor
+
+	// REGISTER options, set when any of the callees asked for them (a
+	// shared registration has one set for all its callees).
+	discloseCaller atomic.Bool // disclose_caller: every INVOCATION names the caller
+	forwardTimeout atomic.Bool // forward_timeout: callees that announce call_timeout get the CALL's timeout
 }
 
 func (reg *registration) routerID() uint64 { return reg.id }
@@ -36,23 +42,95 @@ func (reg *registration) calleeList() []*Session {
 // caller's calls table (by the caller's request id) and the callee's
 // invocation table (by the INVOCATION request id). The goroutine that
 // removes it from the callee's table owns it and returns it to the pool
-// after removing it from the caller's table too; the caller-side table is
-// only ever read under the caller's lock, so a record is never reused while
-// someone may still read it.
+// (release) after removing it from the caller's table too; the caller-side
+// table is only ever read under the caller's lock, so a record is never
+// reused while someone may still read it.
+//
+// Code that finds a record in the caller's table (CANCEL, a timeout, the
+// caller leaving) copies callee and id while holding the caller's lock and
+// afterwards compares only the pointer: the record may have been released
+// by then.
 type invocation struct {
-	id        uint64
+	id        atomic.Uint64 // INVOCATION.Request; 0 until sent (or while re-routed)
 	caller    *Session
 	callerReq uint64
-	callee    *Session
 	reg       *registration
-	progress  bool // the caller accepts progressive results
+	// callee is written by its owner under the caller's lock (re-routing
+	// moves the call to another callee) and read under the caller's lock.
+	callee   *Session
+	progress bool // the caller accepts progressive results from this callee
+	wantProg bool // the caller asked for progressive results
+
+	// Guarded by the caller's lock.
+	canceled  bool // a CANCEL in kill mode went to the callee: its answer ends the call
+	streaming bool // progressive call invocations: the caller's final CALL is still to come
+
+	disclose bool // every INVOCATION of the call names the caller (set on CALL)
+
+	// Timeout (timer.go): deadline in unix ns (0: none), position+1 in
+	// the timer shard's heap (guarded by the shard lock).
+	deadline int64
+	tidx     int32
+	tshard   uint8
+	// fwdTimeout is the timeout forwarded to a callee announcing call_timeout.
+	fwdTimeout uint64
+
+	// kept is set for a call to a shared registration with more than one
+	// callee: what re-routing needs (reroute.go), touched only by the
+	// record's owner. Separate so that other pending calls stay small.
+	kept *keptCall
+}
+
+// keptCall is a call's copy of its CALL for re-routing: the procedure,
+// payload and PPT options copied into keep, views into it in src, and the
+// callees that answered wamp.error.unavailable.
+type keptCall struct {
+	keep  []byte
+	src   callSource
+	tried []*Session
+}
+
+var keptPool = sync.Pool{New: func() any { return new(keptCall) }}
+
+// callSource is what an INVOCATION is built from: views into the CALL being
+// handled or, when re-routing, into invocation.keep.
+type callSource struct {
+	uri          []byte
+	args, kwargs codec.Raw
+	ppt          [codec.KeyPPTKeyID - codec.KeyPPTScheme + 1][]byte
 }
 
 var invocationPool = sync.Pool{New: func() any { return new(invocation) }}
 
+// maxKeep bounds the re-routing buffer a pooled record keeps.
+const maxKeep = 64 << 10
+
 func freeInvocation(inv *invocation) {
-	*inv = invocation{}
+	if k := inv.kept; k != nil {
+		clear(k.tried)
+		k.tried = k.tried[:0]
+		k.keep = k.keep[:0]
+		if cap(k.keep) > maxKeep {
+			k.keep = nil
+		}
+		k.src = callSource{}
+		keptPool.Put(k)
+	}
+	inv.id.Store(0)
+	inv.caller, inv.callerReq, inv.reg, inv.callee = nil, 0, nil, nil
+	inv.progress, inv.wantProg, inv.canceled, inv.streaming, inv.disclose = false, false, false, false, false
+	inv.deadline, inv.tidx, inv.tshard, inv.fwdTimeout = 0, 0, 0, 0
+	inv.kept = nil
 	invocationPool.Put(inv)
+}
+
+// release disarms inv's timer and returns it to the pool; only its owner
+// calls it, after the record left both tables.
+func (r *Router) release(inv *invocation) {
+	if inv.deadline != 0 {
+		r.timers.disarm(inv)
+	}
+	freeInvocation(inv)
 }
 
 // handleRegister implements REGISTER.
@@ -117,14 +195,39 @@ func (s *Session) handleRegister(b *Batch, m *codec.Message) {
 	if created {
 		r.regByID.Store(reg.id, reg)
 	}
+	if d.Has(codec.KeyForwardTimeout) && d.ForwardTimeout {
+		reg.forwardTimeout.Store(true)
+	}
+	if registerOption(m, "disclose_caller") {
+		reg.discloseCaller.Store(true)
+	}
+	s.mu.Lock()
 	s.regs = append(s.regs, reg)
+	s.mu.Unlock()
 	s.ack(b, codec.REGISTERED, m.Request, reg.id)
 	r.meta.registered(b, s, reg, created)
 }
 
+// registerOption reports whether REGISTER.Options has name set to true,
+// for the options codec.Details does not type (REGISTER is not on the hot
+// path).
+func registerOption(m *codec.Message, name string) bool {
+	if !m.Dict.Present() {
+		return false
+	}
+	opts, err := codec.ToDict(m.Dict)
+	if err != nil {
+		return false
+	}
+	v, _ := opts[name].(bool)
+	return v
+}
+
 // handleUnregister implements UNREGISTER.
 func (s *Session) handleUnregister(b *Batch, m *codec.Message) {
+	s.mu.Lock()
 	reg, ok := takeByID(&s.regs, m.ID)
+	s.mu.Unlock()
 	if !ok {
 		s.replyError(b, codec.UNREGISTER, m.Request, ErrNoSuchRegistration, "")
 		return
@@ -177,10 +280,29 @@ func (reg *registration) pick(b *Batch) *Session {
 	return cs[0]
 }
 
-// handleCall implements CALL: find the best registration, pick a callee,
-// record the call on both sides and send the INVOCATION.
+// handleCall implements CALL: classify the request id (a new call or the
+// continuation of a progressive invocation), find the best registration,
+// pick a callee, record the call on both sides and send the INVOCATION.
 func (s *Session) handleCall(b *Batch, m *codec.Message) {
+	switch s.classifyCall(m.Request) {
+	case callContinue:
+		s.continueCall(b, m)
+		return
+	case callDiscard:
+		return // continues a call that has completed (progressive invocations)
+	case callGap:
+		s.violation(b, "non-sequential request id "+strconv.FormatUint(m.Request, 10)+", want "+strconv.FormatUint(nextRequestID(s.lastReq), 10))
+		return
+	case callInUse:
+		s.violation(b, "CALL request id is already in use")
+		return
+	}
 	r := s.realm
+	d := &m.Details
+	if d.Progress && s.features[roleCaller]&codec.FeatureProgressiveCallInvocations == 0 {
+		s.violation(b, "CALL with progress without announcing progressive_call_invocations")
+		return
+	}
 	if !r.router.validTopic(m.URI) {
 		s.replyError(b, codec.CALL, m.Request, ErrInvalidURI, "invalid procedure URI "+quote(m.URI))
 		return
@@ -191,7 +313,7 @@ func (s *Session) handleCall(b *Batch, m *codec.Message) {
 	}
 	reg, _, ok := r.regs.Best(m.URI)
 	if !ok {
-		if trie.Reserved(m.URI) && r.meta.call(b, s, m) {
+		if trie.Reserved(m.URI) && (s.dealerMeta(b, m) || r.meta.call(b, s, m)) {
 			return
 		}
 		s.replyError(b, codec.CALL, m.Request, ErrNoSuchProcedure, "no callee registered for procedure "+quote(m.URI))
@@ -202,73 +324,248 @@ func (s *Session) handleCall(b *Batch, m *codec.Message) {
 		s.replyError(b, codec.CALL, m.Request, ErrNoSuchProcedure, "no callee registered for procedure "+quote(m.URI))
 		return
 	}
-	d := &m.Details
+	cf := callee.features[roleCallee]
+	if d.Progress && cf&(codec.FeatureProgressiveCallInvocations|codec.FeatureCallCanceling) != codec.FeatureProgressiveCallInvocations|codec.FeatureCallCanceling {
+		s.replyError(b, codec.CALL, m.Request, ErrFeatureNotSupported, "the callee of "+quote(m.URI)+" does not support progressive call invocations")
+		return
+	}
 	inv := invocationPool.Get().(*invocation)
 	inv.caller = s
 	inv.callerReq = m.Request
 	inv.callee = callee
 	inv.reg = reg
-	inv.progress = d.ReceiveProgress && callee.features[roleCallee]&codec.FeatureProgressiveCallResults != 0
+	inv.wantProg = d.ReceiveProgress
+	inv.progress = d.ReceiveProgress && cf&codec.FeatureProgressiveCallResults != 0
+	inv.streaming = d.Progress
+	inv.disclose = d.DiscloseMe || reg.discloseCaller.Load()
+	if d.Timeout > 0 {
+		if cf&codec.FeatureCallTimeout != 0 && reg.forwardTimeout.Load() {
+			inv.fwdTimeout = d.Timeout
+		} else {
+			inv.deadline = r.router.timers.now() + int64(min(d.Timeout, maxTimeoutMS))*int64(time.Millisecond)
+			inv.tshard = uint8(s.id)
+		}
+	}
+	src := callSource{uri: m.URI, args: m.Args, kwargs: m.Kwargs}
+	for k := codec.KeyPPTScheme; k <= codec.KeyPPTKeyID; k++ {
+		src.ppt[k-codec.KeyPPTScheme] = d.Str[k]
+	}
+	if !d.Progress && reg.invoke != codec.InvokeSingle && len(reg.calleeList()) > 1 {
+		inv.keepSource(&src) // for re-routing after wamp.error.unavailable
+	}
 
+	// Admission: from here the call has a record in the caller's table.
 	s.mu.Lock()
 	if s.calls == nil {
 		s.calls = make(map[uint64]*invocation)
 	}
-	if _, dup := s.calls[m.Request]; dup {
-		s.mu.Unlock()
-		freeInvocation(inv)
-		s.violation(b, "CALL request id is already in use")
-		return
-	}
 	s.calls[m.Request] = inv
 	s.mu.Unlock()
+	if inv.deadline != 0 {
+		// Armed while s owns the record: once the INVOCATION is out the
+		// callee's answer may release it at any moment.
+		r.router.timers.arm(inv)
+	}
 
 	out := &b.out
+	inv.buildInvocation(out, &src)
+	if d.Progress {
+		out.Details.SetBool(codec.KeyProgress, true)
+	}
+	sent, err := inv.deliver(b, callee, out)
+	if sent && err == nil {
+		return
+	}
+	if s.dropCall(inv) {
+		if err != nil {
+			// The payload could not be written in the callee's serializer.
+			s.replyError(b, codec.CALL, m.Request, ErrInvalidArgument, "payload cannot be sent to the callee: "+err.Error())
+		} else {
+			s.replyError(b, codec.CALL, m.Request, ErrNoSuchProcedure, "callee left")
+		}
+	}
+	r.router.release(inv)
+}
+
+// maxTimeoutMS caps CALL.Options.timeout (about 24 days) so deadlines stay
+// far from overflowing.
+const maxTimeoutMS = 1 << 31
+
+// keepSource copies the CALL's procedure, payload and PPT options into a
+// pooled keptCall (its buffer's capacity kept across the pool) for
+// re-routing.
+func (inv *invocation) keepSource(src *callSource) {
+	kc := keptPool.Get().(*keptCall)
+	inv.kept = kc
+	n := len(src.uri) + len(src.args.Bytes) + len(src.kwargs.Bytes)
+	for _, p := range src.ppt {
+		n += len(p)
+	}
+	if cap(kc.keep) < n {
+		kc.keep = make([]byte, 0, n)
+	}
+	k := kc.keep[:0]
+	view := func(p []byte) []byte {
+		if p == nil {
+			return nil
+		}
+		k = append(k, p...)
+		return k[len(k)-len(p) : len(k) : len(k)]
+	}
+	kc.src.uri = view(src.uri)
+	kc.src.args = codec.Raw{Format: src.args.Format, Bytes: view(src.args.Bytes)}
+	kc.src.kwargs = codec.Raw{Format: src.kwargs.Format, Bytes: view(src.kwargs.Bytes)}
+	for i, p := range src.ppt {
+		kc.src.ppt[i] = view(p)
+	}
+	kc.keep = k
+}
+
+// buildInvocation writes inv's INVOCATION into out, all but its request id
+// (deliver assigns it). inv.progress must be set for the callee.
+func (inv *invocation) buildInvocation(out *codec.Message, src *callSource) {
 	out.Reset()
 	out.Type = codec.INVOCATION
-	out.ID = reg.id
-	out.Args = m.Args
-	out.Kwargs = m.Kwargs
+	out.ID = inv.reg.id
+	out.Args = src.args
+	out.Kwargs = src.kwargs
 	od := &out.Details
 	if inv.progress {
 		od.SetBool(codec.KeyReceiveProgress, true)
 	}
-	if d.DiscloseMe {
-		s.disclose(od, codec.KeyCaller)
+	if inv.disclose {
+		inv.caller.disclose(od, codec.KeyCaller)
 	}
-	if reg.policy != trie.Exact {
-		od.SetString(codec.KeyProcedure, m.URI)
+	if inv.reg.policy != trie.Exact {
+		od.SetString(codec.KeyProcedure, src.uri)
 	}
-	copyPPT(od, d)
+	if inv.fwdTimeout != 0 {
+		od.SetUint(codec.KeyTimeout, inv.fwdTimeout)
+	}
+	for i, p := range src.ppt {
+		if p != nil {
+			od.SetString(codec.KeyPPTScheme+codec.Key(i), p)
+		}
+	}
+}
 
+// deliver gives inv an INVOCATION request id of callee, records it in the
+// callee's table and sends out (built by buildInvocation). sent is false
+// when the callee has left; err is set when out cannot be encoded for it.
+// In both failures inv is not in the callee's table afterwards and the
+// caller of deliver still owns it; once sent, the callee's goroutine may
+// release it at any moment.
+func (inv *invocation) deliver(b *Batch, callee *Session, out *codec.Message) (sent bool, err error) {
 	callee.mu.Lock()
 	if callee.closed {
 		callee.mu.Unlock()
-		s.dropCall(inv)
-		freeInvocation(inv)
-		s.replyError(b, codec.CALL, m.Request, ErrNoSuchProcedure, "callee left")
-		return
+		return false, nil
 	}
 	callee.lastInv = nextRequestID(callee.lastInv)
-	inv.id = callee.lastInv
-	out.Request = inv.id
+	id := callee.lastInv
+	inv.id.Store(id)
+	out.Request = id
 	if callee.invs == nil {
 		callee.invs = make(map[uint64]*invocation)
 	}
-	callee.invs[inv.id] = inv
+	callee.invs[id] = inv
 	// Encoded and queued under the callee's lock so INVOCATION request ids
 	// reach the callee in the order they were assigned.
-	err := callee.send(b, out)
-	callee.mu.Unlock()
+	err = callee.send(b, out)
 	if err != nil {
-		// The payload could not be written in the callee's serializer.
-		callee.mu.Lock()
-		delete(callee.invs, inv.id)
-		callee.mu.Unlock()
-		s.dropCall(inv)
-		freeInvocation(inv)
-		s.replyError(b, codec.CALL, m.Request, ErrInvalidArgument, "payload cannot be sent to the callee: "+err.Error())
+		delete(callee.invs, id)
 	}
+	callee.mu.Unlock()
+	return err == nil, err
+}
+
+// callKind is how a CALL's request id relates to the session's calls.
+type callKind uint8
+
+const (
+	callNew      callKind = iota
+	callContinue          // a chunk of a progressive invocation in progress
+	callDiscard           // a chunk for a call that has completed
+	callGap               // skips request ids: protocol violation
+	callInUse             // reuses the id of a pending call that is not streaming
+)
+
+// classifyCall applies the request-id rules of progressive call
+// invocations (rpc_progressive_call_invocations.md, "Verification of CALL
+// Request IDs"): the id after the watermark (s.lastReq) is a new call, a
+// larger one a gap, and one at or below it a continuation candidate, which
+// continues a streaming call or — the spec's MAY, no grace-period table —
+// is discarded. With Config.LaxRequestIDs only the calls table decides.
+func (s *Session) classifyCall(req uint64) callKind {
+	if !s.realm.router.cfg.LaxRequestIDs {
+		want := nextRequestID(s.lastReq)
+		if req == want {
+			s.lastReq = want
+			return callNew
+		}
+		if req > want || req == 0 {
+			return callGap
+		}
+	}
+	s.mu.Lock()
+	inv := s.calls[req]
+	streaming := inv != nil && inv.streaming
+	s.mu.Unlock()
+	switch {
+	case streaming:
+		return callContinue
+	case inv != nil:
+		return callInUse
+	case s.realm.router.cfg.LaxRequestIDs:
+		return callNew
+	}
+	return callDiscard
+}
+
+// continueCall forwards one more chunk of a progressive call invocation to
+// the callee of its first CALL, with the same INVOCATION request id. Only
+// progress is taken from its options; the rest were frozen by the first.
+func (s *Session) continueCall(b *Batch, m *codec.Message) {
+	final := !m.Details.Progress
+	s.mu.Lock()
+	inv := s.calls[m.Request]
+	if inv == nil || !inv.streaming {
+		s.mu.Unlock()
+		return
+	}
+	if final {
+		inv.streaming = false
+	}
+	callee, id, regID, disclose := inv.callee, inv.id.Load(), inv.reg.id, inv.disclose
+	s.mu.Unlock()
+	if id == 0 {
+		return // the call was re-routed or timed out before its INVOCATION went out
+	}
+	out := &b.out
+	out.Reset()
+	out.Type = codec.INVOCATION
+	out.Request = id
+	out.ID = regID
+	out.Args = m.Args
+	out.Kwargs = m.Kwargs
+	if !final {
+		out.Details.SetBool(codec.KeyProgress, true)
+	}
+	if disclose {
+		s.disclose(&out.Details, codec.KeyCaller)
+	}
+	callee.mu.Lock()
+	if callee.invs[id] == inv {
+		err := callee.send(b, out)
+		callee.mu.Unlock()
+		if err != nil && s.dropCall(inv) {
+			// The callee still holds the record; its answer is discarded.
+			s.replyError(b, codec.CALL, m.Request, ErrInvalidArgument, "payload cannot be sent to the callee: "+err.Error())
+			callee.interruptNoWait(b, inv, id)
+		}
+		return
+	}
+	callee.mu.Unlock()
 }
 
 // dropCall removes inv from s's calls if it is still there; it reports
@@ -286,7 +583,7 @@ func (s *Session) dropCall(inv *invocation) bool {
 // takeInvocation looks up the invocation a YIELD or ERROR from callee s
 // answers; final removes it. A request id that was never issued is a
 // protocol violation (reported by ok=false); one that was issued but is no
-// longer pending (its caller left) yields inv=nil, ok=true.
+// longer pending (its caller left, it was canceled) yields inv=nil, ok=true.
 func (s *Session) takeInvocation(req uint64, final bool) (inv *invocation, ok bool) {
 	s.mu.Lock()
 	inv = s.invs[req]
@@ -307,7 +604,7 @@ func (s *Session) handleYield(b *Batch, m *codec.Message) {
 		return
 	}
 	if inv == nil {
-		return // the caller left; late results are discarded
+		return // the caller left or canceled; late results are discarded
 	}
 	if progress && !inv.progress {
 		return // the caller did not ask for progressive results
@@ -316,7 +613,8 @@ func (s *Session) handleYield(b *Batch, m *codec.Message) {
 	var live bool
 	if progress {
 		caller.mu.Lock()
-		live = caller.calls[inv.callerReq] == inv
+		// A call canceled in kill mode takes only its final answer.
+		live = caller.calls[inv.callerReq] == inv && !inv.canceled
 		caller.mu.Unlock()
 	} else {
 		live = caller.dropCall(inv)
@@ -337,7 +635,7 @@ func (s *Session) handleYield(b *Batch, m *codec.Message) {
 		}
 	}
 	if !progress {
-		freeInvocation(inv)
+		s.realm.router.release(inv)
 	}
 }
 
@@ -349,6 +647,10 @@ func (s *Session) handleInvocationError(b *Batch, m *codec.Message) {
 		return
 	}
 	if inv == nil {
+		return
+	}
+	if string(m.URI) == ErrUnavailable {
+		s.reroute(b, inv)
 		return
 	}
 	caller := inv.caller
@@ -366,7 +668,7 @@ func (s *Session) handleInvocationError(b *Batch, m *codec.Message) {
 			caller.replyError(b, codec.CALL, inv.callerReq, ErrInvalidArgument, "error cannot be sent to the caller: "+err.Error())
 		}
 	}
-	freeInvocation(inv)
+	s.realm.router.release(inv)
 }
 
 // leaveDealer removes s's registrations and settles its calls and
@@ -378,30 +680,51 @@ func (s *Session) leaveDealer(b *Batch) {
 	s.invs = nil
 	calls := s.calls
 	s.calls = nil
+	regs := s.regs
+	s.regs = nil
+	// As caller: the calls end with s. A callee that supports canceling
+	// gets INTERRUPT killnowait and its invocation is dropped (the basic
+	// profile's "Caller Leaving"); for the others the invocation stays
+	// with the callee, whose late answer finds no caller and is discarded.
+	// Callee and id are copied under s's lock: once it is released a
+	// callee may answer and release the record.
+	var interrupts []pendingCall
+	for _, inv := range calls {
+		if id := inv.id.Load(); id != 0 && inv.callee.features[roleCallee]&codec.FeatureCallCanceling != 0 {
+			interrupts = append(interrupts, pendingCall{inv, inv.callee, id})
+		}
+	}
 	s.mu.Unlock()
-
-	// As caller: pending calls are dropped; their invocations stay with
-	// their callees, whose late YIELDs find no caller entry and are discarded.
-	_ = calls
+	for _, p := range interrupts {
+		p.callee.interruptNoWait(b, p.inv, p.id)
+	}
 
 	// As callee: every pending call fails with wamp.error.canceled — except
 	// while the router shuts down, when every caller is being sent GOODBYE
 	// wamp.close.system_shutdown too and that, not whichever of the two
 	// sessions the shutdown reached first, is why its call ended.
-	shutdown := s.realm.router.closing.Load()
+	router := s.realm.router
+	shutdown := router.closing.Load()
 	for _, inv := range invs {
 		caller := inv.caller
 		if caller.dropCall(inv) && !shutdown {
 			caller.replyError(b, codec.CALL, inv.callerReq, ErrCanceled, "callee left before answering")
 		}
-		freeInvocation(inv)
+		router.release(inv)
 	}
 
-	for _, reg := range s.regs {
+	for _, reg := range regs {
 		deleted := s.realm.unregister(s, reg)
 		s.realm.meta.unregistered(b, s, reg, deleted)
 	}
-	s.regs = nil
+}
+
+// pendingCall is a call record with the callee and INVOCATION request id
+// read while it was known to be alive.
+type pendingCall struct {
+	inv    *invocation
+	callee *Session
+	id     uint64
 }
 
 // nextRequestID returns the session-scope id after id: 1, 2, …, 2^53, 1, …

@@ -43,6 +43,10 @@
 // locksordering.txt at the root of the module; keep it in step with the
 // code.
 //
+// One goroutine per router, running only while calls with a timeout are
+// pending, expires them (Router.expireCalls): it sends from outside any
+// driver, through its own Batch, as Router.Shutdown does.
+//
 // # Buffers
 //
 // A decoded message holds views into the driver's read buffer and is done

@@ -56,6 +56,10 @@ type Config struct {
 	Shards int
 	// Logger receives the router's logs (nil: slog.Default()).
 	Logger *slog.Logger
+	// AllowMetaKill enables the meta procedures that act on other sessions
+	// (wamp.registration.remove_callee, ...). Off by default: until
+	// authorization can restrict them, any session could call them.
+	AllowMetaKill bool
 }
 
 // RealmConfig configures one realm.
@@ -77,6 +81,7 @@ type Router struct {
 	ids     atomic.Uint64
 	stats   stats
 	closing atomic.Bool // set by Shutdown: HELLO is refused, callee ends cancel no calls
+	timers  callTimers  // CALL timeouts enforced by the dealer
 }
 
 type stats struct {
@@ -109,6 +114,7 @@ func (r *Router) Stats() Stats {
 // NewRouter creates a router with the configured realms.
 func NewRouter(cfg Config) (*Router, error) {
 	r := &Router{cfg: cfg, log: cfg.Logger}
+	r.timers.init(r.expireCalls)
 	if r.log == nil {
 		r.log = slog.Default()
 	}
@@ -212,7 +218,9 @@ var (
 		codec.FeatureSubscriptionMetaAPI | codec.FeatureSessionMetaAPI | codec.FeaturePayloadPassthruMode
 	dealerFeatures = codec.FeatureCallerIdentification | codec.FeaturePatternBasedRegistration |
 		codec.FeatureSharedRegistration | codec.FeatureProgressiveCallResults |
-		codec.FeatureRegistrationMetaAPI | codec.FeatureSessionMetaAPI | codec.FeaturePayloadPassthruMode
+		codec.FeatureRegistrationMetaAPI | codec.FeatureSessionMetaAPI | codec.FeaturePayloadPassthruMode |
+		codec.FeatureCallCanceling | codec.FeatureCallTimeout | codec.FeatureProgressiveCallInvocations |
+		codec.FeatureRegistrationRevocation | codec.FeatureCallReroute
 )
 
 func featureDict(f codec.Feature) map[string]any {

@@ -29,10 +29,10 @@ type Session struct {
 	// Owned by the conn's driver goroutine.
 	lastReq uint64 // last request id received (sequential check)
 	subs    []*subscription
-	regs    []*registration
 
 	mu      sync.Mutex // guards the fields below
 	closed  bool
+	regs    []*registration        // also removed from by wamp.registration.remove_callee
 	calls   map[uint64]*invocation // as caller, by CALL.Request
 	invs    map[uint64]*invocation // as callee, by INVOCATION.Request
 	lastInv uint64                 // last INVOCATION.Request issued
@@ -52,7 +52,9 @@ func (s *Session) ID() uint64 { return s.id }
 // dispatch routes one message of an established session.
 func (s *Session) dispatch(b *Batch, m *codec.Message) {
 	switch m.Type {
-	case codec.PUBLISH, codec.SUBSCRIBE, codec.UNSUBSCRIBE, codec.CALL, codec.REGISTER, codec.UNREGISTER:
+	case codec.PUBLISH, codec.SUBSCRIBE, codec.UNSUBSCRIBE, codec.REGISTER, codec.UNREGISTER:
+		// CALL ids are checked by handleCall: a progressive call's chunks
+		// repeat its first id.
 		if !s.checkRequestID(b, m) {
 			return
 		}
@@ -79,8 +81,7 @@ func (s *Session) dispatch(b *Batch, m *codec.Message) {
 		}
 		s.handleInvocationError(b, m)
 	case codec.CANCEL:
-		// Call canceling is not announced; a CANCEL is answered by nothing
-		// and the call completes normally.
+		s.handleCancel(b, m)
 	case codec.GOODBYE:
 		c := s.conn
 		c.sendGoodbye(b, CloseGoodbyeAndOut, "")

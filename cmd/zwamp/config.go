@@ -25,6 +25,7 @@ type Config struct {
 	AutoCreateRealms bool             `json:"auto_create_realms"`
 	StrictURIs       bool             `json:"strict_uris"`
 	LaxRequestIDs    bool             `json:"lax_request_ids"`
+	AllowMetaKill    bool             `json:"allow_meta_kill"` // meta procedures acting on other sessions
 	Pollers          int              `json:"pollers"`
 	Limits           LimitsConfig     `json:"limits"`
 	Admin            *AdminConfig     `json:"admin"`   // ops.go
@@ -129,6 +130,7 @@ func (c *Config) routerConfig(log *slog.Logger) (core.Config, error) {
 		AutoCreateRealms: c.AutoCreateRealms,
 		StrictURIs:       c.StrictURIs,
 		LaxRequestIDs:    c.LaxRequestIDs,
+		AllowMetaKill:    c.AllowMetaKill,
 		MaxDepth:         c.Limits.MaxDepth,
 		Logger:           log,
 	}
