@@ -28,12 +28,16 @@ func (s *Server) serveBlocking(nc net.Conn, spec *listenerSpec) {
 			s.stats.handshakeFailures.Add(1)
 			s.log.Debug("tls handshake failed", "remote", nc.RemoteAddr().String(), "error", err)
 			_ = tc.Close()
+			if s.cfg.MaxConnsPerIP > 0 {
+				s.releaseIP(nc.RemoteAddr())
+			}
 			return
 		}
 		_ = tc.SetDeadline(time.Time{})
 		bc = tc
 	}
 	c := newConn(s, spec, nc.RemoteAddr())
+	c.ipHeld.Store(s.cfg.MaxConnsPerIP > 0)
 	w := &blockingWriter{nc: bc, c: c}
 	w.cond = sync.NewCond(&w.mu)
 	c.io = w

@@ -95,6 +95,7 @@ type conn struct {
 	queued    atomic.Int64 // bytes handed to io.write
 	written   atomic.Int64 // bytes the kernel took (nbio OnWrittenSize)
 	ended     atomic.Bool  // closed() ran
+	ipHeld    atomic.Bool  // counted against Config.MaxConnsPerIP until closed
 
 	// published is stored by the accepting goroutine once the conn is set
 	// up and loaded by the first reader. The hand-over itself happens
@@ -433,7 +434,7 @@ func (c *conn) Send(msg []byte) bool {
 		if err != nil {
 			c.mu.Unlock()
 			c.srv.stats.tooLarge.Add(1)
-			c.srv.log.Warn("message exceeds the peer's rawsocket limit, dropped", "remote", c.addr.String(), "size", len(msg), "limit", c.peerMax)
+			c.srv.rlog.Warn("too_large", "message exceeds the peer's rawsocket limit, dropped", "remote", c.addr.String(), "size", len(msg), "limit", c.peerMax)
 			return false
 		}
 	}
@@ -444,15 +445,16 @@ func (c *conn) Send(msg []byte) bool {
 
 func (c *conn) slowConsumer() {
 	if c.srv.cfg.SlowConsumer == DropSlowConsumer {
-		if c.srv.stats.slowDrops.Add(1)&1023 == 1 {
-			c.srv.log.Warn("slow consumer: dropping messages", "remote", c.addr.String(), "dropped_total", c.srv.stats.slowDrops.Load())
+		n := c.srv.stats.slowDrops.Add(1)
+		if !c.srv.rlog.Suppressed("slow_drop") {
+			c.srv.rlog.Warn("slow_drop", "slow consumer: dropping messages", "remote", c.addr.String(), "dropped_total", n)
 		}
 		return
 	}
 	// Do not flush: the peer is not reading.
 	if c.drop() {
 		c.srv.stats.slowCloses.Add(1)
-		c.srv.log.Warn("slow consumer: closing connection", "remote", c.addr.String(), "pending_limit", c.srv.cfg.MaxPendingOutput)
+		c.srv.rlog.Warn("slow_close", "slow consumer: closing connection", "remote", c.addr.String(), "pending_limit", c.srv.cfg.MaxPendingOutput)
 	}
 }
 
@@ -550,6 +552,14 @@ func (c *conn) closed(error) {
 		c.core.Detach()
 	}
 	c.srv.unregister(c)
+	c.releaseIP()
+}
+
+// releaseIP gives back the connection's place under MaxConnsPerIP, once.
+func (c *conn) releaseIP() {
+	if c.ipHeld.Swap(false) {
+		c.srv.releaseIP(c.addr)
+	}
 }
 
 // keepalive pings a silent connection and closes one that stayed silent
@@ -570,7 +580,7 @@ func (c *conn) keepalive(now int64) {
 		if now-p > int64(cfg.PingTimeout) {
 			if c.drop() {
 				c.srv.stats.pingTimeouts.Add(1)
-				c.srv.log.Info("keepalive timeout, closing", "remote", c.addr.String())
+				c.srv.rlog.Info("keepalive", "keepalive timeout, closing", "remote", c.addr.String())
 			}
 		}
 		return

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
+	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -17,6 +17,7 @@ import (
 	"github.com/lesismal/nbio/logging"
 
 	"github.com/zwamp/zwamp/core"
+	"github.com/zwamp/zwamp/internal/ratelog"
 )
 
 // Kind is what a listener serves.
@@ -111,6 +112,15 @@ type Config struct {
 	Pollers int
 	// Logger receives the server's logs. Default slog.Default().
 	Logger *slog.Logger
+	// MaxConnsPerIP bounds the open connections from one source address;
+	// a connection over it is closed at accept, counted and logged. 0 (the
+	// default) is no limit. Unix-socket connections are not limited.
+	MaxConnsPerIP int
+	// LogInterval is how often a warning that keeps repeating (accept
+	// errors at the open-files limit, slow consumers, refusals) is
+	// summarised: the first is logged in full, then one line per interval
+	// with the count (see internal/ratelog). Default 10s.
+	LogInterval time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -135,6 +145,12 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.MaxConnsPerIP < 0 {
+		c.MaxConnsPerIP = 0
+	}
+	if c.LogInterval <= 0 {
+		c.LogInterval = ratelog.DefaultInterval
+	}
 }
 
 // Stats are the server's counters.
@@ -147,11 +163,14 @@ type Stats struct {
 	SlowCloses        int64 // connections closed as slow consumers
 	TooLarge          int64 // outgoing messages over the peer's RawSocket limit, dropped
 	PingTimeouts      int64 // connections closed by keepalive
+	RefusedPerIP      int64 // connections refused at accept by MaxConnsPerIP
+	RegisterFailures  int64 // accepted connections nbio could not take (open-files limit), closed
 }
 
 type counters struct {
 	conns, accepted, handshakeFailures, framingErrors atomic.Int64
 	slowDrops, slowCloses, tooLarge, pingTimeouts     atomic.Int64
+	refusedPerIP, registerFailures                    atomic.Int64
 }
 
 // Server serves a core.Router on its listeners.
@@ -159,13 +178,20 @@ type Server struct {
 	r      *core.Router
 	cfg    Config
 	log    *slog.Logger
+	rlog   *ratelog.Logger // warnings that may repeat under attack
 	engine *nbio.Engine
+	// engineUp is set once engine.Start succeeded and cleared by the one
+	// stopEngine that stops it (nbio's Stop must run once, after Start).
+	engineUp atomic.Bool
 
 	mu        sync.Mutex
 	listeners []net.Listener
 	specs     []*listenerSpec
 	conns     map[*conn]struct{}
 	closing   bool
+
+	ipMu  sync.Mutex // guards perIP; taken alone
+	perIP map[netip.Addr]int
 
 	clock  atomic.Int64 // coarse unix nanoseconds, updated by the sweeper
 	stats  counters
@@ -184,7 +210,8 @@ func NewServer(r *core.Router, cfg Config) (*Server, error) {
 	if len(cfg.Listeners) == 0 {
 		return nil, errors.New("netpoll: no listeners configured")
 	}
-	s := &Server{r: r, cfg: cfg, log: cfg.Logger, conns: make(map[*conn]struct{}), stopCh: make(chan struct{})}
+	s := &Server{r: r, cfg: cfg, log: cfg.Logger, conns: make(map[*conn]struct{}), stopCh: make(chan struct{}),
+		rlog: ratelog.New(cfg.Logger, cfg.LogInterval), perIP: make(map[netip.Addr]int)}
 	s.clock.Store(time.Now().UnixNano())
 	logging.SetLevel(logging.LevelNone)
 	s.engine = nbio.NewEngine(nbio.Config{
@@ -206,34 +233,39 @@ func NewServer(r *core.Router, cfg Config) (*Server, error) {
 }
 
 // Start opens every listener and starts serving. On error nothing is left
-// listening.
+// listening and nothing running; the error names the listener and the
+// cause. Listeners are bound before nbio's engine starts, and Start
+// returns only once every poller runs its loop, so that a Shutdown right
+// after it cannot hang (see listen.go for the nbio behaviour this avoids).
 func (s *Server) Start() error {
+	lns, specs, err := s.bind()
+	if err != nil {
+		return err
+	}
+	closeAll := func() {
+		for _, ln := range lns {
+			_ = ln.Close()
+		}
+	}
 	if err := s.engine.Start(); err != nil {
+		closeAll()
 		return fmt.Errorf("netpoll: start engine: %w", err)
 	}
-	for _, l := range s.cfg.Listeners {
-		network := l.Network
-		if network == "" {
-			network = "tcp"
-		}
-		if network == "unix" {
-			_ = os.Remove(l.Addr) // a stale socket file from an earlier run
-		}
-		ln, err := net.Listen(network, l.Addr)
-		if err != nil {
-			s.closeListeners()
-			s.engine.Stop()
-			return fmt.Errorf("netpoll: listen %s %s: %w", network, l.Addr, err)
-		}
-		spec := &listenerSpec{Listener: l, srv: s}
-		spec.Network = network
-		s.mu.Lock()
-		s.listeners = append(s.listeners, ln)
-		s.specs = append(s.specs, spec)
-		s.mu.Unlock()
-		s.log.Info("listening", "network", network, "addr", ln.Addr().String(), "kind", l.Kind.String(), "tls", l.TLS != nil, "path", l.Path)
+	s.engineUp.Store(true)
+	if err := s.waitPollers(10 * time.Second); err != nil {
+		closeAll()
+		s.stopEngine()
+		return err
+	}
+	s.mu.Lock()
+	s.listeners = lns
+	s.specs = specs
+	s.mu.Unlock()
+	for i, ln := range lns {
+		l := specs[i]
+		s.log.Info("listening", "network", l.Network, "addr", ln.Addr().String(), "kind", l.Kind.String(), "tls", l.TLS != nil, "path", l.Path)
 		s.wg.Add(1)
-		go s.accept(ln, spec)
+		go s.accept(ln, l)
 	}
 	s.wg.Add(1)
 	go s.sweep()
@@ -259,6 +291,7 @@ func (s *Server) Stats() Stats {
 		HandshakeFailures: st.handshakeFailures.Load(), FramingErrors: st.framingErrors.Load(),
 		SlowDrops: st.slowDrops.Load(), SlowCloses: st.slowCloses.Load(),
 		TooLarge: st.tooLarge.Load(), PingTimeouts: st.pingTimeouts.Load(),
+		RefusedPerIP: st.refusedPerIP.Load(), RegisterFailures: st.registerFailures.Load(),
 	}
 }
 
@@ -277,7 +310,7 @@ func (s *Server) accept(ln net.Listener, spec *listenerSpec) {
 			} else if delay < time.Second {
 				delay *= 2
 			}
-			s.log.Warn("accept failed", "addr", ln.Addr().String(), "error", err, "retry_in", delay)
+			s.rlog.Warn("accept", "accept failed", "addr", ln.Addr().String(), "error", err, "retry_in", delay)
 			select {
 			case <-time.After(delay):
 				continue
@@ -287,6 +320,10 @@ func (s *Server) accept(ln net.Listener, spec *listenerSpec) {
 		}
 		delay = 0
 		s.stats.accepted.Add(1)
+		if s.cfg.MaxConnsPerIP > 0 && !s.admitIP(nc.RemoteAddr()) {
+			_ = nc.Close()
+			continue
+		}
 		if spec.TLS != nil || spec.Network == "unix" {
 			go s.serveBlocking(nc, spec)
 			continue
@@ -296,18 +333,29 @@ func (s *Server) accept(ln net.Listener, spec *listenerSpec) {
 		}
 		// Convert first so the conn is attached before nbio calls OnOpen
 		// (synchronously, inside AddConn).
+		addr := nc.RemoteAddr()
 		nbc, err := nbio.NBConn(nc)
 		if err != nil {
-			s.log.Warn("register connection", "error", err)
+			// At the open-files limit accept still succeeds (it takes the
+			// last fd) and the dup fails: one line per refused connection
+			// unless aggregated.
+			s.stats.registerFailures.Add(1)
+			s.rlog.Warn("register", "register connection", "error", err)
 			_ = nc.Close()
+			if s.cfg.MaxConnsPerIP > 0 {
+				s.releaseIP(addr)
+			}
 			continue
 		}
-		c := newConn(s, spec, nbc.RemoteAddr())
+		c := newConn(s, spec, addr)
+		c.ipHeld.Store(s.cfg.MaxConnsPerIP > 0)
 		c.io = nbioWriter{nbc}
 		nbc.SetSession(c)
 		c.published.Store(true)
 		if _, err := s.engine.AddConn(nbc); err != nil {
-			s.log.Warn("register connection", "error", err)
+			s.stats.registerFailures.Add(1)
+			s.rlog.Warn("register", "register connection", "error", err)
+			c.releaseIP()
 		}
 	}
 }
@@ -315,7 +363,9 @@ func (s *Server) accept(ln net.Listener, spec *listenerSpec) {
 func (s *Server) onOpen(nc *nbio.Conn) {
 	c, ok := nc.Session().(*conn)
 	if !ok {
-		_ = nc.Close()
+		if _, ok := nc.Session().(*probe); !ok {
+			_ = nc.Close()
+		}
 		return
 	}
 	s.register(c)
@@ -324,6 +374,12 @@ func (s *Server) onOpen(nc *nbio.Conn) {
 func (s *Server) onData(nc *nbio.Conn, data []byte) {
 	if c, ok := nc.Session().(*conn); ok {
 		c.onData(data)
+	} else if p, ok := nc.Session().(*probe); ok {
+		select {
+		case <-p.seen:
+		default:
+			close(p.seen)
+		}
 	}
 }
 
@@ -395,20 +451,25 @@ wait:
 	for _, c := range all {
 		c.Close()
 	}
+	var err error
+drain:
 	for s.stats.conns.Load() > 0 {
 		select {
 		case <-ctx.Done():
-			close(s.stopCh)
-			s.engine.Stop()
-			s.wg.Wait()
-			return ctx.Err()
+			err = ctx.Err()
+			break drain
 		case <-tick.C:
 		}
 	}
 	close(s.stopCh)
-	s.engine.Stop()
+	if !s.stopEngine() && err == nil {
+		err = errors.New("netpoll: nbio engine did not stop")
+	}
+	// The accept goroutines end with their listeners, the sweeper with
+	// stopCh: neither waits on a peer.
 	s.wg.Wait()
-	return nil
+	s.rlog.Close()
+	return err
 }
 
 // sweep runs the coarse clock, keepalive pings and handshake timeouts.

@@ -97,6 +97,24 @@ func (l *Logger) Log(level slog.Level, kindName, msg string, args ...any) {
 	l.log.Log(context.Background(), level, msg, args...)
 }
 
+// Suppressed counts one line of kind and reports true when it falls in
+// an open window, where Log would only count it; on false nothing is
+// counted and the caller logs the line with Log. It lets a caller on a
+// busy path skip building the line's attributes.
+func (l *Logger) Suppressed(kindName string) bool {
+	l.mu.Lock()
+	k := l.kinds[kindName]
+	if k == nil || k.timer == nil || l.stop {
+		l.mu.Unlock()
+		return false
+	}
+	k.total++
+	k.suppressed++
+	k.last = k.last[:0]
+	l.mu.Unlock()
+	return true
+}
+
 // tick ends kindName's window: it reports the lines suppressed in it and
 // opens the next window, or closes the kind's window if there were none.
 func (l *Logger) tick(kindName string) {

@@ -158,3 +158,21 @@ func TestDisabledLevel(t *testing.T) {
 		t.Fatalf("disabled level logged: %q", buf.lines())
 	}
 }
+
+func TestSuppressed(t *testing.T) {
+	l, buf := newTest(time.Hour)
+	if l.Suppressed("drop") {
+		t.Fatal("Suppressed before any line")
+	}
+	l.Warn("drop", "dropping", "n", 1)
+	for i := 0; i < 99; i++ {
+		if !l.Suppressed("drop") {
+			t.Fatal("not suppressed inside the window")
+		}
+	}
+	l.Close()
+	lines := buf.lines()
+	if len(lines) != 2 || !strings.Contains(lines[1], "repeated=99 total=100") {
+		t.Fatalf("lines: %q", lines)
+	}
+}
