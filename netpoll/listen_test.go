@@ -243,6 +243,8 @@ func TestRefusalsLoggedAggregated(t *testing.T) {
 		c.Close()
 	}
 	waitFor(t, func() bool { return s.Stats().RefusedPerIP == 200 })
+	p.c.Close()
+	waitFor(t, func() bool { return s.Stats().Conns == 0 })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := s.Shutdown(ctx); err != nil {
