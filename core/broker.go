@@ -138,6 +138,10 @@ func (s *Session) handleSubscribe(b *Batch, m *codec.Message) {
 		return
 	}
 	r := s.realm
+	if lim := r.router.limits.SubscriptionsPerSession; len(s.subs) >= lim {
+		s.refuseLimit(b, &r.router.stats.limits.subscriptions, codec.SUBSCRIBE, m.Request, "subscriptions per session", lim)
+		return
+	}
 	var sub *subscription
 	var added, created bool
 	r.subs.Update(m.URI, policy, func(old *subscription, ok bool) (*subscription, bool) {

@@ -119,7 +119,8 @@ func (c *Conn) close() {
 // dispose of the session and drop the transport.
 func (c *Conn) violation(b *Batch, msg string) {
 	c.r.stats.violations.Add(1)
-	c.r.log.Debug("protocol violation", "session", c.sessID(), "error", msg)
+	// Aggregated: many peers misbehaving at once must not flood the log.
+	c.r.rlog.Warn("protocol_violation", "protocol violation", "session", c.sessID(), "error", msg)
 	c.sendAbort(b, ErrProtocolViolation, msg)
 	c.endSession(b)
 	c.close()
@@ -226,7 +227,14 @@ func (c *Conn) handleHello(b *Batch, m *codec.Message) {
 		features: d.Features,
 		joined:   time.Now(),
 	}
-	s.id = realm.sessions.add(s, b)
+	sid, admitted := realm.sessions.add(s, b, r.limits.SessionsPerRealm)
+	if !admitted {
+		r.stats.limits.sessions.Add(1)
+		c.sendAbort(b, ErrLimitExceeded, limitMessage("sessions per realm", r.limits.SessionsPerRealm))
+		c.close()
+		return
+	}
+	s.id = sid
 	c.sess = s
 	c.state = connEstablished
 	r.stats.sessions.Add(1)

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"errors"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -152,6 +153,10 @@ func (s *Session) handleRegister(b *Batch, m *codec.Message) {
 	}
 	if !s.authorize(ActionRegister, m.URI) {
 		s.replyError(b, codec.REGISTER, m.Request, ErrNotAuthorized, "not authorized to register "+quote(m.URI))
+		return
+	}
+	if lim := r.router.limits.RegistrationsPerSession; len(s.regs) >= lim {
+		s.refuseLimit(b, &r.router.stats.limits.registrations, codec.REGISTER, m.Request, "registrations per session", lim)
 		return
 	}
 	var reg *registration
@@ -359,6 +364,12 @@ func (s *Session) handleCall(b *Batch, m *codec.Message) {
 	if s.calls == nil {
 		s.calls = make(map[uint64]*invocation)
 	}
+	if lim := r.router.limits.CallsPerSession; len(s.calls) >= lim {
+		s.mu.Unlock()
+		freeInvocation(inv)
+		s.refuseLimit(b, &r.router.stats.limits.calls, codec.CALL, m.Request, "outstanding calls per caller", lim)
+		return
+	}
 	s.calls[m.Request] = inv
 	s.mu.Unlock()
 	if inv.deadline != 0 {
@@ -377,7 +388,10 @@ func (s *Session) handleCall(b *Batch, m *codec.Message) {
 		return
 	}
 	if s.dropCall(inv) {
-		if err != nil {
+		if err == errCalleeBusy {
+			lim := r.router.limits.InvocationsPerSession
+			s.refuseLimit(b, &r.router.stats.limits.invocations, codec.CALL, m.Request, "outstanding invocations per callee", lim)
+		} else if err != nil {
 			// The payload could not be written in the callee's serializer.
 			s.replyError(b, codec.CALL, m.Request, ErrInvalidArgument, "payload cannot be sent to the callee: "+err.Error())
 		} else {
@@ -449,10 +463,15 @@ func (inv *invocation) buildInvocation(out *codec.Message, src *callSource) {
 	}
 }
 
+// errCalleeBusy is deliver's answer for a callee that already has
+// Limits.InvocationsPerSession invocations outstanding.
+var errCalleeBusy = errors.New("core: callee at its outstanding-invocations limit")
+
 // deliver gives inv an INVOCATION request id of callee, records it in the
 // callee's table and sends out (built by buildInvocation). sent is false
-// when the callee has left; err is set when out cannot be encoded for it.
-// In both failures inv is not in the callee's table afterwards and the
+// when the callee has left; err is set when out cannot be encoded for it,
+// or is errCalleeBusy when the callee is at Limits.InvocationsPerSession.
+// In all failures inv is not in the callee's table afterwards and the
 // caller of deliver still owns it; once sent, the callee's goroutine may
 // release it at any moment.
 func (inv *invocation) deliver(b *Batch, callee *Session, out *codec.Message) (sent bool, err error) {
@@ -460,6 +479,11 @@ func (inv *invocation) deliver(b *Batch, callee *Session, out *codec.Message) (s
 	if callee.closed {
 		callee.mu.Unlock()
 		return false, nil
+	}
+	if len(callee.invs) >= callee.realm.router.limits.InvocationsPerSession {
+		// Answer now rather than queue behind the callee's backlog.
+		callee.mu.Unlock()
+		return false, errCalleeBusy
 	}
 	callee.lastInv = nextRequestID(callee.lastInv)
 	id := callee.lastInv

@@ -3,6 +3,7 @@ package core
 import (
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/zwamp/zwamp/codec"
@@ -63,6 +64,7 @@ func (r *Realm) SessionInfos(max int) []Info {
 // on different pollers rarely meet on a lock.
 type sessionTable struct {
 	shards [64]sessionShard
+	n      atomic.Int64 // sessions in the table, for the per-realm limit
 }
 
 type sessionShard struct {
@@ -85,8 +87,13 @@ func (t *sessionTable) init() {
 	}
 }
 
-// add assigns s a fresh random global id and stores it.
-func (t *sessionTable) add(s *Session, b *Batch) uint64 {
+// add assigns s a fresh random global id and stores it, unless the table
+// already holds max sessions (then ok is false and s is not stored).
+func (t *sessionTable) add(s *Session, b *Batch, max int) (id uint64, ok bool) {
+	if t.n.Add(1) > int64(max) {
+		t.n.Add(-1)
+		return 0, false
+	}
 	for {
 		id := b.globalID()
 		sh := &t.shards[id%uint64(len(t.shards))]
@@ -95,7 +102,7 @@ func (t *sessionTable) add(s *Session, b *Batch) uint64 {
 			s.id = id
 			sh.m[id] = s
 			sh.mu.Unlock()
-			return id
+			return id, true
 		}
 		sh.mu.Unlock()
 	}
@@ -106,6 +113,7 @@ func (t *sessionTable) remove(s *Session) {
 	sh.mu.Lock()
 	if sh.m[s.id] == s {
 		delete(sh.m, s.id)
+		t.n.Add(-1)
 	}
 	sh.mu.Unlock()
 }

@@ -51,7 +51,7 @@ func (s *Session) reroute(b *Batch, inv *invocation) {
 		if sent {
 			return // next's goroutine owns inv now
 		}
-		if err != nil {
+		if err != nil && err != errCalleeBusy { // a busy callee is skipped like one that left
 			if caller.dropCall(inv) {
 				caller.replyError(b, codec.CALL, inv.callerReq, ErrInvalidArgument, "payload cannot be sent to the callee: "+err.Error())
 			}

@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/internal/ratelog"
 	"github.com/zwamp/zwamp/trie"
 )
 
@@ -60,6 +62,13 @@ type Config struct {
 	// (wamp.registration.remove_callee, ...). Off by default: until
 	// authorization can restrict them, any session could call them.
 	AllowMetaKill bool
+	// Limits bound what one session or realm may hold (zero: defaults).
+	Limits Limits
+	// LogInterval is how often a warning that keeps repeating (protocol
+	// violations from many peers, failed authentications) is summarised
+	// with a count instead of logged each time (0: 10s; see
+	// internal/ratelog).
+	LogInterval time.Duration
 }
 
 // RealmConfig configures one realm.
@@ -82,6 +91,9 @@ type Router struct {
 	stats   stats
 	closing atomic.Bool // set by Shutdown: HELLO is refused, callee ends cancel no calls
 	timers  callTimers  // CALL timeouts enforced by the dealer
+
+	rlog   *ratelog.Logger // warnings that may repeat under attack: one line per kind and interval
+	limits Limits          // cfg.Limits resolved
 }
 
 type stats struct {
@@ -91,6 +103,7 @@ type stats struct {
 	decodeErrors counter
 	encodeErrors counter
 	errors       counter
+	limits       limitCounters
 }
 
 // Stats is a snapshot of router counters.
@@ -99,6 +112,8 @@ type Stats struct {
 	ProtocolViolations, DecodeError int64
 	EncodeErrors                    int64 // outgoing messages that could not be encoded (e.g. transcoding)
 	Errors                          int64 // ERROR replies sent by the router
+
+	Limits LimitStats // requests refused by each of Config.Limits
 }
 
 // Stats returns the router's counters.
@@ -108,6 +123,7 @@ func (r *Router) Stats() Stats {
 		ProtocolViolations: r.stats.violations.Load(),
 		DecodeError:        r.stats.decodeErrors.Load(), EncodeErrors: r.stats.encodeErrors.Load(),
 		Errors: r.stats.errors.Load(),
+		Limits: r.stats.limits.load(),
 	}
 }
 
@@ -118,6 +134,8 @@ func NewRouter(cfg Config) (*Router, error) {
 	if r.log == nil {
 		r.log = slog.Default()
 	}
+	r.rlog = ratelog.New(r.log, cfg.LogInterval)
+	r.limits = cfg.Limits.resolved()
 	for _, rc := range cfg.Realms {
 		if err := r.AddRealm(rc); err != nil {
 			return nil, err
@@ -185,6 +203,11 @@ func (r *Router) Shutdown() {
 	}
 	b.Release()
 }
+
+// FlushLogs reports the counts of aggregated warnings still waiting for
+// their interval to end and logs later ones as they come; call it when
+// the router is done.
+func (r *Router) FlushLogs() { r.rlog.Close() }
 
 // nextID returns a router-scope id (subscriptions, registrations).
 func (r *Router) nextID() uint64 { return r.ids.Add(1) }
