@@ -30,6 +30,15 @@ type Config struct {
 	Limits           LimitsConfig     `json:"limits"`
 	Admin            *AdminConfig     `json:"admin"`   // ops.go
 	Bridges          []BridgeConfig   `json:"bridges"` // ops.go
+
+	// ShutdownTimeout bounds the graceful part of a shutdown (GOODBYE to
+	// every session, wait for the replies); after it the daemon closes
+	// what is left and exits anyway, and says so. Default 5s.
+	ShutdownTimeout Duration `json:"shutdown_timeout"`
+	// LogInterval is how often a warning that keeps repeating (refused
+	// connections, slow consumers, protocol violations) is summarised with
+	// a count instead of logged each time. Default 10s.
+	LogInterval Duration `json:"log_interval"`
 }
 
 // ListenerConfig is one listening socket.
@@ -61,6 +70,19 @@ type LimitsConfig struct {
 	PingTimeout      Duration `json:"ping_timeout"`       // default 10s
 	HandshakeTimeout Duration `json:"handshake_timeout"`  // default 10s
 	MaxDepth         int      `json:"max_depth"`          // payload nesting, default 64
+
+	// What one session or realm may hold (0: the default, -1: no limit);
+	// over a limit the request gets ERROR zwamp.error.limit_exceeded (a
+	// HELLO: ABORT) and the session stays usable. See core.Limits.
+	MaxSubscriptionsPerSession int `json:"max_subscriptions_per_session"` // default 10000
+	MaxRegistrationsPerSession int `json:"max_registrations_per_session"` // default 10000
+	MaxCallsPerCaller          int `json:"max_calls_per_caller"`          // outstanding, default 10000
+	MaxInvocationsPerCallee    int `json:"max_invocations_per_callee"`    // outstanding, default 10000
+	MaxProgressiveChunks       int `json:"max_progressive_chunks"`        // per progressive call invocation, default 1000
+	MaxSessionsPerRealm        int `json:"max_sessions_per_realm"`        // default 100000
+	// MaxConnsPerIP bounds the open connections from one source address,
+	// refused at accept. Default 0: no limit.
+	MaxConnsPerIP int `json:"max_conns_per_ip"`
 }
 
 // Duration is a time.Duration written as a string ("30s", "1m").
@@ -78,6 +100,17 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// DefaultShutdownTimeout bounds a graceful shutdown without configuration.
+const DefaultShutdownTimeout = 5 * time.Second
+
+// shutdownTimeout returns the configured bound of a graceful shutdown.
+func (c *Config) shutdownTimeout() time.Duration {
+	if c.ShutdownTimeout > 0 {
+		return time.Duration(c.ShutdownTimeout)
+	}
+	return DefaultShutdownTimeout
 }
 
 // DefaultListen is where `zwamp serve` listens without a configuration.
@@ -133,6 +166,15 @@ func (c *Config) routerConfig(log *slog.Logger) (core.Config, error) {
 		AllowMetaKill:    c.AllowMetaKill,
 		MaxDepth:         c.Limits.MaxDepth,
 		Logger:           log,
+		LogInterval:      time.Duration(c.LogInterval),
+		Limits: core.Limits{
+			SubscriptionsPerSession: c.Limits.MaxSubscriptionsPerSession,
+			RegistrationsPerSession: c.Limits.MaxRegistrationsPerSession,
+			CallsPerSession:         c.Limits.MaxCallsPerCaller,
+			InvocationsPerSession:   c.Limits.MaxInvocationsPerCallee,
+			ProgressiveChunks:       c.Limits.MaxProgressiveChunks,
+			SessionsPerRealm:        c.Limits.MaxSessionsPerRealm,
+		},
 	}
 	for _, r := range c.Realms {
 		if r.Name == "" {
@@ -161,6 +203,8 @@ func (c *Config) serverConfig(log *slog.Logger) (netpoll.Config, error) {
 		HandshakeTimeout: time.Duration(c.Limits.HandshakeTimeout),
 		Pollers:          c.Pollers,
 		Logger:           log,
+		MaxConnsPerIP:    c.Limits.MaxConnsPerIP,
+		LogInterval:      time.Duration(c.LogInterval),
 	}
 	for i, l := range c.Listeners {
 		kind, err := netpoll.ParseKind(l.Kind)
@@ -179,9 +223,11 @@ func (c *Config) serverConfig(log *slog.Logger) (netpoll.Config, error) {
 		}
 		nl := netpoll.Listener{Network: network, Addr: l.Address, Kind: kind, Path: l.Path}
 		if l.TLS != nil {
+			// Named like netpoll's listen errors, so that every listener
+			// problem reads the same in the one line serve prints.
 			cert, err := tls.LoadX509KeyPair(l.TLS.Cert, l.TLS.Key)
 			if err != nil {
-				return sc, fmt.Errorf("listener %d: tls: %w", i, err)
+				return sc, fmt.Errorf("listener %d (%s %s %s): tls cert %s / key %s: %w", i, kind, network, l.Address, l.TLS.Cert, l.TLS.Key, err)
 			}
 			nl.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		}

@@ -31,6 +31,10 @@ import (
 	"github.com/zwamp/zwamp/netpoll"
 )
 
+// hardExitGrace is how long past the configured shutdown timeout the
+// daemon waits before exiting regardless.
+const hardExitGrace = 3 * time.Second
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -153,13 +157,31 @@ func serve(args []string, stderr io.Writer) int {
 	log.Info("zwamp started", "version", core.Version, "realms", len(rc.Realms), "auto_create_realms", rc.AutoCreateRealms)
 
 	s := <-sig
-	log.Info("shutting down", "signal", s.String())
-	signal.Stop(sig)
+	timeout := cfg.shutdownTimeout()
+	log.Info("shutting down", "signal", s.String(), "timeout", timeout.String())
 	ops.draining()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// A signal must always end the process: a second one, or a shutdown
+	// still running past its bound (plus the few seconds netpoll may take
+	// to stop nbio's engine), exits at once and says so.
+	hard := timeout + hardExitGrace
+	go func() {
+		select {
+		case s2 := <-sig:
+			log.Error("second signal: exiting now", "signal", s2.String())
+		case <-time.After(hard):
+			log.Error("shutdown did not finish in time: exiting anyway", "waited", hard.String())
+		}
+		os.Exit(1)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	defer ops.stop(ctx)
-	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	err = srv.Shutdown(ctx)
+	router.FlushLogs()
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		log.Warn("graceful shutdown timed out: remaining connections closed", "timeout", timeout.String())
+	case err != nil:
 		log.Error("shutdown", "error", err)
 		return 1
 	}
