@@ -654,3 +654,33 @@ func TestServeFDLimitLogAggregation(t *testing.T) {
 		t.Errorf("%d log lines, want a handful", len(lines))
 	}
 }
+
+// TestLimitsConfig: the limits in the file reach core and netpoll.
+func TestLimitsConfig(t *testing.T) {
+	cfg, err := loadConfig(writeFile(t, t.TempDir(), "l.json", `{"realms": [{"name": "r"}], "limits": {"max_subscriptions_per_session": 7,
+		"max_registrations_per_session": 8, "max_calls_per_caller": 9, "max_invocations_per_callee": 10,
+		"max_progressive_chunks": 11, "max_sessions_per_realm": 12, "max_conns_per_ip": 13},
+		"shutdown_timeout": "1500ms", "log_interval": "1m"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := cfg.routerConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := rc.Limits
+	if l.SubscriptionsPerSession != 7 || l.RegistrationsPerSession != 8 || l.CallsPerSession != 9 ||
+		l.InvocationsPerSession != 10 || l.ProgressiveChunks != 11 || l.SessionsPerRealm != 12 || rc.LogInterval != time.Minute {
+		t.Fatalf("router config %+v", rc)
+	}
+	sc, err := cfg.serverConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.MaxConnsPerIP != 13 || sc.LogInterval != time.Minute || cfg.shutdownTimeout() != 1500*time.Millisecond {
+		t.Fatalf("server config %+v, shutdown %v", sc, cfg.shutdownTimeout())
+	}
+	if defaultConfig().shutdownTimeout() != DefaultShutdownTimeout {
+		t.Fatal("default shutdown timeout")
+	}
+}
