@@ -1,10 +1,13 @@
 package core_test
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zwamp/zwamp/codec"
 	"github.com/zwamp/zwamp/core"
@@ -229,5 +232,24 @@ func TestLimitsOff(t *testing.T) {
 		if reply, ok := p.l.TryRead(); !ok || strings.Contains(string(reply), core.ErrLimitExceeded) {
 			t.Fatalf("subscription %d refused: %q", i, reply)
 		}
+	}
+}
+
+// TestViolationsLoggedAggregated: protocol violations from many peers make
+// one full log line and, once the router is done, one line with the count.
+func TestViolationsLoggedAggregated(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	r := newRouter(t, core.Config{Logger: log, LogInterval: time.Hour})
+	for i := 0; i < 300; i++ {
+		p := connect(t, r, codec.JSON)
+		p.send(codec.PUBLISH, 1, map[string]any{}, "com.example.t") // before HELLO
+		p.expectAbort(core.ErrProtocolViolation)
+	}
+	r.FlushLogs()
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `msg="protocol violation"`) ||
+		!strings.Contains(lines[1], `msg="protocol violation (repeated)" repeated=299 total=300`) {
+		t.Fatalf("want one full line and one summary, got:\n%s", buf.String())
 	}
 }

@@ -92,8 +92,11 @@ type Router struct {
 	closing atomic.Bool // set by Shutdown: HELLO is refused, callee ends cancel no calls
 	timers  callTimers  // CALL timeouts enforced by the dealer
 
-	rlog   *ratelog.Logger // warnings that may repeat under attack: one line per kind and interval
-	limits Limits          // cfg.Limits resolved
+	// rlog takes warnings that an attacker can repeat at will, one kind
+	// per cause ("protocol_violation"; failed authentications belong here
+	// as "auth_failure"): the first in full, then a count per interval.
+	rlog   *ratelog.Logger
+	limits Limits // cfg.Limits resolved
 }
 
 type stats struct {

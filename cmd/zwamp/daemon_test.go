@@ -684,3 +684,33 @@ func TestLimitsConfig(t *testing.T) {
 		t.Fatal("default shutdown timeout")
 	}
 }
+
+// TestServeSecondSignal: while the graceful shutdown waits for sessions
+// that never answer GOODBYE, a second SIGTERM ends the process at once and
+// says so.
+func TestServeSecondSignal(t *testing.T) {
+	d := startDaemon(t, "", `{"listeners": [{"address": "127.0.0.1:0"}], "shutdown_timeout": "60s"}`)
+	p, err := dialRawSocket(d.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.c.Close()
+	if err := p.join(); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.expect("[6,"); err != nil { // GOODBYE, left unanswered
+		t.Fatal(err)
+	}
+	took, err := d.stop(t, 20*time.Second)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("exit %v, want status 1; log:\n%s", err, d.logText())
+	}
+	if !strings.Contains(d.logText(), "second signal: exiting now") {
+		t.Fatalf("the log does not say why it exited:\n%s", d.logText())
+	}
+	t.Logf("exit %v after the second SIGTERM", took)
+}
