@@ -169,10 +169,12 @@ var (
 	descErrors     = prometheus.NewDesc("zwamp_errors_sent_total", "ERROR replies sent by the router.", nil, nil)
 	descMsgIn      = prometheus.NewDesc("zwamp_messages_received_total", "WAMP messages received, by type.", []string{"type"}, nil)
 	descMsgOut     = prometheus.NewDesc("zwamp_messages_sent_total", "WAMP messages sent, by type (each EVENT of a fan-out counts).", []string{"type"}, nil)
+
+	descLimits = prometheus.NewDesc("zwamp_limit_refusals_total", "Requests refused with zwamp.error.limit_exceeded, by limit.", []string{"limit"}, nil)
 )
 
 func (c routerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descConns, descSessions, descRealm, descViolations, descDecode, descEncode, descErrors, descMsgIn, descMsgOut} {
+	for _, d := range []*prometheus.Desc{descConns, descSessions, descRealm, descViolations, descDecode, descEncode, descErrors, descMsgIn, descMsgOut, descLimits} {
 		ch <- d
 	}
 }
@@ -185,6 +187,16 @@ func (c routerCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descDecode, prometheus.CounterValue, float64(st.DecodeError))
 	ch <- prometheus.MustNewConstMetric(descEncode, prometheus.CounterValue, float64(st.EncodeErrors))
 	ch <- prometheus.MustNewConstMetric(descErrors, prometheus.CounterValue, float64(st.Errors))
+	for _, l := range []struct {
+		name string
+		n    int64
+	}{
+		{"subscriptions_per_session", st.Limits.Subscriptions}, {"registrations_per_session", st.Limits.Registrations},
+		{"calls_per_caller", st.Limits.Calls}, {"invocations_per_callee", st.Limits.Invocations},
+		{"progressive_chunks", st.Limits.ProgressiveChunks}, {"sessions_per_realm", st.Limits.Sessions},
+	} {
+		ch <- prometheus.MustNewConstMetric(descLimits, prometheus.CounterValue, float64(l.n), l.name)
+	}
 	for _, mc := range core.MessageCounts() {
 		name := "other"
 		if mc.Type != 0 {

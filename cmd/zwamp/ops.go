@@ -160,4 +160,6 @@ func registerNetpollMetrics(reg *prometheus.Registry, srv *netpoll.Server) {
 	counter("zwamp_slow_consumer_closes_total", "Connections closed as slow consumers.", func(s netpoll.Stats) int64 { return s.SlowCloses })
 	counter("zwamp_transport_too_large_total", "Outgoing messages over the peer's RawSocket limit, dropped.", func(s netpoll.Stats) int64 { return s.TooLarge })
 	counter("zwamp_ping_timeouts_total", "Connections closed by keepalive.", func(s netpoll.Stats) int64 { return s.PingTimeouts })
+	counter("zwamp_transport_refused_per_ip_total", "Connections refused at accept by limits.max_conns_per_ip.", func(s netpoll.Stats) int64 { return s.RefusedPerIP })
+	counter("zwamp_transport_register_failures_total", "Accepted connections closed because the poller could not take them (open-files limit).", func(s netpoll.Stats) int64 { return s.RegisterFailures })
 }
