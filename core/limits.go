@@ -19,7 +19,8 @@ const ErrLimitExceeded = "zwamp.error.limit_exceeded"
 // check is a compare on a length the router keeps anyway.
 type Limits struct {
 	// SubscriptionsPerSession bounds one session's subscriptions (SUBSCRIBE
-	// beyond it: ERROR). Default 10000.
+	// beyond it: ERROR, also for a topic the session already subscribes
+	// to: the check comes before the lookup). Default 10000.
 	SubscriptionsPerSession int
 	// RegistrationsPerSession bounds one session's registrations (REGISTER
 	// beyond it: ERROR). Default 10000.
