@@ -421,7 +421,9 @@ func (s *Server) closeListeners() {
 
 // Shutdown stops accepting, sends every session GOODBYE
 // wamp.close.system_shutdown, waits (until ctx is done) for the clients to
-// answer, then closes every connection and stops the engine.
+// answer, then closes every connection and stops the engine. It returns
+// ctx.Err() when ctx ended before every session answered (the rest were
+// closed all the same), and an error if nbio's engine did not stop in time.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closing {
@@ -434,10 +436,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.r.Shutdown()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
+	var err error
 wait:
 	for s.r.Stats().Sessions > 0 {
 		select {
 		case <-ctx.Done():
+			err = ctx.Err() // sessions left that never answered GOODBYE
 			break wait
 		case <-tick.C:
 		}
@@ -451,12 +455,13 @@ wait:
 	for _, c := range all {
 		c.Close()
 	}
-	var err error
 drain:
 	for s.stats.conns.Load() > 0 {
 		select {
 		case <-ctx.Done():
-			err = ctx.Err()
+			if err == nil {
+				err = ctx.Err()
+			}
 			break drain
 		case <-tick.C:
 		}

@@ -64,9 +64,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// withRealm adds realm1 to a JSON configuration object.
+// withRealm adds realm1 to a JSON configuration object, and turns the
+// admin listener off (its default port is shared by every test).
 func withRealm(config string) string {
-	return `{"realms": [{"name": "realm1"}], ` + strings.TrimPrefix(strings.TrimSpace(config), "{")
+	return `{"realms": [{"name": "realm1"}], "admin": {"disabled": true}, ` + strings.TrimPrefix(strings.TrimSpace(config), "{")
 }
 
 func writeFile(t *testing.T, dir, name, body string) string {
