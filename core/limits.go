@@ -33,12 +33,15 @@ type Limits struct {
 	// ERROR instead of queueing behind the others. Default 10000.
 	InvocationsPerSession int
 	// ProgressiveChunks bounds the chunks of one progressive call
-	// invocation (CALL with options.progress=true, "Progressive Call
-	// Invocations") that the router holds for the callee at once. The
-	// dealer of this version does not implement progressive call
-	// invocations; where it admits a chunk, Router.progressiveChunkLimit
-	// is the bound and ERROR ErrLimitExceeded (counted as
-	// LimitStats.ProgressiveChunks) the answer. Default 1000.
+	// invocation (CALL with options.progress=true) that the router holds
+	// for the callee at once. The dealer holds none today: continueCall
+	// forwards each chunk as it arrives, so chunks in flight toward a slow
+	// callee are bounded by its transport's pending-output limit and
+	// slow-consumer policy, and this limit is not consulted. It is where a
+	// dealer that buffers chunks (for a callee not ready yet, or for
+	// re-routing a progressive call) must bound them, answering ERROR
+	// ErrLimitExceeded counted as LimitStats.ProgressiveChunks.
+	// Default 1000.
 	ProgressiveChunks int
 	// SessionsPerRealm bounds the sessions joined to one realm (HELLO
 	// beyond it: ABORT). Default 100000.
@@ -97,10 +100,6 @@ func (c *limitCounters) load() LimitStats {
 		ProgressiveChunks: c.progressiveChunks.Load(), Sessions: c.sessions.Load(),
 	}
 }
-
-// progressiveChunkLimit is the resolved Limits.ProgressiveChunks, for the
-// dealer's progressive call invocations.
-func (r *Router) progressiveChunkLimit() int { return r.limits.ProgressiveChunks }
 
 // refuseLimit answers a request that would exceed a limit: it counts the
 // refusal in n and sends ERROR ErrLimitExceeded naming the limit (what)

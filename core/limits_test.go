@@ -253,3 +253,22 @@ func TestViolationsLoggedAggregated(t *testing.T) {
 		t.Fatalf("want one full line and one summary, got:\n%s", buf.String())
 	}
 }
+
+// TestLimitInvocationsReroute: a call re-routed after wamp.error.unavailable
+// skips a callee at its invocation limit like one that left.
+func TestLimitInvocationsReroute(t *testing.T) {
+	r := newRouter(t, core.Config{Limits: core.Limits{InvocationsPerSession: 1}})
+	a := join(t, r, codec.JSON)
+	b := join(t, r, codec.JSON)
+	caller := join(t, r, codec.JSON)
+	a.register("com.example.shared", map[string]any{"invoke": "roundrobin"})
+	b.register("com.example.shared", map[string]any{"invoke": "roundrobin"})
+	rq1 := caller.req()
+	caller.send(codec.CALL, rq1, map[string]any{}, "com.example.shared")
+	invA := a.expect(codec.INVOCATION)
+	caller.send(codec.CALL, caller.req(), map[string]any{}, "com.example.shared")
+	b.expect(codec.INVOCATION) // b is now at its limit
+	a.send(codec.ERROR, codec.INVOCATION, invA[1], map[string]any{}, "wamp.error.unavailable")
+	caller.expectError(codec.CALL, rq1, core.ErrNoAvailableCallee)
+	b.quiet()
+}

@@ -78,7 +78,7 @@ type LimitsConfig struct {
 	MaxRegistrationsPerSession int `json:"max_registrations_per_session"` // default 10000
 	MaxCallsPerCaller          int `json:"max_calls_per_caller"`          // outstanding, default 10000
 	MaxInvocationsPerCallee    int `json:"max_invocations_per_callee"`    // outstanding, default 10000
-	MaxProgressiveChunks       int `json:"max_progressive_chunks"`        // per progressive call invocation, default 1000
+	MaxProgressiveChunks       int `json:"max_progressive_chunks"`        // reserved (see core.Limits), default 1000
 	MaxSessionsPerRealm        int `json:"max_sessions_per_realm"`        // default 100000
 	// MaxConnsPerIP bounds the open connections from one source address,
 	// refused at accept. Default 0: no limit.
