@@ -49,6 +49,7 @@ pubsub:   --publishers P (1) --subscribers S (1) --window W (1000; 0 = flat out)
 rpc:      --callees K (1) --callers C (1) --inflight W (1) --procedure URI
 conns:    --sessions N (1000) --concurrency C (64) --events E (5) --topic URI
 ceiling:  --listen ADDR (127.0.0.1:8081) --pollers N (GOMAXPROCS) --coalesce
+          --cpuprofile FILE (the server's CPU profile, written at Ctrl-C)
 `
 
 // Main runs `zwamp bench` with the arguments after "bench" and returns the
@@ -167,8 +168,22 @@ func runCeiling(args []string, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:8081", "")
 	pollers := fs.Int("pollers", 0, "")
 	coalesce := fs.Bool("coalesce", false, "")
+	cpuprofile := fs.String("cpuprofile", "", "")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintf(stderr, "zwamp bench ceiling: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "zwamp bench ceiling: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "zwamp bench ceiling: unexpected argument %q\n", fs.Arg(0))
