@@ -29,7 +29,7 @@ type Session struct {
 	// Owned by the conn's driver goroutine.
 	lastReq   uint64 // last request id received (sequential check)
 	lastTopic []byte // the last topic published to that passed the URI checks
-	subs    []*subscription
+	subs      []*subscription
 
 	mu      sync.Mutex // guards the fields below
 	closed  bool
