@@ -277,7 +277,7 @@ func TestScriptedPubSub(t *testing.T) {
 				addr := startScripted(t, c.script, nil)
 				res, err := RunPubSub(testCtx(t), Config{
 					URL: urlFor("ws", addr), Serializer: ser, Count: 300, Duration: 30 * time.Second,
-					Subscribers: 2, Window: 400, Drain: time.Second,
+					Subscribers: 2, Window: 400, Drain: 3 * time.Second,
 				})
 				if err != nil {
 					t.Fatal(err)

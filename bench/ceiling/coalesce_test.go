@@ -162,6 +162,15 @@ func TestCoalescingWire(t *testing.T) {
 	a.queue([]byte(`[16,6,{},"t",["again"]]`))
 	a.flush()
 	a.await(1)
+	// The counter is added when the server has flushed the read, which may
+	// be just after a has its copy.
+	for deadline := time.Now().Add(10 * time.Second); s.Delivered.Load() < 3 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	// b's next answer comes after anything the second PUBLISH sent it.
+	if got := string(b.roundTrip(`[48,11,{},"p",[]]`)); got != "[50,11,{},[]]" {
+		t.Fatalf("b got %s after unsubscribing, want only the RESULT", got)
+	}
 	if s.Delivered.Load() != 3 {
 		t.Fatalf("%d events delivered, want 3 (two, then one after b unsubscribed)", s.Delivered.Load())
 	}
