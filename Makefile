@@ -54,7 +54,7 @@ run:
 scale:
 	./bench/scale.sh
 
-# compare measures zwamp against the bare nbio reference ceiling, pinned cores.
+# compare measures zwamp against the coalescing and the write-per-message reference ceilings, pinned cores.
 compare:
 	./bench/compare.sh
 

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -26,7 +27,8 @@ modes:
   pubsub   P publishers -> S subscribers on one topic
   rpc      C callers x W calls in flight -> K callees
   conns    N idle subscribed sessions: setup time, RSS/session, fan-out time
-  ceiling  run the reference ceiling server (bare nbio WebSocket, no WAMP)
+  ceiling  run a reference ceiling server (no WAMP work): one write(2) per
+           message, or with --coalesce one write per destination per read
 
 common flags:
   --url URL            router: ws://127.0.0.1:8080/ws, rs://127.0.0.1:8080 (default ws://127.0.0.1:8080/ws)
@@ -46,7 +48,8 @@ pubsub:   --publishers P (1) --subscribers S (1) --window W (1000; 0 = flat out)
           --batch B (64 frames per write) --rate R (total publishes/s; 0 = no cap) --topic URI
 rpc:      --callees K (1) --callers C (1) --inflight W (1) --procedure URI
 conns:    --sessions N (1000) --concurrency C (64) --events E (5) --topic URI
-ceiling:  --listen ADDR (127.0.0.1:8081) --pollers N (GOMAXPROCS)
+ceiling:  --listen ADDR (127.0.0.1:8081) --pollers N (GOMAXPROCS) --coalesce
+          --cpuprofile FILE (the server's CPU profile, written at Ctrl-C)
 `
 
 // Main runs `zwamp bench` with the arguments after "bench" and returns the
@@ -164,20 +167,56 @@ func runCeiling(args []string, stderr io.Writer) int {
 	fs.Usage = func() { fmt.Fprint(stderr, Usage) }
 	listen := fs.String("listen", "127.0.0.1:8081", "")
 	pollers := fs.Int("pollers", 0, "")
+	coalesce := fs.Bool("coalesce", false, "")
+	cpuprofile := fs.String("cpuprofile", "", "")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	s := ceiling.New(ceiling.Config{Addr: *listen, Pollers: *pollers})
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintf(stderr, "zwamp bench ceiling: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "zwamp bench ceiling: %v\n", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "zwamp bench ceiling: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	cfg := ceiling.Config{Addr: *listen, Pollers: *pollers}
+	var s ceilingServer
+	kind := "write per message"
+	if *coalesce {
+		s = ceiling.NewCoalescing(cfg)
+		kind = "coalescing"
+	} else {
+		s = ceiling.New(cfg)
+	}
 	if err := s.Start(); err != nil {
 		fmt.Fprintf(stderr, "zwamp bench ceiling: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stderr, "zwamp bench ceiling: listening on ws://%v/ (wamp.2.json, wamp.2.msgpack); Ctrl-C to stop\n", s.Addr())
+	fmt.Fprintf(stderr, "zwamp bench ceiling (%s): listening on ws://%v/ (wamp.2.json, wamp.2.msgpack); Ctrl-C to stop\n", kind, s.Addr())
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig
 	signal.Stop(sig)
 	s.Stop()
-	fmt.Fprintf(stderr, "zwamp bench ceiling: stopped after %d messages in, %d events out\n", s.Received.Load(), s.Delivered.Load())
+	in, out := s.Counts()
+	fmt.Fprintf(stderr, "zwamp bench ceiling: stopped after %d messages in, %d events out\n", in, out)
 	return 0
+}
+
+// ceilingServer is either ceiling server.
+type ceilingServer interface {
+	Start() error
+	Addr() net.Addr
+	Stop()
+	Counts() (received, delivered int64)
 }

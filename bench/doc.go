@@ -14,8 +14,20 @@
 //
 // Given the router's pid, every run also reports the router's CPU time per
 // message (/proc/PID/stat) next to the tool's own, so that a run whose
-// tool is the bottleneck shows it. Package bench/ceiling is the reference
-// server the figures are read against.
+// tool is the bottleneck shows it. Package bench/ceiling holds the
+// reference servers the figures are read against; the coalescing one
+// (`zwamp bench ceiling --coalesce`) is the honest ceiling.
+//
+// # What the tool checks
+//
+// A run cannot look better than it was: a call counts as completed only
+// when a RESULT with its own outstanding request id arrives carrying the
+// call's payload (ERRORs, answers for no outstanding call and altered
+// payloads are counted apart); a subscriber counts each publication once
+// (duplicates are counted, not delivered), notes gaps and late arrivals,
+// and checks every byte of the payload, not just the stamp. Any of these
+// makes the run incomplete (Result.Complete false), and compare.sh drops
+// incomplete runs from its medians.
 //
 // # Keeping the client out of the way
 //

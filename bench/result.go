@@ -69,16 +69,30 @@ type Result struct {
 	TotalDelivered int64   `json:"total_deliveries,omitempty"`
 	// Lost is deliveries expected (every publish to every subscriber) but
 	// not seen by the end of the drain.
-	Lost       int64 `json:"lost"`
+	Lost int64 `json:"lost"`
+	// Gaps counts sequence numbers a subscriber never saw although it saw
+	// a later one of the same publisher; OutOfOrder, events that arrived
+	// after a later one (filling a gap); Duplicates, events a subscriber
+	// had seen already (not counted as deliveries). Any of them makes a
+	// lossless run incomplete.
 	Gaps       int64 `json:"sequence_gaps,omitempty"`
 	OutOfOrder int64 `json:"out_of_order,omitempty"`
+	Duplicates int64 `json:"duplicates,omitempty"`
+	// Corrupt counts EVENTs and RESULTs whose payload is not, byte for
+	// byte, the one sent (or that carry another call's stamp).
+	Corrupt int64 `json:"corrupt_payloads,omitempty"`
 
 	// rpc
+	// A call counts as completed only when a RESULT with its own
+	// outstanding request id arrives carrying its payload.
 	Calls      int64   `json:"calls,omitempty"` // completed in the measured interval
 	CallRate   float64 `json:"calls_per_sec,omitempty"`
 	TotalCalls int64   `json:"total_calls,omitempty"`
 	Errors     int64   `json:"errors"` // ERROR answers
 	Unanswered int64   `json:"unanswered,omitempty"`
+	// Unexpected counts RESULTs (and ERRORs) for no outstanding call: a
+	// wrong request id, or a second answer to one call.
+	Unexpected int64 `json:"unexpected_results,omitempty"`
 
 	Latency *Latency `json:"latency_us,omitempty"`
 
@@ -149,12 +163,12 @@ func (r *Result) WriteTable(w io.Writer) error {
 		row("publishes/s", "%s", human(r.PublishRate))
 		row("deliveries/s", "%s", human(r.DeliveryRate))
 		row("total", "%d published, %d delivered", r.TotalPublishes, r.TotalDelivered)
-		row("lost", "%d (sequence gaps %d, out of order %d)", r.Lost, r.Gaps, r.OutOfOrder)
+		row("lost", "%d (sequence gaps %d, out of order %d, duplicates %d, altered payloads %d)", r.Lost, r.Gaps, r.OutOfOrder, r.Duplicates, r.Corrupt)
 	case "rpc":
 		row("load", "%d callers x %d in flight -> %d callees", p.Callers, p.InFlight, p.Callees)
 		row("measured", "%.2f s", r.Seconds)
 		row("calls/s", "%s", human(r.CallRate))
-		row("total", "%d calls, %d errors, %d unanswered", r.TotalCalls, r.Errors, r.Unanswered)
+		row("total", "%d calls, %d errors, %d unanswered, %d unexpected results, %d altered payloads", r.TotalCalls, r.Errors, r.Unanswered, r.Unexpected, r.Corrupt)
 	case "conns":
 		c := r.Conns
 		if c != nil {

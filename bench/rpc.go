@@ -14,32 +14,59 @@ type caller struct {
 	c           *conn
 	idx         int
 	t           *template
+	pc          *payloadCheck // nil: stamps only
+	pending     *pendingCalls // request id → stamp sequence number
 	seq         uint64
 	from        int64
 	outstanding int64
 	finished    int64 // calls answered in the current read
 	completed   paddedCounter
-	n           int64 // calls answered (RESULT or ERROR)
-	errs        int64
+	n           int64 // calls completed: RESULT for an outstanding id, with its payload
+	errs        int64 // calls answered with ERROR
+	corrupt     int64 // calls answered with a RESULT whose payload is not theirs
+	unexpected  int64 // RESULTs or ERRORs for no outstanding call
 	foreign     int64
 	hist        Histogram
 	err         error
 }
 
 func (k *caller) onMessage(c *conn, msg []byte) error {
-	t, _, decoded, err := c.kind(msg)
+	t, id, decoded, err := c.kind(msg)
 	if err != nil {
 		return err
 	}
 	switch t {
 	case codec.RESULT:
+		want, ok := k.pending.take(id)
+		if !ok {
+			k.unexpected++
+			return nil
+		}
 		k.finished++
-		if _, _, ts, err := c.readStamp(msg, decoded); err != nil {
+		src, seq, ts, err := c.checkStamp(msg, decoded, k.pc)
+		switch {
+		case err == errNoStamp:
 			k.foreign++
-		} else if ts >= k.from {
-			k.hist.Record(c.now - ts)
+		case err != nil || src != k.idx || seq != want:
+			k.corrupt++
+		default:
+			k.n++
+			if ts >= k.from {
+				k.hist.Record(c.now - ts)
+			}
 		}
 	case codec.ERROR:
+		// peek read the ERROR's first element, the request type; the
+		// request id needs the decoder (an ERROR is no hot path).
+		if !decoded {
+			if err := c.decode(msg); err != nil {
+				return err
+			}
+		}
+		if _, ok := k.pending.take(c.m.Request); !ok || c.m.ErrorType != codec.CALL {
+			k.unexpected++
+			return nil
+		}
 		k.finished++
 		k.errs++
 	case codec.ABORT, codec.GOODBYE:
@@ -60,6 +87,7 @@ func (k *caller) issue(r *run, f *flow, want int64) error {
 	ts := r.clk.now()
 	for i := int64(0); i < g; i++ {
 		k.c.appendTemplate(k.t, k.idx, k.seq, ts)
+		k.pending.add(k.c.req, k.seq)
 		k.seq++
 	}
 	k.outstanding += g
@@ -77,7 +105,6 @@ func (k *caller) loop(r *run, f *flow) {
 		k.finished = 0
 		err := k.c.readOnce()
 		k.outstanding -= k.finished
-		k.n += k.finished
 		k.completed.v.Store(k.n)
 		if err != nil {
 			if !r.stopping.Load() {
@@ -155,6 +182,10 @@ func RunRPC(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	pc, err := newPayloadCheck(r.t.Format, cfg.Payload)
+	if err != nil {
+		return nil, err
+	}
 	rbuf := readBufferFor(cfg.Callers + cfg.Callees)
 	callees := make([]*callee, cfg.Callees)
 	callers := make([]*caller, cfg.Callers)
@@ -189,7 +220,7 @@ func RunRPC(ctx context.Context, cfg Config) (*Result, error) {
 			if err != nil {
 				return err
 			}
-			callers[i] = &caller{c: c, idx: i, t: ct}
+			callers[i] = &caller{c: c, idx: i, t: ct, pc: pc, pending: newPendingCalls(cfg.InFlight)}
 			return nil
 		})
 	}
@@ -257,7 +288,9 @@ func RunRPC(ctx context.Context, cfg Config) (*Result, error) {
 	for _, k := range callers {
 		res.TotalCalls += k.n
 		res.Errors += k.errs
-		res.Unanswered += k.outstanding
+		res.Corrupt += k.corrupt
+		res.Unexpected += k.unexpected
+		res.Unanswered += int64(k.pending.n)
 		foreign += k.foreign
 		h.Merge(&k.hist)
 		if k.err != nil {
@@ -278,6 +311,7 @@ func RunRPC(ctx context.Context, cfg Config) (*Result, error) {
 	if cut != "" {
 		res.note("%s", cut)
 	}
-	res.Complete = len(res.Notes) == 0 && res.Errors == 0 && res.Unanswered == 0
+	res.Complete = len(res.Notes) == 0 && res.Errors == 0 && res.Unanswered == 0 &&
+		res.Unexpected == 0 && res.Corrupt == 0
 	return res, nil
 }

@@ -124,14 +124,15 @@ func TestRPCNoCallee(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := &caller{c: c, t: ct}
+	k := &caller{c: c, t: ct, pending: newPendingCalls(4)}
 	if err := c.setSink(k); err != nil {
 		t.Fatal(err)
 	}
 	f := &flow{limit: 100}
 	k.loop(r, f)
-	if k.err != nil || k.n != 100 || k.errs != 100 || k.outstanding != 0 {
-		t.Fatalf("caller: err %v answered %d errors %d outstanding %d", k.err, k.n, k.errs, k.outstanding)
+	// An ERROR answers its call (the run ends) but does not complete it.
+	if k.err != nil || k.n != 0 || k.errs != 100 || k.outstanding != 0 || k.pending.n != 0 || k.unexpected != 0 {
+		t.Fatalf("caller: err %v completed %d errors %d outstanding %d/%d unexpected %d", k.err, k.n, k.errs, k.outstanding, k.pending.n, k.unexpected)
 	}
 }
 

@@ -290,27 +290,47 @@ func stampOfArgs(cd codec.Codec, args codec.Raw) (st [stampLen]byte, err error) 
 }
 
 // firstString is a codec.ValueWriter that keeps the stamp of the first
-// string in a list.
+// string in a list and, given fill, checks that the string is fill and a
+// stamp and counts the list's items.
 type firstString struct {
 	depth, index int
 	found        bool
 	stamp        [stampLen]byte
+
+	fill  []byte // the string before the stamp; nil: not checked
+	bad   bool   // the first string is not fill and a stamp
+	items int    // elements of the outer list
 }
 
-func (w *firstString) item()              { w.index++ }
+func (w *firstString) item() {
+	if w.depth == 1 {
+		w.items++
+	}
+	w.index++
+}
 func (w *firstString) WriteNil()          { w.item() }
 func (w *firstString) WriteBool(bool)     { w.item() }
 func (w *firstString) WriteInt(int64)     { w.item() }
 func (w *firstString) WriteUint(uint64)   { w.item() }
 func (w *firstString) WriteFloat(float64) { w.item() }
 func (w *firstString) WriteBytes([]byte)  { w.item() }
-func (w *firstString) BeginArray(int)     { w.depth++ }
-func (w *firstString) BeginMap(int)       { w.depth++ }
+func (w *firstString) BeginArray(int)     { w.begin() }
+func (w *firstString) BeginMap(int)       { w.begin() }
 func (w *firstString) End()               { w.depth-- }
+func (w *firstString) begin() {
+	if w.depth == 1 {
+		w.items++
+		w.index++
+	}
+	w.depth++
+}
 func (w *firstString) WriteString(s []byte) {
 	if w.depth == 1 && w.index == 0 && len(s) >= stampLen && s[len(s)-stampLen] == stampMark {
 		copy(w.stamp[:], s[len(s)-stampLen:])
 		w.found = true
+		if w.fill != nil && (len(s) != len(w.fill)+stampLen || !bytes.Equal(s[:len(w.fill)], w.fill)) {
+			w.bad = true
+		}
 	}
 	w.item()
 }

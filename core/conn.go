@@ -24,6 +24,7 @@ type Conn struct {
 	sess     *Session // current session; nil between sessions
 	state    connState
 	detached bool
+	held     bool // the driver holds mu for a run of Receive calls (Hold); driver-only
 }
 
 type connState uint8
@@ -54,8 +55,33 @@ func (c *Conn) Session() *Session { return c.sess }
 // read during the call. Output produced for any session is queued on the
 // transports and recorded in b for flushing.
 func (c *Conn) Receive(b *Batch, data []byte) {
+	if c.held {
+		c.receive(b, data)
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.receive(b, data)
+}
+
+// Hold takes the connection's lock for the Receive calls that follow, until
+// Unhold: a driver that hands over several messages from one read takes the
+// lock once per read rather than once per message (on a 1→1 publish that
+// was ~5% of the router's CPU). Only the driver calls Hold, Receive and
+// Unhold, and nothing else is called in between that could wait on the
+// connection; Shutdown from other goroutines waits until Unhold.
+func (c *Conn) Hold() {
+	c.mu.Lock()
+	c.held = true
+}
+
+// Unhold releases the lock Hold took.
+func (c *Conn) Unhold() {
+	c.held = false
+	c.mu.Unlock()
+}
+
+func (c *Conn) receive(b *Batch, data []byte) {
 	if c.state == connClosed {
 		return
 	}

@@ -27,8 +27,9 @@ type Session struct {
 	joined   time.Time
 
 	// Owned by the conn's driver goroutine.
-	lastReq uint64 // last request id received (sequential check)
-	subs    []*subscription
+	lastReq   uint64 // last request id received (sequential check)
+	lastTopic []byte // the last topic published to that passed the URI checks
+	subs      []*subscription
 
 	mu      sync.Mutex // guards the fields below
 	closed  bool

@@ -180,12 +180,19 @@ func (c *conn) feed(data []byte) {
 			}
 			data = data[n:]
 		case stWebSocket:
-			if err := c.wsd.Feed(data, (*wsHandler)(c)); err != nil {
+			// One lock of the core connection per read, not per message.
+			c.core.Hold()
+			err := c.wsd.Feed(data, (*wsHandler)(c))
+			c.core.Unhold()
+			if err != nil {
 				c.wsFailed(err)
 			}
 			return
 		case stRawSocket:
-			if err := c.rsd.Feed(data, (*rsHandler)(c)); err != nil {
+			c.core.Hold()
+			err := c.rsd.Feed(data, (*rsHandler)(c))
+			c.core.Unhold()
+			if err != nil {
 				c.rsFailed(err)
 			}
 			return
