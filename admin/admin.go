@@ -55,6 +55,7 @@ type Server struct {
 	router      *core.Router
 	started     time.Time
 	statusExtra func() map[string]any
+	onDrain     atomic.Pointer[func()]
 }
 
 // New builds an admin server for r; ready reports whether the transports
@@ -75,6 +76,7 @@ func New(cfg Config, r *core.Router, ready func() bool, log *slog.Logger) *Serve
 	s.mux.Handle("/metrics", s.guard(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})))
 	s.mux.Handle("GET /status", s.guard(http.HandlerFunc(s.statusHTML)))
 	s.mux.Handle("GET /status.json", s.guard(http.HandlerFunc(s.statusJSON)))
+	s.mux.Handle("POST /drain", s.guard(http.HandlerFunc(s.drain)))
 	return s
 }
 
@@ -85,6 +87,22 @@ func (s *Server) Registry() *prometheus.Registry { return s.reg }
 func (s *Server) Mount(prefix string, h http.Handler) {
 	prefix = "/" + strings.Trim(prefix, "/")
 	s.mux.Handle(prefix+"/", s.guard(http.StripPrefix(prefix, h)))
+}
+
+// SetDrainHandler sets what POST /drain does (the daemon starts its drain);
+// without one, POST /drain answers 501.
+func (s *Server) SetDrainHandler(fn func()) { s.onDrain.Store(&fn) }
+
+func (s *Server) drain(w http.ResponseWriter, _ *http.Request) {
+	fn := s.onDrain.Load()
+	if fn == nil {
+		http.Error(w, "this server cannot drain", http.StatusNotImplemented)
+		return
+	}
+	s.SetDraining()
+	(*fn)()
+	w.WriteHeader(http.StatusAccepted)
+	fmt.Fprintln(w, "draining")
 }
 
 // SetDraining makes /readyz answer 503 from now on, so a load balancer

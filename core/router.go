@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -190,7 +191,14 @@ func (r *Router) Realms() []*Realm {
 // Shutdown sends every session GOODBYE wamp.close.system_shutdown. The
 // drivers close transports once the clients reply (or their deadline
 // passes); connections without a session are the drivers' to close.
-func (r *Router) Shutdown() {
+func (r *Router) Shutdown() { r.Drain(context.Background(), 0) }
+
+// Drain is Shutdown spread over period: every session is sent GOODBYE
+// wamp.close.system_shutdown, a steady share of them each tick, so that
+// the clients of a router taken out of a load balancer reconnect elsewhere
+// over period instead of all at once. New HELLOs are refused from the
+// start. When ctx ends early, the sessions not yet told are told at once.
+func (r *Router) Drain(ctx context.Context, period time.Duration) {
 	r.closing.Store(true)
 	var conns []*Conn
 	r.realms.Range(func(_, v any) bool {
@@ -200,12 +208,30 @@ func (r *Router) Shutdown() {
 	// Outside the session-table locks: Conn.Shutdown takes the conn's lock,
 	// which Receive holds while it joins or leaves sessions.
 	b := AcquireBatch()
-	for _, c := range conns {
+	defer b.Release()
+	start := time.Now()
+	var tick *time.Ticker
+	if period > 0 && len(conns) > 1 {
+		tick = time.NewTicker(drainTick)
+		defer tick.Stop()
+	}
+	for i, c := range conns {
+		// Session i is due at i/len(conns) of the period.
+		for tick != nil && time.Since(start) < period*time.Duration(i)/time.Duration(len(conns)) {
+			select {
+			case <-ctx.Done():
+				tick.Stop()
+				tick = nil
+			case <-tick.C:
+			}
+		}
 		c.Shutdown(b, CloseSystemShutdown, "the router is shutting down")
 		b.Flush()
 	}
-	b.Release()
 }
+
+// drainTick is how often Drain tells its next share of sessions.
+const drainTick = 10 * time.Millisecond
 
 // FlushLogs reports the counts of aggregated warnings still waiting for
 // their interval to end and logs later ones as they come; call it when

@@ -424,7 +424,12 @@ func (s *Server) closeListeners() {
 // answer, then closes every connection and stops the engine. It returns
 // ctx.Err() when ctx ended before every session answered (the rest were
 // closed all the same), and an error if nbio's engine did not stop in time.
-func (s *Server) Shutdown(ctx context.Context) error {
+func (s *Server) Shutdown(ctx context.Context) error { return s.Drain(ctx, 0) }
+
+// Drain is Shutdown with the GOODBYEs spread over period (core.Router.Drain),
+// for rolling restarts behind a load balancer: it stops accepting at once,
+// then moves the sessions away gradually. ctx bounds the whole of it.
+func (s *Server) Drain(ctx context.Context, period time.Duration) error {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -433,7 +438,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing = true
 	s.mu.Unlock()
 	s.closeListeners()
-	s.r.Shutdown()
+	s.r.Drain(ctx, period)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	var err error

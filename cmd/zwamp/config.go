@@ -35,6 +35,9 @@ type Config struct {
 	// every session, wait for the replies); after it the daemon closes
 	// what is left and exits anyway, and says so. Default 5s.
 	ShutdownTimeout Duration `json:"shutdown_timeout"`
+	// DrainPeriod spreads the GOODBYEs of a drain (SIGUSR1, POST /drain);
+	// the drain then waits shutdown_timeout like a shutdown.
+	DrainPeriod Duration `json:"drain_period"`
 	// LogInterval is how often a warning that keeps repeating (refused
 	// connections, slow consumers, protocol violations) is summarised with
 	// a count instead of logged each time. Default 10s.
@@ -100,6 +103,16 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// DefaultDrainPeriod spreads a drain's GOODBYEs without configuration.
+const DefaultDrainPeriod = 30 * time.Second
+
+func (c *Config) drainPeriod() time.Duration {
+	if c.DrainPeriod > 0 {
+		return time.Duration(c.DrainPeriod)
+	}
+	return DefaultDrainPeriod
 }
 
 // DefaultShutdownTimeout bounds a graceful shutdown without configuration.

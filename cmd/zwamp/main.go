@@ -142,6 +142,10 @@ func serve(args []string, stderr io.Writer) int {
 	// the port answers still gets the graceful path.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	// SIGUSR1 (or POST /drain on the admin listener) drains: the same
+	// shutdown with the GOODBYEs spread over drain_period.
+	drainSig := make(chan os.Signal, 1)
+	signal.Notify(drainSig, syscall.SIGUSR1)
 	if err := srv.Start(); err != nil {
 		log.Error("cannot start", "error", err)
 		return 1
@@ -156,9 +160,19 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	log.Info("zwamp started", "version", core.Version, "realms", len(rc.Realms), "auto_create_realms", rc.AutoCreateRealms)
 
-	s := <-sig
 	timeout := cfg.shutdownTimeout()
-	log.Info("shutting down", "signal", s.String(), "timeout", timeout.String())
+	var period time.Duration
+	select {
+	case s := <-sig:
+		log.Info("shutting down", "signal", s.String(), "timeout", timeout.String())
+	case s := <-drainSig:
+		period = cfg.drainPeriod()
+		log.Info("draining", "signal", s.String(), "period", period.String(), "timeout", timeout.String())
+	case <-ops.drainRequested():
+		period = cfg.drainPeriod()
+		log.Info("draining", "request", "POST /drain", "period", period.String(), "timeout", timeout.String())
+	}
+	timeout += period
 	ops.draining()
 	// A signal must always end the process: a second one, or a shutdown
 	// still running past its bound (plus the few seconds netpoll may take
@@ -176,7 +190,7 @@ func serve(args []string, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	defer ops.stop(ctx)
-	err = srv.Shutdown(ctx)
+	err = srv.Drain(ctx, period)
 	router.FlushLogs()
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):

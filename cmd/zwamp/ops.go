@@ -56,7 +56,12 @@ type WebhookConfig struct {
 type ops struct {
 	admin   *admin.Server
 	bridges []*bridge.Bridge
+	drain   chan struct{} // POST /drain
 }
+
+// drainRequested is signalled by POST /drain (never without an admin
+// listener).
+func (o *ops) drainRequested() <-chan struct{} { return o.drain }
 
 // startOps starts the admin listener and the bridges once the router and
 // its transports are up.
@@ -80,7 +85,13 @@ func startOps(c *Config, r *core.Router, srv *netpoll.Server, log *slog.Logger) 
 		}
 		acfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	o := &ops{admin: admin.New(acfg, r, nil, log)}
+	o := &ops{admin: admin.New(acfg, r, nil, log), drain: make(chan struct{}, 1)}
+	o.admin.SetDrainHandler(func() {
+		select {
+		case o.drain <- struct{}{}:
+		default: // already asked
+		}
+	})
 	registerNetpollMetrics(o.admin.Registry(), srv)
 	o.admin.SetStatusExtra(func() map[string]any {
 		st := srv.Stats()

@@ -11,28 +11,22 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/zwamp/zwamp/client"
 )
 
-// TestOpsDaemon drives the admin listener and the HTTP bridge of a running
-// daemon with net/http, against WebSocket clients.
-func TestOpsDaemon(t *testing.T) {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "zwamp")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	cfg := `{"listeners": [{"address": "127.0.0.1:0"}], "realms": [{"name": "realm1"}],
-		"admin": {"address": "127.0.0.1:0"},
-		"bridges": [{"realm": "realm1", "token": "t0ken", "max_body": 256}]}`
-	cfgPath := filepath.Join(dir, "zwamp.json")
+// opsDaemon starts `zwamp serve` with the configuration cfg and returns its
+// WAMP and admin addresses; it is killed when the test ends.
+func opsDaemon(t *testing.T, bin, cfg string) (wampAddr, adminAddr string, cmd *exec.Cmd) {
+	t.Helper()
+	cfgPath := filepath.Join(t.TempDir(), "zwamp.json")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "serve", "--config", cfgPath)
+	cmd = exec.Command(bin, "serve", "--config", cfgPath)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -40,7 +34,6 @@ func TestOpsDaemon(t *testing.T) {
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	wampRe := regexp.MustCompile(`msg=listening .*addr=(\S+)`)
 	adminRe := regexp.MustCompile(`msg="admin listening" addr=(\S+)`)
-	var wampAddr, adminAddr string
 	sc := bufio.NewScanner(stderr)
 	timer := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
 	for (wampAddr == "" || adminAddr == "") && sc.Scan() {
@@ -56,6 +49,21 @@ func TestOpsDaemon(t *testing.T) {
 		t.Fatalf("daemon did not report its addresses (wamp %q, admin %q)", wampAddr, adminAddr)
 	}
 	go io.Copy(io.Discard, stderr)
+	return wampAddr, adminAddr, cmd
+}
+
+// TestOpsDaemon drives the admin listener and the HTTP bridge of a running
+// daemon with net/http, against WebSocket clients.
+func TestOpsDaemon(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "zwamp")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	cfg := `{"listeners": [{"address": "127.0.0.1:0"}], "realms": [{"name": "realm1"}],
+		"admin": {"address": "127.0.0.1:0"},
+		"bridges": [{"realm": "realm1", "token": "t0ken", "max_body": 256}]}`
+	wampAddr, adminAddr, _ := opsDaemon(t, bin, cfg)
 	base := "http://" + adminAddr
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -140,4 +148,83 @@ func TestOpsDaemon(t *testing.T) {
 		t.Fatalf("/readyz: %v %v", err, resp)
 	}
 	resp.Body.Close()
+}
+
+// TestDrain: SIGUSR1 or POST /drain makes /readyz answer 503, refuses new
+// connections and sends the sessions GOODBYE spread over drain_period, then
+// the daemon exits 0.
+func TestDrain(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "zwamp")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	for _, how := range []string{"SIGUSR1", "POST /drain"} {
+		t.Run(how, func(t *testing.T) {
+			const period, n = 1500 * time.Millisecond, 10
+			cfg := `{"listeners": [{"address": "127.0.0.1:0"}], "realms": [{"name": "realm1"}],
+				"admin": {"address": "127.0.0.1:0"}, "drain_period": "1500ms", "shutdown_timeout": "5s"}`
+			wampAddr, adminAddr, cmd := opsDaemon(t, bin, cfg)
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			ended := make(chan time.Time, n)
+			for i := 0; i < n; i++ {
+				c, err := client.Connect(ctx, "ws://"+wampAddr+"/ws", client.Config{Realm: "realm1"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				go func() { <-c.Done(); ended <- time.Now() }()
+			}
+
+			start := time.Now()
+			if how == "SIGUSR1" {
+				cmd.Process.Signal(syscall.SIGUSR1)
+			} else {
+				resp, err := http.Post("http://"+adminAddr+"/drain", "", nil)
+				if err != nil || resp.StatusCode != http.StatusAccepted {
+					t.Fatalf("POST /drain: %v %v", err, resp)
+				}
+				resp.Body.Close()
+			}
+			var first, last time.Time
+			for i := 0; i < n; i++ {
+				select {
+				case at := <-ended:
+					if i == 0 {
+						first = at
+						// Draining: not ready, and no new sessions.
+						if resp, err := http.Get("http://" + adminAddr + "/readyz"); err == nil {
+							resp.Body.Close()
+							if resp.StatusCode != http.StatusServiceUnavailable {
+								t.Errorf("/readyz while draining: %d, want 503", resp.StatusCode)
+							}
+						}
+						if c, err := client.Connect(ctx, "ws://"+wampAddr+"/ws", client.Config{Realm: "realm1"}); err == nil {
+							c.Close()
+							t.Error("a new session joined a draining router")
+						}
+					}
+					last = at
+				case <-time.After(20 * time.Second):
+					t.Fatalf("only %d of %d sessions ended", i, n)
+				}
+			}
+			// Session i is told at i/n of the period: the last at 0.9 × 1.5 s.
+			if spread := last.Sub(first); spread < period/2 {
+				t.Errorf("GOODBYEs spread over %v, want them spread over most of %v", spread, period)
+			}
+			select {
+			case err := <-exited:
+				if err != nil {
+					t.Fatalf("daemon exit: %v, want 0", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("daemon still running 20 s after the drain began")
+			}
+			t.Logf("%s: GOODBYEs from %v to %v after the request", how, first.Sub(start).Round(time.Millisecond), last.Sub(start).Round(time.Millisecond))
+		})
+	}
 }
