@@ -2,7 +2,6 @@ package core
 
 import (
 	"sync"
-	"time"
 
 	"github.com/zwamp/zwamp/codec"
 	"github.com/zwamp/zwamp/trie"
@@ -21,7 +20,8 @@ type Conn struct {
 	// mu serialises the driver's Receive and Detach with Shutdown from
 	// other goroutines; uncontended on the hot path.
 	mu       sync.Mutex
-	sess     *Session // current session; nil between sessions
+	sess     *Session   // current session; nil between sessions
+	hs       *handshake // authentication in progress (handshake.go)
 	state    connState
 	detached bool
 	held     bool // the driver holds mu for a run of Receive calls (Hold); driver-only
@@ -30,10 +30,12 @@ type Conn struct {
 type connState uint8
 
 const (
-	connIdle         connState = iota // waiting for HELLO
-	connEstablished                   // session open
-	connShuttingDown                  // router sent GOODBYE, waiting for the reply
-	connClosed                        // ABORTed or detached; input is ignored
+	connIdle           connState = iota // waiting for HELLO
+	connEstablished                     // session open
+	connShuttingDown                    // router sent GOODBYE, waiting for the reply
+	connClosed                          // ABORTed or detached; input is ignored
+	connAuthenticating                  // HELLO or AUTHENTICATE handed to the auth worker pool
+	connChallenging                     // CHALLENGE sent, waiting for AUTHENTICATE
 )
 
 // then passes every incoming message to Conn.Receive and reports the end of
@@ -105,6 +107,8 @@ func (c *Conn) receive(b *Batch, data []byte) {
 		}
 	case connEstablished:
 		c.sess.dispatch(b, m)
+	case connAuthenticating, connChallenging:
+		c.receiveAuthenticating(b, m)
 	case connShuttingDown:
 		switch m.Type {
 		case codec.GOODBYE:
@@ -127,6 +131,9 @@ func (c *Conn) Detach() {
 		return
 	}
 	c.detached = true
+	if c.hs != nil {
+		c.endHandshake(c.hs)
+	}
 	if c.sess != nil {
 		b := AcquireBatch()
 		c.endSession(b)
@@ -235,41 +242,15 @@ func (c *Conn) handleHello(b *Batch, m *codec.Message) {
 		c.close()
 		return
 	}
+	if a, ok := realm.pickAuthenticator(d.AuthMethods).(Challenger); ok {
+		c.beginChallenge(b, realm, a, m)
+		return
+	}
 	id, err := realm.authenticate(b, c, m)
 	if err != nil {
 		c.sendAbort(b, err.URI, err.Message)
 		c.close()
 		return
 	}
-	s := &Session{
-		conn:     c,
-		realm:    realm,
-		format:   c.format,
-		authID:   id.AuthID,
-		authRole: id.AuthRole,
-		authMeth: id.AuthMethod,
-		authProv: id.AuthProvider,
-		roles:    d.Roles,
-		features: d.Features,
-		joined:   time.Now(),
-	}
-	sid, admitted := realm.sessions.add(s, b, r.limits.SessionsPerRealm)
-	if !admitted {
-		r.stats.limits.sessions.Add(1)
-		c.sendAbort(b, ErrLimitExceeded, limitMessage("sessions per realm", r.limits.SessionsPerRealm))
-		c.close()
-		return
-	}
-	s.id = sid
-	c.sess = s
-	c.state = connEstablished
-	r.stats.sessions.Add(1)
-
-	out := &b.out
-	out.Reset()
-	out.Type = codec.WELCOME
-	out.ID = s.id
-	out.Dict = r.welcomeDetails(b, c.format, s)
-	_ = b.send(c.t, out)
-	realm.meta.joined(b, s)
+	c.open(b, realm, id, d.Roles, d.Features, 0)
 }

@@ -185,6 +185,9 @@ type Authorizer interface {
 // Identity is what authentication establishes for a session.
 type Identity struct {
 	AuthID, AuthRole, AuthMethod, AuthProvider string
+	// AuthExtra, when not nil, is sent as WELCOME.Details.authextra
+	// (wamp-scram's verifier, a principal's configured extra).
+	AuthExtra map[string]any
 }
 
 // Hello is what an authenticator sees of a HELLO.
@@ -194,14 +197,19 @@ type Hello struct {
 	AuthMethods []string
 	AuthExtra   map[string]any
 	Transport   TransportInfo
+	// AuthRole is the role the client asked for (HELLO.Details.authrole).
+	AuthRole string
+	// Session is the session id the router will assign if the handshake
+	// succeeds (wampcra puts it in its challenge); set for Challengers.
+	Session uint64
 }
 
 // Authenticator implements one authmethod. Authenticate decides a HELLO
-// without a challenge round (anonymous, ticket-less trust, TLS). Methods
-// that need CHALLENGE/AUTHENTICATE plug in at the same place (see
-// connChallenging in the session state chart); the hook runs on the
-// driver goroutine and must not block — slow verifiers answer later
-// through the session's event path.
+// without a challenge round (anonymous, trust by transport); it runs on
+// the driver goroutine and must be cheap and must not block. Methods that
+// need CHALLENGE/AUTHENTICATE, or whose check is expensive, also implement
+// Challenger (handshake.go): core then runs them on its worker pool and
+// never calls their Authenticate.
 type Authenticator interface {
 	Method() string
 	Authenticate(h *Hello) (Identity, *AuthError)

@@ -70,6 +70,9 @@ type Config struct {
 	// with a count instead of logged each time (0: 10s; see
 	// internal/ratelog).
 	LogInterval time.Duration
+	// Auth bounds authentication handshakes (worker pool, timeouts,
+	// failure rate limits); the zero value means the defaults.
+	Auth AuthLimits
 }
 
 // RealmConfig configures one realm.
@@ -96,8 +99,10 @@ type Router struct {
 	// rlog takes warnings that an attacker can repeat at will, one kind
 	// per cause ("protocol_violation"; failed authentications belong here
 	// as "auth_failure"): the first in full, then a count per interval.
-	rlog   *ratelog.Logger
-	limits Limits // cfg.Limits resolved
+	rlog     *ratelog.Logger
+	limits   Limits // cfg.Limits resolved
+	authOnce sync.Once
+	authSt   *authState // see auth(); nil until the first challenged HELLO
 }
 
 type stats struct {
@@ -287,9 +292,19 @@ func featureDict(f codec.Feature) map[string]any {
 
 // welcomeDetails encodes WELCOME.Details for s into b's scratch buffer.
 // The roles dict never changes, so it is encoded once per serializer.
-func (r *Router) welcomeDetails(b *Batch, f codec.Format, s *Session) codec.Raw {
+func (r *Router) welcomeDetails(b *Batch, f codec.Format, s *Session, authExtra map[string]any) codec.Raw {
 	w := codec.AcquireWriter(f, b.welcome[:0])
-	w.BeginMap(7)
+	n := 7
+	if authExtra != nil {
+		n++
+	}
+	w.BeginMap(n)
+	if authExtra != nil {
+		w.WriteString(unsafeBytes("authextra"))
+		if err := codec.WriteDict(w, authExtra); err != nil {
+			w.WriteNil()
+		}
+	}
 	writePair(w, "realm", s.realm.name)
 	writePair(w, "authid", s.authID)
 	writePair(w, "authrole", s.authRole)
