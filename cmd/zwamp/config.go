@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zwamp/zwamp/auth"
 	"github.com/zwamp/zwamp/core"
 	"github.com/zwamp/zwamp/netpoll"
 )
@@ -41,7 +42,10 @@ type Config struct {
 	// LogInterval is how often a warning that keeps repeating (refused
 	// connections, slow consumers, protocol violations) is summarised with
 	// a count instead of logged each time. Default 10s.
-	LogInterval Duration `json:"log_interval"`
+	LogInterval Duration         `json:"log_interval"`
+	AuthLimits  AuthLimitsConfig `json:"auth_limits"` // auth.go
+
+	dynamics []*auth.Dynamic // built by routerConfig, attached by attachRouter
 }
 
 // ListenerConfig is one listening socket.
@@ -61,7 +65,8 @@ type TLSConfig struct {
 
 // RealmConfig is one static realm.
 type RealmConfig struct {
-	Name string `json:"name"`
+	Name string            `json:"name"`
+	Auth *auth.RealmConfig `json:"auth"` // nil: anonymous only (auth.go)
 }
 
 // LimitsConfig bounds what one connection may cost.
@@ -188,12 +193,17 @@ func (c *Config) routerConfig(log *slog.Logger) (core.Config, error) {
 			ProgressiveChunks:       c.Limits.MaxProgressiveChunks,
 			SessionsPerRealm:        c.Limits.MaxSessionsPerRealm,
 		},
+		Auth: c.authLimits(),
 	}
-	for _, r := range c.Realms {
+	for i, r := range c.Realms {
 		if r.Name == "" {
 			return rc, errors.New("realm without a name")
 		}
-		rc.Realms = append(rc.Realms, core.RealmConfig{Name: r.Name})
+		realm := core.RealmConfig{Name: r.Name}
+		if err := c.realmAuth(i, &realm, r.Auth); err != nil {
+			return rc, err
+		}
+		rc.Realms = append(rc.Realms, realm)
 	}
 	if len(rc.Realms) == 0 && !rc.AutoCreateRealms {
 		return rc, errors.New("no realms configured and auto_create_realms is off: no session could join")

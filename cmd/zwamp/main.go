@@ -43,6 +43,7 @@ var usage = `usage:
   zwamp serve [--config FILE] [--listen ADDR]   run the router
   zwamp version                                 print the version
   zwamp bench <mode> [flags]                    load a WAMP router (zwamp bench help)
+  zwamp passwd [--method M] < secret            print a principal's config entry for a secret
 
 WAMP client (common flags --url, --realm, --serializer, --authid, --authmethod,
 --ticket, --secret, --private-key, --timeout, --json; env ZWAMP_URL, ...):
@@ -60,6 +61,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stderr)
 	case "bench":
 		return benchCmd(args[1:], stdout, stderr)
+	case "passwd":
+		return passwd(args[1:], os.Stdin, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "zwamp %s\n", core.Version)
 		return 0
@@ -113,6 +116,10 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	router, err := core.NewRouter(rc)
 	if err != nil {
+		log.Error("invalid configuration", "error", err)
+		return 1
+	}
+	if err := cfg.attachRouter(router); err != nil {
 		log.Error("invalid configuration", "error", err)
 		return 1
 	}

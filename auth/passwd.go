@@ -1,0 +1,144 @@
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/zwamp/zwamp/client"
+)
+
+func randomSalt(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+// HashTicket returns the stored form of a ticket under p (p.Salt empty:
+// a random 16-byte salt).
+func HashTicket(ticket string, p KDFParams) (*HashedSecret, error) {
+	if p.Salt == "" {
+		p.Salt = randomSalt(16)
+	}
+	if err := p.check("ticket"); err != nil {
+		return nil, err
+	}
+	h, err := p.derive(ticket)
+	if err != nil {
+		return nil, err
+	}
+	return &HashedSecret{KDFParams: p, Hash: base64.StdEncoding.EncodeToString(h)}, nil
+}
+
+// SCRAMKeysFor returns the stored form of a wamp-scram password under p
+// (p.Salt empty: a random 16-byte salt).
+func SCRAMKeysFor(password string, p KDFParams) (*SCRAMKeys, error) {
+	if p.Salt == "" {
+		p.Salt = randomSalt(16)
+	}
+	if err := p.check("wamp-scram"); err != nil {
+		return nil, err
+	}
+	salted, err := p.derive(password)
+	if err != nil {
+		return nil, err
+	}
+	stored, server := scramKeysFrom(salted)
+	return &SCRAMKeys{KDFParams: p, StoredKey: base64.StdEncoding.EncodeToString(stored),
+		ServerKey: base64.StdEncoding.EncodeToString(server)}, nil
+}
+
+// CRAKeyFor returns the salted wampcra entry for a secret (random salt).
+func CRAKeyFor(secret string, iterations, keylen int) (*CRAKey, error) {
+	salt := randomSalt(12)
+	k, err := DeriveCRAKey(secret, salt, iterations, keylen)
+	if err != nil {
+		return nil, err
+	}
+	c := &CRAKey{Salt: salt, Iterations: iterations, KeyLen: keylen, Key: k}
+	if err := c.check("wampcra"); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// SCRAMClient answers wamp-scram as a client: it returns the HELLO
+// authextra (a fresh client nonce) and the client.AuthFunc that computes
+// the ClientProof. After the session is established, check the router's
+// verifier with VerifyServer(welcome authextra).
+type SCRAMClient struct {
+	AuthID, Password string
+	nonce            string
+	authMsg          string
+	salted           []byte
+	// MinIterations and MinMemory refuse a challenge with suspiciously
+	// weak parameters (spec: a rogue router could harvest weak hashes).
+	MinPBKDF2Iterations, MinArgon2Memory int
+}
+
+// NewSCRAMClient makes a client for authid and password.
+func NewSCRAMClient(authid, password string) *SCRAMClient {
+	var n [16]byte
+	_, _ = rand.Read(n[:])
+	return &SCRAMClient{AuthID: authid, Password: password, nonce: base64.StdEncoding.EncodeToString(n[:]),
+		MinPBKDF2Iterations: MinPBKDF2Iterations, MinArgon2Memory: MinArgon2Memory}
+}
+
+// AuthExtra is the HELLO authextra.
+func (s *SCRAMClient) AuthExtra() map[string]any {
+	return map[string]any{"nonce": s.nonce, "channel_binding": nil}
+}
+
+// Authenticate is a client.AuthFunc.
+func (s *SCRAMClient) Authenticate(method string, extra map[string]any) (string, map[string]any, error) {
+	if method != MethodSCRAM {
+		return "", nil, fmt.Errorf("auth: SCRAMClient challenged with %q", method)
+	}
+	nonce, _ := extra["nonce"].(string)
+	if !strings.HasPrefix(nonce, s.nonce) || len(nonce) == len(s.nonce) {
+		return "", nil, errors.New("auth: wamp-scram nonce does not extend the client nonce")
+	}
+	p := KDFParams{Salt: fmt.Sprint(extra["salt"]), Iterations: asInt(extra["iterations"], 0), Memory: asInt(extra["memory"], 0)}
+	p.KDF, _ = extra["kdf"].(string)
+	if (p.KDF == KDFPBKDF2 && p.Iterations < s.MinPBKDF2Iterations) || (p.KDF == KDFArgon2id && p.Memory < s.MinArgon2Memory) {
+		return "", nil, errors.New("auth: wamp-scram parameters are too weak")
+	}
+	salted, err := p.derive(s.Password)
+	if err != nil {
+		return "", nil, err
+	}
+	s.salted = salted
+	clientKey := hmacSHA256(salted, []byte("Client Key"))
+	stored := sha256.Sum256(clientKey)
+	s.authMsg = "n=" + scramEscape(s.AuthID) + ",r=" + s.nonce + ",r=" + nonce + ",s=" + p.Salt + ",i=" + fmt.Sprint(p.Iterations) +
+		",c=" + base64.StdEncoding.EncodeToString([]byte("n,,")) + ",r=" + nonce
+	sig := hmacSHA256(stored[:], []byte(s.authMsg))
+	proof := make([]byte, len(sig))
+	subtle.XORBytes(proof, clientKey, sig)
+	return base64.StdEncoding.EncodeToString(proof), map[string]any{"nonce": nonce, "channel_binding": nil, "cbind_data": nil}, nil
+}
+
+// VerifyServer checks WELCOME.Details.authextra.verifier (mutual
+// authentication).
+func (s *SCRAMClient) VerifyServer(welcome map[string]any) bool {
+	ae, _ := welcome["authextra"].(map[string]any)
+	v, _ := ae["verifier"].(string)
+	if s.salted == nil || v == "" {
+		return false
+	}
+	want := base64.StdEncoding.EncodeToString(hmacSHA256(hmacSHA256(s.salted, []byte("Server Key")), []byte(s.authMsg)))
+	return subtle.ConstantTimeCompare([]byte(want), []byte(v)) == 1
+}
+
+// Config fills a client.Config for wamp-scram.
+func (s *SCRAMClient) Config(cfg client.Config) client.Config {
+	cfg.AuthID = s.AuthID
+	cfg.AuthMethods = []string{MethodSCRAM}
+	cfg.AuthExtra = s.AuthExtra()
+	cfg.Authenticate = s.Authenticate
+	return cfg
+}
