@@ -1,0 +1,155 @@
+package interop
+
+import (
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/zwamp/zwamp/auth"
+)
+
+// Principals of the secured daemon the login tests run against. The seeds
+// are fixed test keys (never use them elsewhere).
+var (
+	csSeed  = "0101010101010101010101010101010101010101010101010101010101010101"
+	badSeed = "0202020202020202020202020202020202020202020202020202020202020202"
+)
+
+func seedPub(seed string) string {
+	b, _ := hex.DecodeString(seed)
+	return hex.EncodeToString(ed25519.NewKeyFromSeed(b).Public().(ed25519.PublicKey))
+}
+
+// startSecureDaemon runs the daemon with a config whose realm "secure" has
+// ticket, wampcra (salted) and cryptosign principals, written the way
+// `zwamp passwd` prints them.
+func startSecureDaemon(t *testing.T) *daemon {
+	t.Helper()
+	bin := daemonBinary(t)
+	kdf := auth.KDFParams{KDF: auth.KDFPBKDF2, Iterations: auth.MinPBKDF2Iterations}
+	tk, err := auth.HashTicket("joe-ticket", kdf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cra, err := auth.CRAKeyFor("peter-secret", 1000, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := map[string]any{
+		"listeners": []any{map[string]any{"kind": "universal", "address": addr}},
+		"realms": []any{
+			map[string]any{"name": "realm1"},
+			map[string]any{"name": "secure", "auth": map[string]any{
+				"methods": []string{"ticket", "wampcra", "cryptosign"},
+				"principals": map[string]any{
+					"joe":   map[string]any{"role": "user", "ticket": tk},
+					"peter": map[string]any{"role": "admin", "wampcra": cra},
+					"carol": map[string]any{"role": "signer", "cryptosign": []string{seedPub(csSeed)}},
+				},
+			}},
+		},
+		"auth_limits": map[string]any{"max_failures_per_addr": -1, "max_failures_per_authid": -1},
+	}
+	b, _ := json.Marshal(cfg)
+	path := filepath.Join(t.TempDir(), "zwamp.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := &daemon{addr: addr, exited: make(chan struct{})}
+	d.cmd = exec.Command(bin, "serve", "--config", path)
+	d.cmd.Stdout = &d.log
+	d.cmd.Stderr = &d.log
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		d.waitErr = d.cmd.Wait()
+		close(d.exited)
+	}()
+	if err := d.waitAccepting(20 * time.Second); err != nil {
+		d.kill()
+		t.Fatal(err)
+	}
+	t.Cleanup(d.kill)
+	return d
+}
+
+type loginCase struct {
+	name, method, authid, secret, seed string
+	role                               string // "" = must be refused
+}
+
+var loginCases = []loginCase{
+	{"ticket", "ticket", "joe", "joe-ticket", "", "user"},
+	{"ticket wrong", "ticket", "joe", "nope", "", ""},
+	{"ticket unknown authid", "ticket", "nobody", "joe-ticket", "", ""},
+	{"wampcra salted", "wampcra", "peter", "peter-secret", "", "admin"},
+	{"wampcra wrong", "wampcra", "peter", "nope", "", ""},
+	{"wampcra unknown authid", "wampcra", "nobody", "peter-secret", "", ""},
+	{"cryptosign", "cryptosign", "carol", "", csSeed, "signer"},
+	{"cryptosign no authid", "cryptosign", "", "", csSeed, "signer"},
+	{"cryptosign wrong key", "cryptosign", "carol", "", badSeed, ""},
+}
+
+// TestAuthLogins logs in with Autobahn|Python and autobahn-js, every
+// method they have, right and wrong.
+func TestAuthLogins(t *testing.T) {
+	d := startSecureDaemon(t)
+	clients := []struct {
+		name string
+		need string
+		argv func(c loginCase) []string
+	}{
+		{"autobahn-python", "python", func(c loginCase) []string {
+			return []string{pythonBin, filepath.Join("python", "auth.py"), "--url", d.ws(), "--realm", "secure",
+				"--method", c.method, "--authid", c.authid, "--secret", c.secret, "--seed", c.seed}
+		}},
+		{"autobahn-js", "node", func(c loginCase) []string {
+			return []string{"node", filepath.Join("node", "auth.js"), "--url", d.ws(), "--realm", "secure",
+				"--method", c.method, "--authid", c.authid, "--secret", c.secret, "--seed", c.seed}
+		}},
+	}
+	for _, cl := range clients {
+		t.Run(cl.name, func(t *testing.T) {
+			need(t, cl.need)
+			slot(t)
+			for _, c := range loginCases {
+				t.Run(c.name, func(t *testing.T) {
+					out := startClient(t, cl.name+" "+c.name, cl.argv(c)).next(readyTimeout)
+					if c.role == "" {
+						if out["joined"] != false || out["reason"] != "wamp.error.authentication_failed" {
+							t.Fatalf("want ABORT wamp.error.authentication_failed, got %v", out)
+						}
+						return
+					}
+					det, _ := out["details"].(map[string]any)
+					if out["joined"] != true || det["authrole"] != c.role || det["authmethod"] != c.method ||
+						det["authprovider"] != "static" {
+						t.Fatalf("want joined as %s via %s, got %v", c.role, c.method, out)
+					}
+					if c.authid != "" && det["authid"] != c.authid {
+						t.Fatalf("authid %v, want %s", det["authid"], c.authid)
+					}
+				})
+			}
+		})
+	}
+	// A method the realm does not offer.
+	t.Run("not offered", func(t *testing.T) {
+		need(t, "python")
+		out := startClient(t, "python scram", []string{pythonBin, filepath.Join("python", "auth.py"), "--url", d.ws(),
+			"--realm", "secure", "--method", "anonymous"}).next(readyTimeout)
+		if out["joined"] != false || out["reason"] != "wamp.error.no_auth_method" {
+			t.Fatalf("want ABORT wamp.error.no_auth_method, got %v", out)
+		}
+	})
+}
