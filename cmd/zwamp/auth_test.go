@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/zwamp/zwamp/auth"
+	"github.com/zwamp/zwamp/core"
+)
+
+// TestAuthConfig: the example's secured realms build, and bad auth
+// sections are refused at startup with the field named.
+func TestAuthConfig(t *testing.T) {
+	cfg, err := loadConfig("zwamp.example.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := cfg.routerConfig(nil)
+	if err != nil {
+		t.Fatalf("example auth config: %v", err)
+	}
+	if len(rc.Realms) != 3 || len(rc.Realms[1].Authenticators) != 6 || len(cfg.dynamics) != 1 {
+		t.Fatalf("example realms %+v, dynamics %d", rc.Realms, len(cfg.dynamics))
+	}
+	r, err := core.NewRouter(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.attachRouter(r); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cases := map[string]string{
+		`{"realms": [{"name": "r", "auth": {"methods": ["ticket"], "principals": {"a": {"role": "u", "tikcet": {}}}}}]}`:                                                                       "tikcet",
+		`{"realms": [{"name": "r", "auth": {"methods": ["kerberos"]}}]}`:                                                                                                                       "realms[0].auth.methods[0]",
+		`{"realms": [{"name": "r", "auth": {"methods": ["ticket"], "principals": {"a": {"role": "u", "ticket": {"kdf": "pbkdf2", "salt": "AAAAAAAAAAA=", "iterations": 10, "hash": "x"}}}}}]}`: `realms[0].auth.principals["a"].ticket.iterations`,
+		`{"realms": [{"name": "r", "auth": {"methods": ["ticket"], "authenticator": "x.y", "authenticator_realm": "nope"}}]}`:                                                                  `authenticator_realm "nope"`,
+	}
+	i := 0
+	for body, want := range cases {
+		i++
+		p := filepath.Join(dir, "c"+string(rune('0'+i))+".json")
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := loadConfig(p)
+		if err == nil {
+			var rc core.Config
+			if rc, err = c.routerConfig(nil); err == nil {
+				r, _ := core.NewRouter(rc)
+				err = c.attachRouter(r)
+			}
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want it to name %s", body, err, want)
+		}
+	}
+}
+
+// TestPasswd: `zwamp passwd` prints entries the config accepts, and never
+// the secret.
+func TestPasswd(t *testing.T) {
+	for _, args := range [][]string{
+		{"--method", "ticket", "--kdf", "pbkdf2", "--iterations", "4096"},
+		{"--method", "wampcra"},
+		{"--method", "wamp-scram", "--memory", "8192", "--iterations", "1"},
+	} {
+		var out, errb bytes.Buffer
+		if code := passwd(args, strings.NewReader("s3cr3t-value\n"), &out, &errb); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errb.String())
+		}
+		if strings.Contains(out.String(), "s3cr3t-value") {
+			t.Fatalf("passwd printed the secret: %s", out.String())
+		}
+		var pc auth.PrincipalConfig
+		dec := json.NewDecoder(&out)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&pc); err != nil {
+			t.Fatalf("%v: output does not fit a principal: %v", args, err)
+		}
+		pc.Role = "r"
+		rc := auth.RealmConfig{Methods: []string{args[1]}, Principals: map[string]auth.PrincipalConfig{"a": pc}}
+		if _, err := rc.Build("x", "r", 0); err != nil {
+			t.Fatalf("%v: printed entry refused: %v", args, err)
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := passwd([]string{"--method", "wamp-scram", "--kdf", "pbkdf2", "--iterations", "100"}, strings.NewReader("x\n"), &out, &errb); code == 0 {
+		t.Fatal("weak iterations accepted")
+	}
+}
