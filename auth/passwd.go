@@ -75,6 +75,7 @@ type SCRAMClient struct {
 	nonce            string
 	authMsg          string
 	salted           []byte
+	params           KDFParams
 	// MinIterations and MinMemory refuse a challenge with suspiciously
 	// weak parameters (spec: a rogue router could harvest weak hashes).
 	MinPBKDF2Iterations, MinArgon2Memory int
@@ -86,6 +87,14 @@ func NewSCRAMClient(authid, password string) *SCRAMClient {
 	_, _ = rand.Read(n[:])
 	return &SCRAMClient{AuthID: authid, Password: password, nonce: base64.StdEncoding.EncodeToString(n[:]),
 		MinPBKDF2Iterations: MinPBKDF2Iterations, MinArgon2Memory: MinArgon2Memory}
+}
+
+// Renew draws a new client nonce for the next login, keeping the cached
+// salted password.
+func (s *SCRAMClient) Renew() {
+	var n [16]byte
+	_, _ = rand.Read(n[:])
+	s.nonce = base64.StdEncoding.EncodeToString(n[:])
 }
 
 // AuthExtra is the HELLO authextra.
@@ -107,11 +116,16 @@ func (s *SCRAMClient) Authenticate(method string, extra map[string]any) (string,
 	if (p.KDF == KDFPBKDF2 && p.Iterations < s.MinPBKDF2Iterations) || (p.KDF == KDFArgon2id && p.Memory < s.MinArgon2Memory) {
 		return "", nil, errors.New("auth: wamp-scram parameters are too weak")
 	}
-	salted, err := p.derive(s.Password)
-	if err != nil {
-		return "", nil, err
+	// The client may cache the salted password (spec: SCRAM algorithms);
+	// a reconnect with the same parameters skips the KDF.
+	salted := s.salted
+	if salted == nil || s.params != p {
+		var err error
+		if salted, err = p.derive(s.Password); err != nil {
+			return "", nil, err
+		}
+		s.salted, s.params = salted, p
 	}
-	s.salted = salted
 	clientKey := hmacSHA256(salted, []byte("Client Key"))
 	stored := sha256.Sum256(clientKey)
 	s.authMsg = "n=" + scramEscape(s.AuthID) + ",r=" + s.nonce + ",r=" + nonce + ",s=" + p.Salt + ",i=" + fmt.Sprint(p.Iterations) +
