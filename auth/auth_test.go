@@ -79,7 +79,7 @@ func start(t testing.TB, lim core.AuthLimits, extra map[string]*auth.RealmConfig
 	}
 	cc := core.Config{Auth: lim, Realms: []core.RealmConfig{{Name: "realm1"}}}
 	for name, ac := range cfgs {
-		b, err := ac.Build("realms."+name+".auth", name, 5*time.Second)
+		b, err := ac.Build("realms."+name+".auth", name, 5*time.Second, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -449,7 +449,7 @@ func TestConfigErrors(t *testing.T) {
 			Cryptosign: []string{"abcd"}}}}, `x.principals["a"].cryptosign[0]`},
 	}
 	for _, c := range cases {
-		_, err := c.cfg.Build("x", "r", time.Second)
+		_, err := c.cfg.Build("x", "r", time.Second, nil)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: error %v, want it to name %s", c.cfg, err, c.want)
 		}

@@ -20,7 +20,7 @@ import (
 // client caches its salted password, as the spec allows).
 func BenchmarkLogin(b *testing.B) {
 	b.ReportAllocs()
-	bts, err := secureConfig(b).Build("x", "secure", 10*time.Second)
+	bts, err := secureConfig(b).Build("x", "secure", 10*time.Second, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

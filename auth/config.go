@@ -1,7 +1,9 @@
 package auth
 
 import (
+	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/zwamp/zwamp/core"
@@ -48,6 +50,7 @@ type PrincipalConfig struct {
 	WampCRA    *CRAKey        `json:"wampcra"`
 	Cryptosign []string       `json:"cryptosign"`
 	SCRAM      *SCRAMKeys     `json:"wamp-scram"`
+	TLS        *TLSPrincipal  `json:"tls"`
 }
 
 // Built is what Build returns: the realm's authenticators and, when a
@@ -58,8 +61,9 @@ type Built struct {
 }
 
 // Build validates c (errors name the field under prefix, e.g.
-// "realms[0].auth") and makes the realm's authenticators.
-func (c *RealmConfig) Build(prefix, realm string, timeout time.Duration) (*Built, error) {
+// "realms[0].auth") and makes the realm's authenticators. cookies is the
+// daemon's cookie store, required when methods lists "cookie".
+func (c *RealmConfig) Build(prefix, realm string, timeout time.Duration, cookies *CookieStore) (*Built, error) {
 	if len(c.Methods) == 0 {
 		return nil, fmt.Errorf("%s.methods: at least one method is required", prefix)
 	}
@@ -73,7 +77,14 @@ func (c *RealmConfig) Build(prefix, realm string, timeout time.Duration) (*Built
 		if pc.Role == "" {
 			return nil, fmt.Errorf("%s.role: missing", f)
 		}
-		p := &Principal{AuthID: id, Role: pc.Role, Extra: pc.AuthExtra, Ticket: pc.Ticket, CRA: pc.WampCRA, SCRAM: pc.SCRAM}
+		p := &Principal{AuthID: id, Role: pc.Role, Extra: pc.AuthExtra, Ticket: pc.Ticket, CRA: pc.WampCRA, SCRAM: pc.SCRAM, TLS: pc.TLS}
+		if pc.TLS != nil {
+			for i, fp := range pc.TLS.Fingerprints {
+				if b, err := hex.DecodeString(strings.ReplaceAll(fp, ":", "")); err != nil || len(b) != 32 {
+					return nil, fmt.Errorf("%s.tls.fingerprints[%d]: want the SHA-256 of the certificate, hex", f, i)
+				}
+			}
+		}
 		if pc.Ticket != nil {
 			if err := pc.Ticket.check(f + ".ticket"); err != nil {
 				return nil, err
@@ -129,11 +140,24 @@ func (c *RealmConfig) Build(prefix, realm string, timeout time.Duration) (*Built
 		o.Source = NewStatic(ps)
 	}
 	seen := map[string]bool{}
+	withCookie := false
+	for i, m := range c.Methods {
+		if m == MethodCookie {
+			if cookies == nil {
+				return nil, fmt.Errorf("%s.methods[%d]: cookie needs a WebSocket listener with \"cookie\" set", prefix, i)
+			}
+			withCookie = true
+		}
+	}
 	for i, m := range c.Methods {
 		if seen[m] {
 			return nil, fmt.Errorf("%s.methods[%d]: %q listed twice", prefix, i, m)
 		}
 		seen[m] = true
+		if m == MethodCookie {
+			b.Authenticators = append(b.Authenticators, &Cookie{Store: cookies})
+			continue
+		}
 		if m == MethodAnonymous {
 			role := c.AnonymousRole
 			if role == "" {
@@ -144,7 +168,10 @@ func (c *RealmConfig) Build(prefix, realm string, timeout time.Duration) (*Built
 		}
 		a, err := New(m, o)
 		if err != nil {
-			return nil, fmt.Errorf("%s.methods[%d]: unknown method %q (known: anonymous, ticket, wampcra, cryptosign, wamp-scram)", prefix, i, m)
+			return nil, fmt.Errorf("%s.methods[%d]: unknown method %q (known: anonymous, ticket, wampcra, cryptosign, wamp-scram, tls, cookie)", prefix, i, m)
+		}
+		if ch, ok := a.(core.Challenger); ok && withCookie {
+			a = &cookieBinder{Challenger: ch, store: cookies}
 		}
 		b.Authenticators = append(b.Authenticators, a)
 	}

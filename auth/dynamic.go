@@ -106,6 +106,9 @@ func (d *Dynamic) Lookup(ctx context.Context, q *Query) (*Principal, error) {
 	if q.Method == MethodTicket {
 		details["ticket"] = q.Ticket
 	}
+	if q.CertFingerprint != "" {
+		details["transport"].(map[string]any)["client_cert"] = map[string]any{"cn": h.AuthID, "sha256": q.CertFingerprint}
+	}
 	res, err := c.Call(ctx, d.Procedure, []any{h.Realm, h.AuthID, details}, nil, nil)
 	if err != nil {
 		var we *client.Error
@@ -169,7 +172,7 @@ func principalFromResult(v any, q *Query) (*Principal, error) {
 	}
 	// The procedure answered for this ticket; the other methods still check
 	// the secret or key it returned.
-	p.Vouched = q.Method == MethodTicket
+	p.Vouched = q.Method == MethodTicket || q.Method == MethodTLS
 	return p, nil
 }
 

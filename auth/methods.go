@@ -84,6 +84,8 @@ func New(method string, o Options) (core.Authenticator, error) {
 		return &Cryptosign{o: o}, nil
 	case MethodSCRAM:
 		return &SCRAM{o: o}, nil
+	case MethodTLS:
+		return &TLSCert{o: o}, nil
 	}
 	return nil, &unknownMethodError{method}
 }
@@ -432,4 +434,6 @@ var (
 	_ core.Challenger = (*WampCRA)(nil)
 	_ core.Challenger = (*Cryptosign)(nil)
 	_ core.Challenger = (*SCRAM)(nil)
+	_ core.Challenger = (*TLSCert)(nil)
+	_ core.Optional   = (*Cookie)(nil)
 )

@@ -21,6 +21,7 @@ type Principal struct {
 	CRA        *CRAKey
 	Cryptosign []ed25519.PublicKey
 	SCRAM      *SCRAMKeys
+	TLS        *TLSPrincipal
 
 	// Vouched is set by a dynamic authenticator that checked the secret
 	// itself (ticket: Crossbar passes the ticket to the procedure).
@@ -36,6 +37,9 @@ type Query struct {
 	Ticket string
 	// Pubkey is the HELLO's cryptosign public key, hex.
 	Pubkey string
+	// CertFingerprint is the SHA-256 (hex) of the verified TLS client
+	// certificate (tls method; Hello.AuthID is then its common name).
+	CertFingerprint string
 }
 
 // ErrUnknown is returned by a Source for an authid it does not know.

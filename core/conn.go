@@ -242,11 +242,21 @@ func (c *Conn) handleHello(b *Batch, m *codec.Message) {
 		c.close()
 		return
 	}
-	if a, ok := realm.pickAuthenticator(d.AuthMethods).(Challenger); ok {
-		c.beginChallenge(b, realm, a, m)
+	a, h := realm.pickAuthenticator(c, d)
+	if ch, ok := a.(Challenger); ok {
+		c.beginChallenge(b, realm, ch, m, h)
 		return
 	}
-	id, err := realm.authenticate(b, c, m)
+	var id Identity
+	var err *AuthError
+	switch {
+	case a != nil:
+		id, err = a.Authenticate(h)
+	case len(realm.authenticators) > 0:
+		err = &AuthError{ErrNoAuthMethod, "no acceptable authmethod offered"}
+	default:
+		id, err = realm.authenticate(b, c, m)
+	}
 	if err != nil {
 		c.sendAbort(b, err.URI, err.Message)
 		c.close()

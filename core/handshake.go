@@ -296,17 +296,35 @@ type handshake struct {
 	done     atomic.Bool
 }
 
+// Optional is implemented by an Authenticator that applies to some HELLOs
+// only (the cookie method: only when the connection's cookie is logged
+// in). Core skips it when Applies is false and tries the client's next
+// authmethod. Applies runs on the driver goroutine: it must be cheap.
+type Optional interface {
+	Applies(h *Hello) bool
+}
+
 // pickAuthenticator returns the realm's authenticator for the first of the
-// client's authmethods it supports, or nil.
-func (r *Realm) pickAuthenticator(methods [][]byte) Authenticator {
-	for _, mm := range methods {
+// client's authmethods it supports (and that applies), with the Hello it
+// was given; nil when there is none.
+func (r *Realm) pickAuthenticator(c *Conn, d *codec.Details) (Authenticator, *Hello) {
+	var h *Hello
+	for _, mm := range d.AuthMethods {
 		for _, a := range r.authenticators {
-			if a.Method() == string(mm) {
-				return a
+			if a.Method() != string(mm) {
+				continue
 			}
+			if h == nil {
+				hh := newHello(r, c, d)
+				h = &hh
+			}
+			if o, ok := a.(Optional); ok && !o.Applies(h) {
+				continue
+			}
+			return a, h
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // newHello copies what authenticators see of a HELLO out of the read buffer.
@@ -325,12 +343,11 @@ func newHello(realm *Realm, c *Conn, d *codec.Details) Hello {
 // beginChallenge starts an asynchronous handshake with a: it checks the
 // failure windows and pending bounds here on the driver goroutine (cheap),
 // then hands Begin to the worker pool. Called with c.mu held.
-func (c *Conn) beginChallenge(b *Batch, realm *Realm, a Challenger, m *codec.Message) {
+func (c *Conn) beginChallenge(b *Batch, realm *Realm, a Challenger, m *codec.Message, h *Hello) {
 	as := c.r.auth()
 	d := &m.Details
-	h := newHello(realm, c, d)
 	h.Session = b.globalID()
-	hs := &handshake{realm: realm, auth: a, hello: h, roles: d.Roles, features: d.Features,
+	hs := &handshake{realm: realm, auth: a, hello: *h, roles: d.Roles, features: d.Features,
 		addr: sourceAddr(&h.Transport)}
 	if h.AuthID != "" {
 		hs.key = authKey(realm.name, h.AuthID)

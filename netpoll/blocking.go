@@ -38,6 +38,9 @@ func (s *Server) serveBlocking(nc net.Conn, spec *listenerSpec) {
 	}
 	c := newConn(s, spec, nc.RemoteAddr())
 	c.ipHeld.Store(s.cfg.MaxConnsPerIP > 0)
+	if tc, ok := bc.(*tls.Conn); ok {
+		c.auth = tlsAuth(tc.ConnectionState())
+	}
 	w := &blockingWriter{nc: bc, c: c}
 	w.cond = sync.NewCond(&w.mu)
 	c.io = w

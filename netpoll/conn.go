@@ -82,6 +82,7 @@ type conn struct {
 	isWS     bool
 	peerMax  int // RawSocket: the largest message the peer accepts
 	protocol string
+	auth     map[string]any // transport-level authentication (transportauth.go)
 
 	lastRead atomic.Int64 // clock of the last input
 	pingedAt atomic.Int64 // clock when a keepalive ping went out, 0 if none pending
@@ -231,7 +232,16 @@ func (c *conn) feedHTTP(data []byte) (int, bool) {
 	}
 	f, _ := codec.ParseFormat(string(proto[len("wamp.2."):]))
 	was := c.lockOut()
-	c.out = req.AppendAccept(c.out, proto)
+	var setCookie string
+	if c.spec.Cookies != nil {
+		var id string
+		id, setCookie = c.spec.Cookies.Cookie(req.Cookie, c.spec.TLS != nil)
+		if c.auth == nil {
+			c.auth = map[string]any{}
+		}
+		c.auth[AuthCookie] = id
+	}
+	c.out = req.AppendAcceptCookie(c.out, proto, setCookie)
 	c.unlockOut(was)
 	c.httpHS.Release()
 	c.httpHS = nil
@@ -542,7 +552,7 @@ func (c *conn) Info() core.TransportInfo {
 	if c.isWS {
 		kind = "websocket"
 	}
-	return core.TransportInfo{Kind: kind, Protocol: c.protocol, RemoteAddr: c.addr.String()}
+	return core.TransportInfo{Kind: kind, Protocol: c.protocol, RemoteAddr: c.addr.String(), Auth: c.auth}
 }
 
 // closed runs once when the socket is gone: detach the session and free

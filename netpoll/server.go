@@ -61,8 +61,14 @@ type Listener struct {
 	// Path restricts WebSocket upgrades to this request path; empty
 	// accepts any path.
 	Path string
-	// TLS, when set, serves TLS (crypto/tls) on this listener.
+	// TLS, when set, serves TLS (crypto/tls) on this listener. With
+	// ClientCAs and ClientAuth set, a verified client certificate reaches
+	// the authenticators (transportauth.go).
 	TLS *tls.Config
+	// Cookies, when set, gives every WebSocket connection a cookie id
+	// (set on the upgrade answer when the client has none) for the
+	// "cookie" authmethod.
+	Cookies CookieJar
 }
 
 // SlowConsumerPolicy says what happens to a connection whose pending output

@@ -2,16 +2,20 @@ package main
 
 import (
 	"bufio"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/zwamp/zwamp/auth"
 	"github.com/zwamp/zwamp/core"
+	"github.com/zwamp/zwamp/netpoll"
 )
 
 // AuthLimitsConfig is the top-level "auth_limits" section: what
@@ -45,7 +49,7 @@ func (c *Config) realmAuth(i int, rc *core.RealmConfig, a *auth.RealmConfig) err
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	b, err := a.Build(fmt.Sprintf("realms[%d].auth", i), rc.Name, timeout)
+	b, err := a.Build(fmt.Sprintf("realms[%d].auth", i), rc.Name, timeout, c.cookieStore())
 	if err != nil {
 		return err
 	}
@@ -64,6 +68,53 @@ func (c *Config) attachRouter(r *core.Router) error {
 			return fmt.Errorf("dynamic authenticator %s: authenticator_realm %q is not configured", d.Procedure, d.Realm)
 		}
 		d.SetRouter(r)
+	}
+	return nil
+}
+
+// CookieConfig is a WebSocket listener's "cookie" section: connections get
+// a login cookie for the "cookie" authmethod. Every listener shares one
+// in-memory store, configured by the first listener that has the section.
+type CookieConfig struct {
+	Name       string   `json:"name"`        // default "cbtid"
+	MaxAge     Duration `json:"max_age"`     // default 24h
+	MaxEntries int      `json:"max_entries"` // default 100000
+}
+
+// cookieStore returns the daemon's cookie store, nil when no listener has
+// cookies.
+func (c *Config) cookieStore() *auth.CookieStore {
+	if c.cookies != nil {
+		return c.cookies
+	}
+	for _, l := range c.Listeners {
+		if l.Cookie != nil {
+			c.cookies = &auth.CookieStore{Name: l.Cookie.Name, MaxAge: time.Duration(l.Cookie.MaxAge), MaxEntries: l.Cookie.MaxEntries}
+			return c.cookies
+		}
+	}
+	return nil
+}
+
+// listenerAuth sets listener i's cookie jar and TLS client CA.
+func (c *Config) listenerAuth(i int, nl *netpoll.Listener, l *ListenerConfig) error {
+	if l.Cookie != nil {
+		if nl.Kind == netpoll.RawSocket {
+			return fmt.Errorf("listeners[%d].cookie: cookies need WebSocket (kind websocket or universal)", i)
+		}
+		nl.Cookies = c.cookieStore()
+	}
+	if l.TLS != nil && l.TLS.ClientCA != "" {
+		pem, err := os.ReadFile(l.TLS.ClientCA)
+		if err != nil {
+			return fmt.Errorf("listeners[%d].tls.client_ca: %w", i, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("listeners[%d].tls.client_ca: no PEM certificate in %s", i, l.TLS.ClientCA)
+		}
+		nl.TLS.ClientCAs = pool
+		nl.TLS.ClientAuth = tls.VerifyClientCertIfGiven
 	}
 	return nil
 }

@@ -84,7 +84,7 @@ func TestPasswd(t *testing.T) {
 		}
 		pc.Role = "r"
 		rc := auth.RealmConfig{Methods: []string{args[1]}, Principals: map[string]auth.PrincipalConfig{"a": pc}}
-		if _, err := rc.Build("x", "r", 0); err != nil {
+		if _, err := rc.Build("x", "r", 0, nil); err != nil {
 			t.Fatalf("%v: printed entry refused: %v", args, err)
 		}
 	}

@@ -45,7 +45,8 @@ type Config struct {
 	LogInterval Duration         `json:"log_interval"`
 	AuthLimits  AuthLimitsConfig `json:"auth_limits"` // auth.go
 
-	dynamics []*auth.Dynamic // built by routerConfig, attached by attachRouter
+	dynamics []*auth.Dynamic   // built by routerConfig, attached by attachRouter
+	cookies  *auth.CookieStore // see cookieStore (auth.go)
 }
 
 // ListenerConfig is one listening socket.
@@ -55,12 +56,17 @@ type ListenerConfig struct {
 	Address string     `json:"address"` // host:port, or socket path for unix
 	Path    string     `json:"path"`    // WebSocket path; empty = any
 	TLS     *TLSConfig `json:"tls"`
+	// Cookie gives WebSocket connections a login cookie (auth.go).
+	Cookie *CookieConfig `json:"cookie"`
 }
 
 // TLSConfig names a certificate and key in PEM files.
 type TLSConfig struct {
 	Cert string `json:"cert"`
 	Key  string `json:"key"`
+	// ClientCA, a PEM file, makes the listener ask for client certificates
+	// verified against it (the "tls" authmethod; auth.go).
+	ClientCA string `json:"client_ca"`
 }
 
 // RealmConfig is one static realm.
@@ -253,6 +259,9 @@ func (c *Config) serverConfig(log *slog.Logger) (netpoll.Config, error) {
 				return sc, fmt.Errorf("listener %d (%s %s %s): tls cert %s / key %s: %w", i, kind, network, l.Address, l.TLS.Cert, l.TLS.Key, err)
 			}
 			nl.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		}
+		if err := c.listenerAuth(i, &nl, &l); err != nil {
+			return sc, err
 		}
 		sc.Listeners = append(sc.Listeners, nl)
 	}

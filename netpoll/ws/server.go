@@ -70,6 +70,8 @@ type Request struct {
 	Origin []byte
 	// Key is the Sec-WebSocket-Key header: base64 of 16 bytes.
 	Key []byte
+	// Cookie is the first Cookie header, nil if absent.
+	Cookie []byte
 
 	protos  [MaxProtocols][]byte
 	nProtos int
@@ -113,11 +115,21 @@ func IsWAMPProtocol(p []byte) bool {
 // protocol as the chosen subprotocol (omitted if empty). No extension is
 // ever accepted.
 func (r *Request) AppendAccept(dst, protocol []byte) []byte {
+	return r.AppendAcceptCookie(dst, protocol, "")
+}
+
+// AppendAcceptCookie is AppendAccept with a Set-Cookie header when
+// setCookie is not empty (the caller builds a valid cookie value).
+func (r *Request) AppendAcceptCookie(dst, protocol []byte, setCookie string) []byte {
 	dst = append(dst, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
 	dst = AppendAcceptKey(dst, r.Key)
 	if len(protocol) > 0 {
 		dst = append(dst, "\r\nSec-WebSocket-Protocol: "...)
 		dst = append(dst, protocol...)
+	}
+	if setCookie != "" {
+		dst = append(dst, "\r\nSet-Cookie: "...)
+		dst = append(dst, setCookie...)
 	}
 	return append(dst, "\r\n\r\n"...)
 }
@@ -262,6 +274,10 @@ func (r *Request) parse(block []byte) *HTTPError {
 				}
 				r.protos[r.nProtos] = p[:len(p):len(p)]
 				r.nProtos++
+			}
+		case equalFold(name, "cookie"):
+			if r.Cookie == nil {
+				r.Cookie = value[:len(value):len(value)]
 			}
 		case equalFold(name, "origin"):
 			if r.Origin != nil {
