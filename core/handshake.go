@@ -134,9 +134,10 @@ func (r *Router) AuthStats() AuthStats {
 
 // authState is the router's authentication machinery, started on first use.
 type authState struct {
-	lim   AuthLimits
-	jobs  chan func()
-	stats authStats
+	lim     AuthLimits
+	jobs    chan func()
+	running atomic.Int32 // workers started and not yet exited
+	stats   authStats
 
 	mu        sync.Mutex // leaf lock: pending counts and failure windows
 	pending   int
@@ -159,30 +160,57 @@ const maxTracked = 1 << 16
 func (r *Router) auth() *authState {
 	r.authOnce.Do(func() {
 		lim := r.cfg.Auth.withDefaults()
-		a := &authState{lim: lim, jobs: make(chan func(), lim.Queue),
+		r.authSt = &authState{lim: lim, jobs: make(chan func(), lim.Queue),
 			perAddr: map[string]int{}, failAddr: map[string]*failWindow{}, failAuth: map[string]*failWindow{}}
-		for i := 0; i < lim.Workers; i++ {
-			go a.work()
-		}
-		r.authSt = a
 	})
 	return r.authSt
 }
 
-func (a *authState) work() {
-	for job := range a.jobs {
-		job()
-	}
-}
-
-// submit queues job for a worker without blocking; false when the queue is
-// full.
+// submit queues job without blocking (false when the queue is full) and
+// makes sure a worker will run it. Workers are started on demand, up to
+// lim.Workers, and exit when the queue is empty, so an idle router (or a
+// test's) keeps no goroutines.
 func (a *authState) submit(job func()) bool {
 	select {
 	case a.jobs <- job:
-		return true
 	default:
 		return false
+	}
+	for {
+		n := a.running.Load()
+		if n >= int32(a.lim.Workers) {
+			return true
+		}
+		if a.running.CompareAndSwap(n, n+1) {
+			go a.work()
+			return true
+		}
+	}
+}
+
+func (a *authState) work() {
+	for {
+		select {
+		case job := <-a.jobs:
+			job()
+			continue
+		default:
+		}
+		a.running.Add(-1)
+		// A job queued after the empty check above may have seen a full
+		// pool and started nobody: take it over if there is room.
+		for {
+			if len(a.jobs) == 0 {
+				return
+			}
+			n := a.running.Load()
+			if n >= int32(a.lim.Workers) {
+				return
+			}
+			if a.running.CompareAndSwap(n, n+1) {
+				break
+			}
+		}
 	}
 }
 
@@ -460,6 +488,13 @@ func (c *Conn) refuse(b *Batch, hs *handshake, err *AuthError) {
 func (c *Conn) admit(b *Batch, hs *handshake, id Identity) {
 	c.r.authSt.stats.successes.Add(1)
 	c.endHandshake(hs)
+	if c.r.closing.Load() {
+		// Router.Shutdown has said GOODBYE to the sessions it found; one
+		// admitted now would be missed.
+		c.sendAbort(b, CloseSystemShutdown, "the router is shutting down")
+		c.close()
+		return
+	}
 	c.open(b, hs.realm, id, hs.roles, hs.features, hs.hello.Session)
 }
 

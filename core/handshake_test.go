@@ -246,3 +246,31 @@ func TestPendingBound(t *testing.T) {
 	helloAuth(q, "fast", "test")
 	q.expect(codec.WELCOME)
 }
+
+// TestWorkerPoolDrains: with one worker busy, queued handshakes wait and
+// all complete once it is free (workers are started on demand and exit
+// when the queue is empty; none may be left behind with work queued).
+func TestWorkerPoolDrains(t *testing.T) {
+	a := &testChallenger{beginGate: make(chan struct{})}
+	r := authRouter(t, a, core.AuthLimits{Workers: 1})
+	var ps []*peer
+	for i := 0; i < 3; i++ {
+		p := connect(t, r, codec.JSON)
+		helloAuth(p, "fast", "test")
+		ps = append(ps, p)
+	}
+	waitFor(t, "first begin", func() bool { return a.begins.Load() == 1 })
+	time.Sleep(20 * time.Millisecond)
+	must(t, a.begins.Load() == 1, "%d begins with one worker", a.begins.Load())
+	close(a.beginGate)
+	for _, p := range ps {
+		p.expect(codec.WELCOME)
+	}
+	// Later logins start a worker again.
+	for i := 0; i < 3; i++ {
+		time.Sleep(10 * time.Millisecond)
+		q := connect(t, r, codec.JSON)
+		helloAuth(q, "fast", "test")
+		q.expect(codec.WELCOME)
+	}
+}
