@@ -23,7 +23,7 @@ func TestAuthConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("example auth config: %v", err)
 	}
-	if len(rc.Realms) != 3 || len(rc.Realms[1].Authenticators) != 6 || len(cfg.dynamics) != 1 {
+	if len(rc.Realms) != 3 || len(rc.Realms[1].Authenticators) != 8 || len(cfg.dynamics) != 1 {
 		t.Fatalf("example realms %+v, dynamics %d", rc.Realms, len(cfg.dynamics))
 	}
 	r, err := core.NewRouter(rc)
@@ -36,6 +36,7 @@ func TestAuthConfig(t *testing.T) {
 	dir := t.TempDir()
 	cases := map[string]string{
 		`{"realms": [{"name": "r", "auth": {"methods": ["ticket"], "principals": {"a": {"role": "u", "tikcet": {}}}}}]}`:                                                                       "tikcet",
+		`{"realms": [{"name": "r", "auth": {"methods": ["ticket", "cookie"]}}]}`:                                                                                                               "realms[0].auth.methods[1]: cookie needs",
 		`{"realms": [{"name": "r", "auth": {"methods": ["kerberos"]}}]}`:                                                                                                                       "realms[0].auth.methods[0]",
 		`{"realms": [{"name": "r", "auth": {"methods": ["ticket"], "principals": {"a": {"role": "u", "ticket": {"kdf": "pbkdf2", "salt": "AAAAAAAAAAA=", "iterations": 10, "hash": "x"}}}}}]}`: `realms[0].auth.principals["a"].ticket.iterations`,
 		`{"realms": [{"name": "r", "auth": {"methods": ["ticket"], "authenticator": "x.y", "authenticator_realm": "nope"}}]}`:                                                                  `authenticator_realm "nope"`,
