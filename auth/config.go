@@ -34,7 +34,7 @@ type RealmConfig struct {
 	AuthenticatorRealm string                     `json:"authenticator_realm"`
 	Principals         map[string]PrincipalConfig `json:"principals"`
 	// MockSCRAM are the KDF parameters shown to unknown authids in
-	// wamp-scram; default: those of the first wamp-scram principal, else
+	// wamp-scram; default: those of one of the wamp-scram principals, else
 	// argon2id13 with 3 iterations and 64 MiB.
 	MockSCRAM *KDFParams `json:"mock_scram"`
 	// TrustedRole is the role of in-process sessions (method
@@ -68,7 +68,8 @@ func (c *RealmConfig) Build(prefix, realm string, timeout time.Duration, cookies
 		return nil, fmt.Errorf("%s.methods: at least one method is required", prefix)
 	}
 	var ps []*Principal
-	var firstSCRAM *KDFParams
+	var firstSCRAM, firstTicket *KDFParams
+	var firstCRA *CRAKey
 	for id, pc := range c.Principals {
 		f := fmt.Sprintf("%s.principals[%q]", prefix, id)
 		if id == "" {
@@ -89,10 +90,17 @@ func (c *RealmConfig) Build(prefix, realm string, timeout time.Duration, cookies
 			if err := pc.Ticket.check(f + ".ticket"); err != nil {
 				return nil, err
 			}
+			if firstTicket == nil {
+				k := pc.Ticket.KDFParams
+				firstTicket = &k
+			}
 		}
 		if pc.WampCRA != nil {
 			if err := pc.WampCRA.check(f + ".wampcra"); err != nil {
 				return nil, err
+			}
+			if firstCRA == nil && pc.WampCRA.Salt != "" {
+				firstCRA = pc.WampCRA
 			}
 		}
 		if pc.SCRAM != nil {
@@ -124,6 +132,12 @@ func (c *RealmConfig) Build(prefix, realm string, timeout time.Duration, cookies
 		o.MockSCRAM = *c.MockSCRAM
 	case firstSCRAM != nil:
 		o.MockSCRAM = *firstSCRAM
+	}
+	if firstTicket != nil {
+		o.MockTicket = *firstTicket
+	}
+	if firstCRA != nil {
+		o.MockCRAIterations, o.MockCRAKeyLen = firstCRA.Iterations, firstCRA.KeyLen
 	}
 	b := &Built{}
 	if c.Authenticator != "" {

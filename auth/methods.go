@@ -41,6 +41,14 @@ type Options struct {
 	// should look like the real principals' (default argon2id13, 3
 	// iterations, 64 MiB).
 	MockSCRAM KDFParams
+	// MockTicket is hashed when a ticket's authid is unknown, so that a
+	// miss costs what a hit costs (default pbkdf2, 4096 iterations);
+	// Build uses a ticket principal's parameters.
+	MockTicket KDFParams
+	// MockCRAIterations and MockCRAKeyLen salt the mock wampcra challenge
+	// of an unknown authid (default 1000 and 32; Build uses a
+	// salted principal's).
+	MockCRAIterations, MockCRAKeyLen int
 }
 
 func (o *Options) ctx() (context.Context, context.CancelFunc) {
@@ -58,6 +66,13 @@ func (o *Options) init() {
 	}
 	if o.MockSCRAM.KDF == "" {
 		o.MockSCRAM = KDFParams{KDF: KDFArgon2id, Iterations: 3, Memory: 64 << 10}
+	}
+	if o.MockTicket.KDF == "" {
+		o.MockTicket = KDFParams{KDF: KDFPBKDF2, Iterations: MinPBKDF2Iterations}
+	}
+	o.MockTicket.Salt = base64.StdEncoding.EncodeToString(o.MockKey[:16])
+	if o.MockCRAIterations == 0 {
+		o.MockCRAIterations, o.MockCRAKeyLen = MinCRAIterations, 32
 	}
 }
 
@@ -155,16 +170,13 @@ func (t *Ticket) Begin(h *core.Hello) (*core.Challenge, core.Identity, *core.Aut
 	return &core.Challenge{Extra: map[string]any{}}, core.Identity{}, nil
 }
 
-// dummyTicket makes a lookup miss cost what a hit costs.
-var dummyTicket = &HashedSecret{KDFParams: KDFParams{KDF: KDFPBKDF2, Salt: "AAAAAAAAAAA=", Iterations: MinPBKDF2Iterations},
-	Hash: base64.StdEncoding.EncodeToString(make([]byte, 32))}
-
 // Verify checks the ticket.
 func (t *Ticket) Verify(h *core.Hello, _ *core.Challenge, a *core.Authenticate) (core.Identity, *core.AuthError) {
 	p, err := t.o.lookup(&Query{Method: MethodTicket, Hello: h, Ticket: a.Signature})
 	if err != nil {
 		if err == ErrUnknown {
-			dummyTicket.verify(a.Signature)
+			// A miss costs what a hit costs.
+			_, _ = t.o.MockTicket.derive(a.Signature)
 		}
 		return core.Identity{}, sourceError(err)
 	}
@@ -216,7 +228,7 @@ func (w *WampCRA) Begin(h *core.Hello) (*core.Challenge, core.Identity, *core.Au
 		return nil, core.Identity{}, sourceError(err)
 	default:
 		extra["salt"] = base64.StdEncoding.EncodeToString(w.o.mockSalt(h, 12))
-		extra["iterations"], extra["keylen"] = MinCRAIterations, 32
+		extra["iterations"], extra["keylen"] = w.o.MockCRAIterations, w.o.MockCRAKeyLen
 	}
 	var nonce [16]byte
 	_, _ = rand.Read(nonce[:])
