@@ -86,22 +86,23 @@ func startSecureDaemon(t *testing.T) *daemon {
 type loginCase struct {
 	name, method, authid, secret, seed string
 	role                               string // "" = must be refused
+	noWampy                            bool   // wampy sends authmethods only with an authid
 }
 
 var loginCases = []loginCase{
-	{"ticket", "ticket", "joe", "joe-ticket", "", "user"},
-	{"ticket wrong", "ticket", "joe", "nope", "", ""},
-	{"ticket unknown authid", "ticket", "nobody", "joe-ticket", "", ""},
-	{"wampcra salted", "wampcra", "peter", "peter-secret", "", "admin"},
-	{"wampcra wrong", "wampcra", "peter", "nope", "", ""},
-	{"wampcra unknown authid", "wampcra", "nobody", "peter-secret", "", ""},
-	{"cryptosign", "cryptosign", "carol", "", csSeed, "signer"},
-	{"cryptosign no authid", "cryptosign", "", "", csSeed, "signer"},
-	{"cryptosign wrong key", "cryptosign", "carol", "", badSeed, ""},
+	{"ticket", "ticket", "joe", "joe-ticket", "", "user", false},
+	{"ticket wrong", "ticket", "joe", "nope", "", "", false},
+	{"ticket unknown authid", "ticket", "nobody", "joe-ticket", "", "", false},
+	{"wampcra salted", "wampcra", "peter", "peter-secret", "", "admin", false},
+	{"wampcra wrong", "wampcra", "peter", "nope", "", "", false},
+	{"wampcra unknown authid", "wampcra", "nobody", "peter-secret", "", "", false},
+	{"cryptosign", "cryptosign", "carol", "", csSeed, "signer", false},
+	{"cryptosign no authid", "cryptosign", "", "", csSeed, "signer", true},
+	{"cryptosign wrong key", "cryptosign", "carol", "", badSeed, "", false},
 }
 
-// TestAuthLogins logs in with Autobahn|Python and autobahn-js, every
-// method they have, right and wrong.
+// TestAuthLogins logs in with Autobahn|Python, autobahn-js and wampy,
+// every method they have, right and wrong.
 func TestAuthLogins(t *testing.T) {
 	d := startSecureDaemon(t)
 	clients := []struct {
@@ -117,12 +118,19 @@ func TestAuthLogins(t *testing.T) {
 			return []string{"node", filepath.Join("node", "auth.js"), "--url", d.ws(), "--realm", "secure",
 				"--method", c.method, "--authid", c.authid, "--secret", c.secret, "--seed", c.seed}
 		}},
+		{"wampy", "node", func(c loginCase) []string {
+			return []string{"node", filepath.Join("node", "auth.js"), "--lib", "wampy", "--url", d.ws(), "--realm", "secure",
+				"--method", c.method, "--authid", c.authid, "--secret", c.secret, "--seed", c.seed}
+		}},
 	}
 	for _, cl := range clients {
 		t.Run(cl.name, func(t *testing.T) {
 			need(t, cl.need)
 			slot(t)
 			for _, c := range loginCases {
+				if c.noWampy && cl.name == "wampy" {
+					continue
+				}
 				t.Run(c.name, func(t *testing.T) {
 					out := startClient(t, cl.name+" "+c.name, cl.argv(c)).next(readyTimeout)
 					if c.role == "" {
