@@ -90,10 +90,20 @@ func cookieValue(h, name string) string {
 	return ""
 }
 
-// bind remembers id for realm.
+// bind remembers id for realm. A wamp-scram verifier belongs to the
+// login that produced it and is not replayed to cookie logins.
 func (s *CookieStore) bind(cookie, realm string, id core.Identity) {
 	if cookie == "" {
 		return
+	}
+	if _, ok := id.AuthExtra["verifier"]; ok && id.AuthMethod == MethodSCRAM {
+		extra := make(map[string]any, len(id.AuthExtra))
+		for k, v := range id.AuthExtra {
+			if k != "verifier" {
+				extra[k] = v
+			}
+		}
+		id.AuthExtra = extra
 	}
 	now := time.Now()
 	max := s.MaxEntries
