@@ -2,7 +2,9 @@ package auth_test
 
 import (
 	"context"
+	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,7 +23,15 @@ import (
 //	go test -run XXX -bench PubSubUnderLogins -benchtime 1x ./auth/
 func BenchmarkPubSubUnderLogins(b *testing.B) {
 	// All logins come from 127.0.0.1: lift the per-address bounds.
-	tr := start(b, core.AuthLimits{MaxFailuresPerAddr: -1, MaxFailuresPerAuthID: -1, MaxPendingPerAddr: 1 << 20}, nil)
+	// ZWAMP_AUTH_WORKERS sets the pool size (default GOMAXPROCS-1, at least 1).
+	workers, _ := strconv.Atoi(os.Getenv("ZWAMP_AUTH_WORKERS"))
+	tr := start(b, core.AuthLimits{MaxFailuresPerAddr: -1, MaxFailuresPerAuthID: -1, MaxPendingPerAddr: 1 << 20, Workers: workers}, nil)
+	// ZWAMP_LOGIN=alice logs in with alice's pbkdf2 ticket instead of bob's
+	// argon2id one.
+	who, ticket := "bob", "bob-ticket"
+	if os.Getenv("ZWAMP_LOGIN") == "alice" {
+		who, ticket = "alice", "alice-ticket"
+	}
 	sub, err := tr.connect(b, client.Config{Realm: "realm1"})
 	if err != nil {
 		b.Fatal(err)
@@ -104,8 +114,8 @@ func BenchmarkPubSubUnderLogins(b *testing.B) {
 					defer func() { <-sem }()
 					ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 					defer cancel()
-					c, err := client.Connect(ctx, tr.url, client.Config{Realm: "secure", AuthID: "bob",
-						AuthMethods: []string{"ticket"}, Authenticate: client.TicketAuth("bob-ticket")})
+					c, err := client.Connect(ctx, tr.url, client.Config{Realm: "secure", AuthID: who,
+						AuthMethods: []string{"ticket"}, Authenticate: client.TicketAuth(ticket)})
 					if err != nil {
 						failures.Add(1)
 						return

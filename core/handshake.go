@@ -66,7 +66,10 @@ type AuthLimits struct {
 	// to the worker pool (default 10 s). On expiry: ABORT
 	// wamp.error.authentication_failed, counted as a timeout.
 	HandshakeTimeout time.Duration
-	// Workers is the size of the worker pool (default GOMAXPROCS).
+	// Workers is the size of the worker pool (default GOMAXPROCS-1, at
+	// least 1: a core is left to the pollers, so a burst of logins slows
+	// logins, not established sessions' messages; measured in
+	// bench/README.md).
 	Workers int
 	// Queue bounds the jobs waiting for a worker (default 1024); past
 	// it a HELLO is refused and counted as busy.
@@ -89,7 +92,7 @@ func (l AuthLimits) withDefaults() AuthLimits {
 		l.HandshakeTimeout = 10 * time.Second
 	}
 	if l.Workers <= 0 {
-		l.Workers = runtime.GOMAXPROCS(0)
+		l.Workers = max(1, runtime.GOMAXPROCS(0)-1)
 	}
 	if l.Queue <= 0 {
 		l.Queue = 1024

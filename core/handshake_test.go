@@ -226,7 +226,7 @@ func TestFailureRateLimitPerAuthID(t *testing.T) {
 
 func TestPendingBound(t *testing.T) {
 	a := &testChallenger{beginGate: make(chan struct{})}
-	r := authRouter(t, a, core.AuthLimits{MaxPendingPerAddr: 2})
+	r := authRouter(t, a, core.AuthLimits{MaxPendingPerAddr: 2, Workers: 2})
 	var ps []*peer
 	for i := 0; i < 2; i++ {
 		p := connect(t, r, codec.JSON)

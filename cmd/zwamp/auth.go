@@ -22,7 +22,7 @@ import (
 // authentication may cost the router (see core.AuthLimits). The handshake
 // timeout is limits.handshake_timeout.
 type AuthLimitsConfig struct {
-	Workers              int      `json:"workers"`                 // default GOMAXPROCS
+	Workers              int      `json:"workers"`                 // default GOMAXPROCS-1, at least 1
 	Queue                int      `json:"queue"`                   // jobs waiting for a worker, default 1024
 	MaxPending           int      `json:"max_pending"`             // handshakes in progress, default 4096
 	MaxPendingPerAddr    int      `json:"max_pending_per_addr"`    // per source address, default 16
