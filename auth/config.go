@@ -3,6 +3,7 @@ package auth
 import (
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,6 +59,34 @@ type PrincipalConfig struct {
 type Built struct {
 	Authenticators []core.Authenticator
 	Dynamic        *Dynamic
+
+	static  *Static // nil with a dynamic authenticator
+	methods []string
+	authn   string // the dynamic authenticator's procedure and realm
+}
+
+// Reload validates a realm's new auth section n and returns commit, which
+// swaps in its principals (logins in progress finish with the old ones).
+// What cannot change without a restart (the methods, a dynamic
+// authenticator) is an error naming the field. commit cannot fail.
+func (b *Built) Reload(prefix, realm string, n *RealmConfig, timeout time.Duration, cookies *CookieStore) (commit func(), err error) {
+	if n == nil {
+		return nil, fmt.Errorf("%s: removing a realm's auth section needs a restart", prefix)
+	}
+	nb, err := n.Build(prefix, realm, timeout, cookies)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Equal(nb.methods, b.methods) {
+		return nil, fmt.Errorf("%s.methods: changing the methods needs a restart", prefix)
+	}
+	if nb.authn != b.authn {
+		return nil, fmt.Errorf("%s.authenticator: changing the dynamic authenticator needs a restart", prefix)
+	}
+	if b.static == nil {
+		return func() {}, nil
+	}
+	return func() { b.static.Replace(nb.static) }, nil
 }
 
 // Build validates c (errors name the field under prefix, e.g.
@@ -139,7 +168,7 @@ func (c *RealmConfig) Build(prefix, realm string, timeout time.Duration, cookies
 	if firstCRA != nil {
 		o.MockCRAIterations, o.MockCRAKeyLen = firstCRA.Iterations, firstCRA.KeyLen
 	}
-	b := &Built{}
+	b := &Built{methods: slices.Clone(c.Methods), authn: c.Authenticator + "@" + c.AuthenticatorRealm}
 	if c.Authenticator != "" {
 		r := c.AuthenticatorRealm
 		if r == "" {
@@ -151,7 +180,8 @@ func (c *RealmConfig) Build(prefix, realm string, timeout time.Duration, cookies
 		b.Dynamic = &Dynamic{Procedure: c.Authenticator, Realm: r}
 		o.Source = b.Dynamic
 	} else {
-		o.Source = NewStatic(ps)
+		b.static = NewStatic(ps)
+		o.Source = b.static
 	}
 	seen := map[string]bool{}
 	withCookie := false

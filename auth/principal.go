@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/zwamp/zwamp/core"
 )
@@ -51,41 +52,57 @@ type Source interface {
 	Lookup(ctx context.Context, q *Query) (*Principal, error)
 }
 
-// Static is a Source over the configuration's principals.
+// Static is a Source over the configuration's principals. Its principals
+// can be replaced while logins run (SIGHUP reload): a lookup sees the old
+// set or the new one, never a mix.
 type Static struct {
+	idx atomic.Pointer[staticIndex]
+}
+
+type staticIndex struct {
 	byID     map[string]*Principal
 	byPubkey map[string]*Principal // hex public key → principal (cryptosign without authid)
 }
 
 // NewStatic builds a Static source.
 func NewStatic(ps []*Principal) *Static {
-	s := &Static{byID: map[string]*Principal{}, byPubkey: map[string]*Principal{}}
-	for _, p := range ps {
-		p.Provider = "static"
-		s.byID[p.AuthID] = p
-		for _, k := range p.Cryptosign {
-			s.byPubkey[hex.EncodeToString(k)] = p
-		}
-	}
+	s := &Static{}
+	s.idx.Store(newStaticIndex(ps))
 	return s
 }
 
+func newStaticIndex(ps []*Principal) *staticIndex {
+	x := &staticIndex{byID: map[string]*Principal{}, byPubkey: map[string]*Principal{}}
+	for _, p := range ps {
+		p.Provider = "static"
+		x.byID[p.AuthID] = p
+		for _, k := range p.Cryptosign {
+			x.byPubkey[hex.EncodeToString(k)] = p
+		}
+	}
+	return x
+}
+
+// Replace swaps in the principals of o.
+func (s *Static) Replace(o *Static) { s.idx.Store(o.idx.Load()) }
+
 // Lookup implements Source.
 func (s *Static) Lookup(_ context.Context, q *Query) (*Principal, error) {
+	x := s.idx.Load()
 	if q.Hello.AuthID == "" && q.Method == "cryptosign" && q.Pubkey != "" {
-		if p := s.byPubkey[q.Pubkey]; p != nil {
+		if p := x.byPubkey[q.Pubkey]; p != nil {
 			return p, nil
 		}
 		return nil, ErrUnknown
 	}
-	if p := s.byID[q.Hello.AuthID]; p != nil {
+	if p := x.byID[q.Hello.AuthID]; p != nil {
 		return p, nil
 	}
 	return nil, ErrUnknown
 }
 
 // Len returns the number of principals.
-func (s *Static) Len() int { return len(s.byID) }
+func (s *Static) Len() int { return len(s.idx.Load().byID) }
 
 // failed is the one refusal every method sends: it does not say whether
 // the authid, the secret or the key was wrong.

@@ -54,10 +54,57 @@ func (c *Config) realmAuth(i int, rc *core.RealmConfig, a *auth.RealmConfig) err
 		return err
 	}
 	rc.Authenticators = b.Authenticators
+	if c.authBuilt == nil {
+		c.authBuilt = map[string]*auth.Built{}
+	}
+	c.authBuilt[rc.Name] = b
 	if b.Dynamic != nil {
 		c.dynamics = append(c.dynamics, b.Dynamic)
 	}
 	return nil
+}
+
+// reloadAuth prepares a SIGHUP reload of the principals from n, the newly
+// read config: it validates every realm's auth section and returns commit,
+// which swaps the principals in (sessions stay; logins in progress finish
+// with the old ones). Changing methods, the dynamic authenticator, or
+// which realms have an auth section needs a restart and is refused. Its
+// shape is that of a reload step (validate, then a commit that cannot
+// fail) so that serve's SIGHUP handler can run it with the authorization
+// side's.
+func (c *Config) reloadAuth(n *Config) (commit func(), err error) {
+	timeout := time.Duration(c.Limits.HandshakeTimeout)
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	var commits []func()
+	seen := map[string]bool{}
+	for i, r := range n.Realms {
+		prefix := fmt.Sprintf("realms[%d].auth", i)
+		b := c.authBuilt[r.Name]
+		seen[r.Name] = true
+		switch {
+		case b == nil && r.Auth != nil:
+			return nil, fmt.Errorf("%s: adding an auth section to realm %q needs a restart", prefix, r.Name)
+		case b == nil:
+			continue
+		}
+		cm, err := b.Reload(prefix, r.Name, r.Auth, timeout, c.cookieStore())
+		if err != nil {
+			return nil, err
+		}
+		commits = append(commits, cm)
+	}
+	for name := range c.authBuilt {
+		if !seen[name] {
+			return nil, fmt.Errorf("realms: removing realm %q needs a restart", name)
+		}
+	}
+	return func() {
+		for _, cm := range commits {
+			cm()
+		}
+	}, nil
 }
 
 // attachRouter hands the router to the dynamic authenticators, and checks

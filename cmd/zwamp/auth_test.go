@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/zwamp/zwamp/auth"
+	"github.com/zwamp/zwamp/client"
 	"github.com/zwamp/zwamp/core"
 )
 
@@ -92,5 +93,73 @@ func TestPasswd(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := passwd([]string{"--method", "wamp-scram", "--kdf", "pbkdf2", "--iterations", "100"}, strings.NewReader("x\n"), &out, &errb); code == 0 {
 		t.Fatal("weak iterations accepted")
+	}
+}
+
+// TestReloadAuth: a reload swaps the principals in (new secret in, old
+// out, established sessions untouched) and refuses what needs a restart.
+func TestReloadAuth(t *testing.T) {
+	dir := t.TempDir()
+	write := func(ticket string, methods string) *Config {
+		t.Helper()
+		h, err := auth.HashTicket(ticket, auth.KDFParams{KDF: auth.KDFPBKDF2, Iterations: auth.MinPBKDF2Iterations})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hj, _ := json.Marshal(h)
+		body := `{"realms": [{"name": "r", "auth": {"methods": ` + methods + `, "principals": {"joe": {"role": "u", "ticket": ` + string(hj) + `}}}}]}`
+		p := filepath.Join(dir, "c.json")
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := loadConfig(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	cfg := write("old", `["ticket"]`)
+	rc, err := cfg.routerConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := core.NewRouter(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	login := func(tk string) (*client.Client, error) {
+		return client.ConnectLocal(r, client.Config{Realm: "r", AuthID: "joe", AuthMethods: []string{"ticket"}, Authenticate: client.TicketAuth(tk)})
+	}
+	before, err := login("old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer before.Close()
+	commit, err := cfg.reloadAuth(write("new", `["ticket"]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := login("old"); err != nil {
+		t.Fatal("reload applied before commit:", err)
+	} else {
+		_ = c.Close()
+	}
+	commit()
+	if c, err := login("old"); err == nil {
+		_ = c.Close()
+		t.Fatal("the old ticket still works after the reload")
+	}
+	c, err := login("new")
+	if err != nil {
+		t.Fatal("the new ticket is refused:", err)
+	}
+	_ = c.Close()
+	select {
+	case <-before.Done():
+		t.Fatal("an established session was dropped by the reload")
+	default:
+	}
+	if _, err := cfg.reloadAuth(write("new", `["ticket", "wampcra"]`)); err == nil || !strings.Contains(err.Error(), "realms[0].auth.methods") {
+		t.Fatalf("method change: %v", err)
 	}
 }

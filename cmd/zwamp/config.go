@@ -45,8 +45,9 @@ type Config struct {
 	LogInterval Duration         `json:"log_interval"`
 	AuthLimits  AuthLimitsConfig `json:"auth_limits"` // auth.go
 
-	dynamics []*auth.Dynamic   // built by routerConfig, attached by attachRouter
-	cookies  *auth.CookieStore // see cookieStore (auth.go)
+	dynamics  []*auth.Dynamic        // built by routerConfig, attached by attachRouter
+	cookies   *auth.CookieStore      // see cookieStore (auth.go)
+	authBuilt map[string]*auth.Built // by realm, for reloadAuth (auth.go)
 }
 
 // ListenerConfig is one listening socket.
