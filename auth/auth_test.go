@@ -183,6 +183,11 @@ func TestTicket(t *testing.T) {
 	tr.refused(t, ticket("alice", "bob-ticket"), core.ErrAuthenticationFailed)
 	tr.refused(t, ticket("mallory", "alice-ticket"), core.ErrAuthenticationFailed)
 	tr.refused(t, ticket("", "alice-ticket"), core.ErrAuthenticationFailed)
+
+	// The same over RawSocket on the universal port.
+	rs := &testRouter{r: tr.r, url: "rs://" + strings.TrimSuffix(strings.TrimPrefix(tr.url, "ws://"), "/ws")}
+	rs.ok(t, ticket("alice", "alice-ticket"), "alice", "user", "ticket", "static")
+	rs.refused(t, ticket("alice", "wrong"), core.ErrAuthenticationFailed)
 }
 
 func TestWampCRA(t *testing.T) {
@@ -453,5 +458,38 @@ func TestConfigErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: error %v, want it to name %s", c.cfg, err, c.want)
 		}
+	}
+}
+
+// TestMockSecret: with mock_secret, an unknown authid's wamp-scram salt is
+// the same on a new router (a restart), and differs per secret.
+func TestMockSecret(t *testing.T) {
+	salt := func(secret string) any {
+		cfg := secureConfig(t)
+		cfg.MockSecret = secret
+		b, err := cfg.Build("x", "secure", 5*time.Second, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s core.Challenger
+		for _, a := range b.Authenticators {
+			if a.Method() == "wamp-scram" {
+				s = a.(core.Challenger)
+			}
+		}
+		ch, _, aerr := s.Begin(&core.Hello{Realm: "secure", AuthID: "mallory", AuthExtra: map[string]any{"nonce": "AAAAAAAAAAAAAAAAAAAAAA=="}})
+		if aerr != nil {
+			t.Fatal(aerr.Message)
+		}
+		return ch.Extra["salt"]
+	}
+	a, b, c := salt("0123456789abcdef-one"), salt("0123456789abcdef-one"), salt("0123456789abcdef-two")
+	if a != b || a == c {
+		t.Fatalf("mock salts %v %v %v", a, b, c)
+	}
+	cfg := secureConfig(t)
+	cfg.MockSecret = "short"
+	if _, err := cfg.Build("x", "secure", time.Second, nil); err == nil || !strings.Contains(err.Error(), "x.mock_secret") {
+		t.Fatalf("short mock_secret: %v", err)
 	}
 }

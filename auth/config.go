@@ -41,6 +41,12 @@ type RealmConfig struct {
 	// TrustedRole is the role of in-process sessions (method
 	// zwamp-local), default "trusted".
 	TrustedRole string `json:"trusted_role"`
+	// MockSecret keeps the salts of mock challenges (unknown authids in
+	// wamp-scram and wampcra) the same across restarts; without it they
+	// are stable only for the process's lifetime, so an observer who
+	// sees a restart could tell unknown authids from known ones. Any
+	// string of at least 16 characters.
+	MockSecret string `json:"mock_secret"`
 }
 
 // PrincipalConfig is one authid.
@@ -151,6 +157,12 @@ func (c *RealmConfig) Build(prefix, realm string, timeout time.Duration, cookies
 		ps = append(ps, p)
 	}
 	o := Options{Timeout: timeout}
+	if c.MockSecret != "" {
+		if len(c.MockSecret) < 16 {
+			return nil, fmt.Errorf("%s.mock_secret: want at least 16 characters", prefix)
+		}
+		o.MockKey = hmacSHA256([]byte(c.MockSecret), []byte("zwamp mock salts"), []byte(realm))
+	}
 	switch {
 	case c.MockSCRAM != nil:
 		m := *c.MockSCRAM
