@@ -483,6 +483,10 @@ func (c *Conn) refuse(b *Batch, hs *handshake, err *AuthError) {
 	as := c.r.authSt
 	as.stats.failures.Add(1)
 	as.failed(hs.addr, hs.key, time.Now())
+	// An attacker can repeat this at will: rate-limited, and never the
+	// secret (the authid is not one).
+	c.r.rlog.Warn("auth_failure", "authentication failed", "realm", hs.realm.name, "authid", hs.hello.AuthID,
+		"method", hs.auth.Method(), "addr", hs.addr, "reason", err.URI)
 	c.endHandshake(hs)
 	c.sendAbort(b, err.URI, err.Message)
 	c.close()
