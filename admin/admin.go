@@ -188,11 +188,12 @@ var (
 	descMsgIn      = prometheus.NewDesc("zwamp_messages_received_total", "WAMP messages received, by type.", []string{"type"}, nil)
 	descMsgOut     = prometheus.NewDesc("zwamp_messages_sent_total", "WAMP messages sent, by type (each EVENT of a fan-out counts).", []string{"type"}, nil)
 
+	descAuth   = prometheus.NewDesc("zwamp_auth_handshakes_total", "Authentication handshakes by outcome (success, failure, rate_limited, timeout, busy).", []string{"outcome"}, nil)
 	descLimits = prometheus.NewDesc("zwamp_limit_refusals_total", "Requests refused with zwamp.error.limit_exceeded, by limit.", []string{"limit"}, nil)
 )
 
 func (c routerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descConns, descSessions, descRealm, descViolations, descDecode, descEncode, descErrors, descMsgIn, descMsgOut, descLimits} {
+	for _, d := range []*prometheus.Desc{descConns, descSessions, descRealm, descViolations, descDecode, descEncode, descErrors, descMsgIn, descMsgOut, descLimits, descAuth} {
 		ch <- d
 	}
 }
@@ -214,6 +215,13 @@ func (c routerCollector) Collect(ch chan<- prometheus.Metric) {
 		{"progressive_chunks", st.Limits.ProgressiveChunks}, {"sessions_per_realm", st.Limits.Sessions},
 	} {
 		ch <- prometheus.MustNewConstMetric(descLimits, prometheus.CounterValue, float64(l.n), l.name)
+	}
+	as := c.r.AuthStats()
+	for _, a := range []struct {
+		name string
+		n    int64
+	}{{"success", as.Successes}, {"failure", as.Failures}, {"rate_limited", as.RateLimited}, {"timeout", as.Timeouts}, {"busy", as.Busy}} {
+		ch <- prometheus.MustNewConstMetric(descAuth, prometheus.CounterValue, float64(a.n), a.name)
 	}
 	for _, mc := range core.MessageCounts() {
 		name := "other"
