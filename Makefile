@@ -5,9 +5,10 @@ FUZZTIME  ?= 30s
 # Go 1.26's fuzz-deadline race (see scripts/fuzz.sh). 20000 runs take 1-3 s.
 SMOKETIME ?= 20000x
 BENCHTIME ?= 1s
+SOAKTIME  ?= 10m
 PKGS      ?= ./...
 
-.PHONY: all test vet unit allocs fuzz fuzz-smoke bench scale compare run build interop-deps
+.PHONY: all test vet unit allocs fuzz fuzz-smoke bench scale compare run build interop-deps soak
 
 all: build
 
@@ -57,6 +58,11 @@ scale:
 # compare measures zwamp against the coalescing and the write-per-message reference ceilings, pinned cores.
 compare:
 	./bench/compare.sh
+
+# soak runs the daemon as a separate process under SOAKTIME of mixed load and
+# fails on growth or lost messages (bench/soak; not part of make test).
+soak:
+	$(GO) run ./bench/soak -duration $(SOAKTIME)
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) $(PKGS)
