@@ -62,7 +62,7 @@ compare:
 # soak runs the daemon as a separate process under SOAKTIME of mixed load and
 # fails on growth or lost messages (bench/soak; not part of make test).
 soak:
-	$(GO) run ./bench/soak -duration $(SOAKTIME)
+	$(GO) run ./bench/soak -duration $(SOAKTIME) $(SOAKFLAGS)
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) $(PKGS)

@@ -311,6 +311,8 @@ type probe struct {
 type sample struct {
 	at          time.Duration
 	rssKB       int64
+	liveKB      int64 // live heap at the last GC (NextGC/2)
+	inuseKB     int64 // HeapInuse
 	threads     int64
 	fds         int
 	goroutines  int
@@ -327,8 +329,8 @@ type sample struct {
 
 func (s sample) String() string {
 	t := s.tables
-	return fmt.Sprintf("t=%4.0fs rss=%6.1fMiB thr=%2d fds=%4d gor=%3d | sess=%3d subs=%3d subrs=%3d regs=%3d callees=%3d calls=%2d invs=%2d | meta sess=%3d subs=%3d regs=%3d | slowclose=%d pub=%d calls=%d joins=%d",
-		s.at.Seconds(), float64(s.rssKB)/1024, s.threads, s.fds, s.goroutines,
+	return fmt.Sprintf("t=%4.0fs rss=%6.1fMiB live=%5.1fMiB inuse=%5.1fMiB thr=%2d fds=%4d gor=%3d | sess=%3d subs=%3d subrs=%3d regs=%3d callees=%3d calls=%2d invs=%2d | meta sess=%3d subs=%3d regs=%3d | slowclose=%d pub=%d calls=%d joins=%d",
+		s.at.Seconds(), float64(s.rssKB)/1024, float64(s.liveKB)/1024, float64(s.inuseKB)/1024, s.threads, s.fds, s.goroutines,
 		t.Sessions, t.Subscriptions, t.Subscribers, t.Registrations, t.Callees, t.PendingCalls, t.PendingInvs,
 		s.metaSess, s.metaSubs, s.metaRegs, s.slowCloses, s.published, s.rpcCalls, s.churnJoins)
 }
@@ -368,7 +370,8 @@ func (p *probe) sample(at time.Duration) (sample, error) {
 		return s, err
 	}
 	var vars struct {
-		Zwamp struct {
+		Memstats struct{ NextGC, HeapInuse uint64 } `json:"memstats"`
+		Zwamp    struct {
 			Goroutines int             `json:"goroutines"`
 			Tables     core.TableSizes `json:"tables"`
 			Server     struct{ SlowCloses int64 }
@@ -377,6 +380,11 @@ func (p *probe) sample(at time.Duration) (sample, error) {
 	if err := json.Unmarshal(body, &vars); err != nil {
 		return s, fmt.Errorf("debug vars: %w", err)
 	}
+	// The heap target after the last collection is twice the heap that
+	// survived it (GOGC=100): half of it is the live heap, the figure that
+	// grows with a leak whatever the collector's timing.
+	s.liveKB = int64(vars.Memstats.NextGC / 2 / 1024)
+	s.inuseKB = int64(vars.Memstats.HeapInuse / 1024)
 	s.goroutines = vars.Zwamp.Goroutines
 	s.tables = vars.Zwamp.Tables
 	s.slowCloses = vars.Zwamp.Server.SlowCloses
@@ -456,11 +464,14 @@ func (p *probe) settle(idle sample, timeout time.Duration) (sample, error) {
 // callees, pending calls and invocations, goroutines, fds) has a persistent
 // part that is constant in steady state and a transient part bounded by the
 // number of load workers that create it, which is the slack (a leak of one
-// entry per churn cycle adds thousands over ten minutes). RSS gets 25 % +
-// 8 MiB: Go's heap runs up to GOGC=100 above the live heap between
-// collections and the scavenger returns memory lazily, so two samples of a
-// steady process differ by that much; a leak keeps climbing past it. The
-// exact check after the load (settle) catches what the slack could hide.
+// entry per churn cycle adds thousands over ten minutes). RSS and the live
+// heap get 25 % + 8 MiB: the two slow consumers alone may hold up to 2 × 4 MiB
+// of pending output (the router's limit) depending on where in their cycle
+// a sample falls, and RSS also follows Go's collector (the heap runs up to
+// GOGC=100 above the live heap between collections, the scavenger returns
+// memory lazily); a leak keeps climbing past that, and the live heap shows
+// it whatever the collector's timing. The exact check after the load
+// (settle) catches what the slack could hide in the counted figures.
 func judge(samples []sample) {
 	var post []sample
 	for _, s := range samples {
@@ -480,7 +491,8 @@ func judge(samples []sample) {
 		get   func(sample) float64
 		slack func(max float64) float64
 	}{
-		{"rss", func(s sample) float64 { return float64(s.rssKB) }, func(m float64) float64 { return m*0.25 + 8*1024 }},
+		{"rss (KiB)", func(s sample) float64 { return float64(s.rssKB) }, func(m float64) float64 { return m*0.25 + 8*1024 }},
+		{"live heap (KiB)", func(s sample) float64 { return float64(s.liveKB) }, func(m float64) float64 { return m*0.25 + 8*1024 }},
 		{"fds", func(s sample) float64 { return float64(s.fds) }, func(float64) float64 { return float64(transient) }},
 		{"goroutines", func(s sample) float64 { return float64(s.goroutines) }, func(float64) float64 { return float64(transient) }},
 		{"sessions", func(s sample) float64 { return float64(s.tables.Sessions) }, func(float64) float64 { return float64(transient) }},
@@ -531,10 +543,10 @@ func summary(samples []sample, p *probe) {
 
 func writeCSV(path string, idle sample, samples []sample, final sample) error {
 	var b strings.Builder
-	b.WriteString("t_s,rss_kb,threads,fds,goroutines,sessions,subscriptions,subscribers,registrations,callees,pending_calls,pending_invs,meta_sessions,meta_subs,meta_regs,slow_closes\n")
+	b.WriteString("t_s,rss_kb,live_heap_kb,heap_inuse_kb,threads,fds,goroutines,sessions,subscriptions,subscribers,registrations,callees,pending_calls,pending_invs,meta_sessions,meta_subs,meta_regs,slow_closes\n")
 	row := func(label string, s sample) {
 		t := s.tables
-		fmt.Fprintf(&b, "%s,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d\n", label, s.rssKB, s.threads, s.fds, s.goroutines,
+		fmt.Fprintf(&b, "%s,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d\n", label, s.rssKB, s.liveKB, s.inuseKB, s.threads, s.fds, s.goroutines,
 			t.Sessions, t.Subscriptions, t.Subscribers, t.Registrations, t.Callees, t.PendingCalls, t.PendingInvs,
 			s.metaSess, s.metaSubs, s.metaRegs, s.slowCloses)
 	}
