@@ -2,6 +2,7 @@ package fuzz
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -225,10 +226,130 @@ func FuzzNetpoll(f *testing.F) {
 				time.Sleep(50 * time.Microsecond)
 			}
 		}
+		if mode&(netpollHandshake|netpollFramed) == netpollHandshake|netpollFramed {
+			netpollPing(t, conn, mode&netpollRawSocket != 0)
+		}
 		conn.Close()
 		netpollSettle(t, e, accepted+1)
 		netpollObserve(t, e)
 	})
+}
+
+// netpollPing checks that a connection that got a valid handshake and
+// whole frames ended cleanly: either the server closed it, or it is still
+// usable — it answers a ping (WebSocket ping, RawSocket PING) with the
+// matching pong, after whatever else it had to say.
+func netpollPing(t *testing.T, conn net.Conn, rs bool) {
+	t.Helper()
+	payload := []byte("zwamp-fuzz-ping")
+	var ping []byte
+	if rs {
+		ping, _ = rawsocket.AppendFrame(nil, rawsocket.Ping, payload, rawsocket.MaxLen)
+	} else {
+		ping = ws.AppendMaskedFrame(nil, ws.OpPing, true, payload, [4]byte{9, 8, 7, 6})
+	}
+	if _, err := conn.Write(ping); err != nil {
+		return // closed by the server
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	r := &netpollReader{t: t, c: conn}
+	if rs {
+		if r.next(4) == nil {
+			return
+		}
+		for {
+			h := r.next(4)
+			if h == nil {
+				return
+			}
+			body := r.next(int(h[1])<<16 | int(h[2])<<8 | int(h[3]))
+			if body == nil {
+				return
+			}
+			if rawsocket.MsgType(h[0]&7) == rawsocket.Pong && string(body) == string(payload) {
+				return
+			}
+		}
+	}
+	for { // the HTTP response, then frames
+		l := r.next(1)
+		if l == nil {
+			return
+		}
+		if strings.HasSuffix(string(r.seen), "\r\n\r\n") {
+			break
+		}
+	}
+	r.seen = r.seen[:0]
+	for {
+		h := r.next(2)
+		if h == nil {
+			return
+		}
+		op, n := ws.Opcode(h[0]&0x0f), int(h[1]&0x7f)
+		masked := h[1]&0x80 != 0
+		switch n {
+		case 126:
+			b := r.next(2)
+			if b == nil {
+				return
+			}
+			n = int(b[0])<<8 | int(b[1])
+		case 127:
+			b := r.next(8)
+			if b == nil {
+				return
+			}
+			n = 0
+			for _, x := range b {
+				n = n<<8 | int(x)
+			}
+		}
+		if masked {
+			t.Fatal("the server sent a masked frame")
+		}
+		if n > 64<<20 {
+			t.Fatalf("the server sent a frame of %d bytes", n)
+		}
+		body := r.next(n)
+		if body == nil {
+			return
+		}
+		if op == ws.OpPong && string(body) == string(payload) {
+			return
+		}
+	}
+}
+
+// netpollReader reads exactly n bytes at a time; nil means the server
+// closed the connection (EOF or reset), and a read timeout fails the test:
+// the connection is then neither closed nor usable.
+type netpollReader struct {
+	t    *testing.T
+	c    net.Conn
+	seen []byte // everything read, for the HTTP response's end
+}
+
+func (r *netpollReader) next(n int) []byte {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r.c, b); err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			r.t.Fatalf("the connection neither closed nor answered a ping within 20 s (last bytes read: %q)", r.tail())
+		}
+		return nil
+	}
+	if len(r.seen) < 64<<10 {
+		r.seen = append(r.seen, b...)
+	}
+	return b
+}
+
+func (r *netpollReader) tail() []byte {
+	if len(r.seen) > 200 {
+		return r.seen[len(r.seen)-200:]
+	}
+	return r.seen
 }
 
 // netpollSettle waits until the server has accepted the fuzzed connection
