@@ -187,13 +187,14 @@ var (
 	descErrors     = prometheus.NewDesc("zwamp_errors_sent_total", "ERROR replies sent by the router.", nil, nil)
 	descMsgIn      = prometheus.NewDesc("zwamp_messages_received_total", "WAMP messages received, by type.", []string{"type"}, nil)
 	descMsgOut     = prometheus.NewDesc("zwamp_messages_sent_total", "WAMP messages sent, by type (each EVENT of a fan-out counts).", []string{"type"}, nil)
+	descTables     = prometheus.NewDesc("zwamp_router_table_entries", "Entries in the router's tables, all realms (core.Router.Tables): sessions, subscriptions, subscribers, registrations, callees, pending_calls, pending_invocations.", []string{"table"}, nil)
 
 	descAuth   = prometheus.NewDesc("zwamp_auth_handshakes_total", "Authentication handshakes by outcome (success, failure, rate_limited, timeout, busy).", []string{"outcome"}, nil)
 	descLimits = prometheus.NewDesc("zwamp_limit_refusals_total", "Requests refused with zwamp.error.limit_exceeded, by limit.", []string{"limit"}, nil)
 )
 
 func (c routerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descConns, descSessions, descRealm, descViolations, descDecode, descEncode, descErrors, descMsgIn, descMsgOut, descLimits, descAuth} {
+	for _, d := range []*prometheus.Desc{descConns, descSessions, descRealm, descViolations, descDecode, descEncode, descErrors, descMsgIn, descMsgOut, descLimits, descAuth, descTables} {
 		ch <- d
 	}
 }
@@ -230,6 +231,15 @@ func (c routerCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(descMsgIn, prometheus.CounterValue, float64(mc.In), name)
 		ch <- prometheus.MustNewConstMetric(descMsgOut, prometheus.CounterValue, float64(mc.Out), name)
+	}
+	tab := c.r.Tables()
+	for _, e := range []struct {
+		name string
+		n    int
+	}{{"sessions", tab.Sessions}, {"subscriptions", tab.Subscriptions}, {"subscribers", tab.Subscribers},
+		{"registrations", tab.Registrations}, {"callees", tab.Callees},
+		{"pending_calls", tab.PendingCalls}, {"pending_invocations", tab.PendingInvs}} {
+		ch <- prometheus.MustNewConstMetric(descTables, prometheus.GaugeValue, float64(e.n), e.name)
 	}
 	for _, realm := range c.r.Realms() {
 		ch <- prometheus.MustNewConstMetric(descRealm, prometheus.GaugeValue, float64(realm.SessionCount()), realm.Name())

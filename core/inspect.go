@@ -35,15 +35,24 @@ func (t TableSizes) Add(u TableSizes) TableSizes {
 // sessions change are each consistent but not a single snapshot.
 func (r *Realm) Tables() TableSizes {
 	var t TableSizes
-	var sessions []*Session
-	r.sessions.each(func(s *Session) { sessions = append(sessions, s) })
-	t.Sessions = len(sessions)
-	// Session.mu is taken outside the table's shard locks (lock order).
-	for _, s := range sessions {
-		s.mu.Lock()
-		t.PendingCalls += len(s.calls)
-		t.PendingInvs += len(s.invs)
-		s.mu.Unlock()
+	var sessions []*Session // one shard's at a time
+	for i := range r.sessions.shards {
+		sh := &r.sessions.shards[i]
+		sh.mu.Lock()
+		sessions = sessions[:0]
+		for _, s := range sh.m {
+			sessions = append(sessions, s)
+		}
+		sh.mu.Unlock()
+		t.Sessions += len(sessions)
+		// Session.mu comes before the shard locks in the lock order, so
+		// it is taken only once the shard's lock is released.
+		for _, s := range sessions {
+			s.mu.Lock()
+			t.PendingCalls += len(s.calls)
+			t.PendingInvs += len(s.invs)
+			s.mu.Unlock()
+		}
 	}
 	r.subByID.Range(func(_, v any) bool {
 		t.Subscriptions++

@@ -23,17 +23,17 @@
 //     policy) without slowing anyone else.
 //
 // Every 10 s it samples the router process: RSS and threads
-// (/proc/PID/status), open fds (/proc/PID/fd), goroutines and the router's
-// table sizes (the daemon's --debug-addr endpoint, core.Router.Tables), and
-// the meta API's view (wamp.session.count, wamp.subscription.list,
-// wamp.registration.list). See growthRules for when a sample series counts
+// (/proc/PID/status), open fds (/proc/PID/fd), goroutines, the live heap and
+// the router's table sizes (the admin listener's /metrics: go_goroutines,
+// go_memstats_next_gc_bytes, zwamp_router_table_entries from
+// core.Router.Tables), and the meta API's view (wamp.session.count,
+// wamp.subscription.list, wamp.registration.list). See growthRules for when a sample series counts
 // as growth. At the end the load stops and every table, the goroutine count
 // and the fd count must return exactly to their values before the load.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -122,14 +122,19 @@ func run() error {
 			return fmt.Errorf("build the daemon (run from the repository root): %v\n%s", err, out)
 		}
 	}
-	addr, dbg := freeAddr(), freeAddr()
+	addr, adm := freeAddr(), freeAddr()
+	cfgPath := filepath.Join(tmp, "zwamp.json")
+	cfg := fmt.Sprintf(`{"listeners": [{"address": %q}], "realms": [{"name": "realm1"}], "admin": {"address": %q}}`, addr, adm)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		return err
+	}
 	logPath := filepath.Join(tmp, "zwamp.log")
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return err
 	}
 	defer logf.Close()
-	d := exec.Command(bin, "serve", "--listen", addr, "--debug-addr", dbg)
+	d := exec.Command(bin, "serve", "--config", cfgPath)
 	d.Stdout, d.Stderr = logf, logf
 	if err := d.Start(); err != nil {
 		return fmt.Errorf("start the daemon: %w", err)
@@ -144,13 +149,13 @@ func run() error {
 			_ = d.Process.Kill()
 		}
 	}()
-	p := &probe{pid: d.Process.Pid, debugURL: "http://" + dbg + "/debug/vars"}
+	p := &probe{pid: d.Process.Pid, metricsURL: "http://" + adm + "/metrics"}
 	wsURL, rsURL := "ws://"+addr+"/ws", "rs://"+addr
 	if err := waitReady(wsURL, exited); err != nil {
 		return err
 	}
-	fmt.Printf("soak: daemon pid %d on %s (debug %s), load for %v, samples every %v, warm-up %v\n",
-		p.pid, addr, dbg, *duration, *sampleEvery, *warmup)
+	fmt.Printf("soak: daemon pid %d on %s (admin %s), load for %v, samples every %v, warm-up %v\n",
+		p.pid, addr, adm, *duration, *sampleEvery, *warmup)
 
 	mon, err := connect(context.Background(), wsURL, codec.JSON)
 	if err != nil {
@@ -300,12 +305,12 @@ func toInt(v any) (int64, bool) {
 
 // The probe: samples of the daemon process and its router.
 
-var debugClient = &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+var metricsClient = &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 
 type probe struct {
-	pid      int
-	debugURL string
-	mon      *client.Client
+	pid        int
+	metricsURL string
+	mon        *client.Client
 }
 
 type sample struct {
@@ -358,9 +363,9 @@ func (p *probe) sample(at time.Duration) (sample, error) {
 		return s, err
 	}
 	s.fds = len(ents)
-	// No keep-alive: an idle connection to the debug endpoint would be one
+	// No keep-alive: an idle connection to the admin listener would be one
 	// more fd in the next sample.
-	resp, err := debugClient.Get(p.debugURL)
+	resp, err := metricsClient.Get(p.metricsURL)
 	if err != nil {
 		return s, err
 	}
@@ -369,25 +374,28 @@ func (p *probe) sample(at time.Duration) (sample, error) {
 	if err != nil {
 		return s, err
 	}
-	var vars struct {
-		Memstats struct{ NextGC, HeapInuse uint64 } `json:"memstats"`
-		Zwamp    struct {
-			Goroutines int             `json:"goroutines"`
-			Tables     core.TableSizes `json:"tables"`
-			Server     struct{ SlowCloses int64 }
-		} `json:"zwamp"`
-	}
-	if err := json.Unmarshal(body, &vars); err != nil {
-		return s, fmt.Errorf("debug vars: %w", err)
+	m := parseMetrics(string(body))
+	need := func(name string) int64 {
+		v, ok := m[name]
+		if !ok {
+			err = fmt.Errorf("/metrics has no %s", name)
+		}
+		return int64(v)
 	}
 	// The heap target after the last collection is twice the heap that
 	// survived it (GOGC=100): half of it is the live heap, the figure that
 	// grows with a leak whatever the collector's timing.
-	s.liveKB = int64(vars.Memstats.NextGC / 2 / 1024)
-	s.inuseKB = int64(vars.Memstats.HeapInuse / 1024)
-	s.goroutines = vars.Zwamp.Goroutines
-	s.tables = vars.Zwamp.Tables
-	s.slowCloses = vars.Zwamp.Server.SlowCloses
+	s.liveKB = need("go_memstats_next_gc_bytes") / 2 / 1024
+	s.inuseKB = need("go_memstats_heap_inuse_bytes") / 1024
+	s.goroutines = int(need("go_goroutines"))
+	s.slowCloses = need("zwamp_slow_consumer_closes_total")
+	table := func(name string) int { return int(need(`zwamp_router_table_entries{table="` + name + `"}`)) }
+	s.tables = core.TableSizes{Sessions: table("sessions"), Subscriptions: table("subscriptions"), Subscribers: table("subscribers"),
+		Registrations: table("registrations"), Callees: table("callees"), PendingCalls: table("pending_calls"),
+		PendingInvs: table("pending_invocations")}
+	if err != nil {
+		return s, err
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -405,6 +413,25 @@ func (p *probe) sample(at time.Duration) (sample, error) {
 		return s, err
 	}
 	return s, nil
+}
+
+// parseMetrics reads the Prometheus text format: "name{labels} value" per
+// line, comments skipped.
+func parseMetrics(text string) map[string]float64 {
+	m := map[string]float64{}
+	for _, line := range strings.Split(text, "\n") {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			m[line[:i]] = v
+		}
+	}
+	return m
 }
 
 func (p *probe) countList(ctx context.Context, proc string) (int, error) {

@@ -88,7 +88,6 @@ func serve(args []string, stderr io.Writer) int {
 	configPath := fs.String("config", "", "JSON configuration file (see cmd/zwamp/zwamp.example.json)")
 	listen := fs.String("listen", "", "override the first listener's address (host:port)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile (pprof) to this file until shutdown")
-	debugAddr := fs.String("debug-addr", "", "serve goroutine, table and counter figures at http://ADDR/debug/vars (see debug.go)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -165,14 +164,6 @@ func serve(args []string, stderr io.Writer) int {
 		_ = srv.Shutdown(ctx)
 		cancel()
 		return 1
-	}
-	if *debugAddr != "" {
-		stop, err := serveDebug(*debugAddr, router, srv, log)
-		if err != nil {
-			log.Error("cannot start", "error", err)
-			return 1
-		}
-		defer stop()
 	}
 	log.Info("zwamp started", "version", core.Version, "realms", len(rc.Realms), "auto_create_realms", rc.AutoCreateRealms)
 
