@@ -359,6 +359,8 @@ func (m *routerModel) step(op, slot int, sel, arg, flags byte) {
 	case connNone:
 		return
 	case connClosed:
+		// Anything written to a closed connection is refused (write
+		// checks ErrLocalClosed) and reaches no one.
 		m.send(slot, codec.GOODBYE, map[string]any{}, "wamp.close.normal")
 		return
 	case connIdle:
