@@ -191,10 +191,19 @@ func (c *Conn) endSession(b *Batch) {
 	}
 	c.sess = nil
 	r := s.realm
-	s.leaveDealer(b)
+	// The session has sent or been sent GOODBYE or ABORT, so nothing may
+	// reach it any more — not even the meta events about its own
+	// departure, to which it may be subscribed: it leaves every
+	// subscription before any of them is published (the dealer's events
+	// first, then the broker's, as before).
+	var small [16]bool
+	deleted := small[:0]
 	for _, sub := range s.subs {
-		deleted := r.unsubscribe(s, sub)
-		r.meta.unsubscribed(b, s, sub, deleted)
+		deleted = append(deleted, r.unsubscribe(s, sub))
+	}
+	s.leaveDealer(b)
+	for i, sub := range s.subs {
+		r.meta.unsubscribed(b, s, sub, deleted[i])
 	}
 	s.subs = nil
 	r.sessions.remove(s)

@@ -70,7 +70,8 @@ type routerPattern struct {
 // subscription, shared registrations, calls that find a callee.
 var (
 	routerSubPatterns = []routerPattern{{"t.a", ""}, {"t.b", ""}, {"t", "prefix"}, {"t.", "wildcard"},
-		{"obs.t", ""}, {"t..a", ""}, {"", "prefix"}, {"t.a", "fuzzy"}}
+		{"obs.t", ""}, {"t..a", ""}, {"", "prefix"}, {"t.a", "fuzzy"},
+		{"wamp.session", "prefix"}, {"wamp.subscription", "prefix"}, {"wamp.registration.on_unregister", ""}}
 	routerTopics      = []string{"t.a", "t.b", "obs.t", "t..a", "wamp.x", "u.a"}
 	routerRegPatterns = []routerPattern{{"p.a", ""}, {"p.b", ""}, {"p", "prefix"}, {"obs.p", ""},
 		{"wamp.p", ""}, {"p..a", ""}, {"p.a", "fuzzy"}}
@@ -149,6 +150,7 @@ type routerMsg struct {
 	uri      string
 	progress bool
 	anyID    bool
+	sub      *mSub // an EVENT's subscription, whose id may be learned in the same step
 }
 
 func (m routerMsg) String() string {
@@ -228,13 +230,27 @@ func (m *routerModel) violation(slot int) {
 // endSession disposes of the slot's session the way the spec asks: calls
 // it made are forgotten (late results are dropped), calls it was serving
 // fail at their callers with wamp.error.canceled, its registrations and
-// subscriptions go (and with them any left without members).
+// subscriptions go (and with them any left without members), each with its
+// meta events, and wamp.session.on_leave. The session has sent or been sent
+// GOODBYE or ABORT, so none of it may reach the session itself: its
+// subscriptions all go before any meta event is published.
 func (m *routerModel) endSession(slot int) {
 	s := m.slots[slot].sess
 	if s == nil {
 		return
 	}
 	m.slots[slot].sess = nil
+	deleted := make([]bool, len(s.subs))
+	for i, sub := range s.subs {
+		deleted[i] = m.removeMember(sub, s)
+	}
+	for i := range s.subs {
+		m.meta("wamp.subscription.on_unsubscribe")
+		if deleted[i] {
+			m.meta("wamp.subscription.on_delete")
+		}
+	}
+	s.subs = nil
 	s.calls = nil
 	for _, inv := range s.invs {
 		c := inv.caller
@@ -245,27 +261,58 @@ func (m *routerModel) endSession(slot int) {
 	}
 	s.invs = nil
 	for _, reg := range s.regs {
-		m.removeCallee(reg, s)
+		m.unregistered(reg, s)
 	}
 	s.regs = nil
-	for _, sub := range s.subs {
-		m.removeMember(sub, s)
-	}
-	s.subs = nil
+	m.meta("wamp.session.on_leave")
 }
 
-func (m *routerModel) removeCallee(reg *mReg, s *mSess) {
+// meta expects the meta event topic at every session subscribed to it.
+func (m *routerModel) meta(topic string) {
+	for _, sub := range m.subs {
+		if routerMatches(sub.pat, topic) {
+			for _, x := range sub.members {
+				m.expect(x.slot, routerMsg{t: codec.EVENT, sub: sub})
+			}
+		}
+	}
+}
+
+// unsubscribed and unregistered remove s and publish the meta events.
+func (m *routerModel) unsubscribed(sub *mSub, s *mSess) {
+	deleted := m.removeMember(sub, s)
+	m.meta("wamp.subscription.on_unsubscribe")
+	if deleted {
+		m.meta("wamp.subscription.on_delete")
+	}
+}
+
+func (m *routerModel) unregistered(reg *mReg, s *mSess) {
+	deleted := m.removeCallee(reg, s)
+	m.meta("wamp.registration.on_unregister")
+	if deleted {
+		m.meta("wamp.registration.on_delete")
+	}
+}
+
+// removeCallee and removeMember report whether the registration or
+// subscription went with its last member.
+func (m *routerModel) removeCallee(reg *mReg, s *mSess) bool {
 	reg.callees = slices.DeleteFunc(reg.callees, func(c *mSess) bool { return c == s })
 	if len(reg.callees) == 0 {
 		m.regs = slices.DeleteFunc(m.regs, func(r *mReg) bool { return r == reg })
+		return true
 	}
+	return false
 }
 
-func (m *routerModel) removeMember(sub *mSub, s *mSess) {
+func (m *routerModel) removeMember(sub *mSub, s *mSess) bool {
 	sub.members = slices.DeleteFunc(sub.members, func(c *mSess) bool { return c == s })
 	if len(sub.members) == 0 {
 		m.subs = slices.DeleteFunc(m.subs, func(x *mSub) bool { return x == sub })
+		return true
 	}
+	return false
 }
 
 // reqID picks the request id of a request; ok reports whether the router
@@ -328,7 +375,7 @@ func routerMatches(p routerPattern, topic string) bool {
 // under the loose rules, for the fixed sets above.
 func routerValid(p routerPattern) bool {
 	switch {
-	case p.uri == "", strings.Contains(p.uri, ".."), strings.HasPrefix(p.uri, "wamp."):
+	case p.uri == "", strings.Contains(p.uri, ".."):
 		return false
 	case strings.HasSuffix(p.uri, "."):
 		return p.match == "wildcard"
@@ -382,6 +429,7 @@ func (m *routerModel) stepIdle(op, slot int, sel, arg, flags byte) {
 		sl.state = connEstablished
 		sl.sess = &mSess{slot: slot}
 		m.expect(slot, routerMsg{t: codec.WELCOME})
+		m.meta("wamp.session.on_join")
 	case opBadRealm:
 		m.hello(slot, "nope")
 		m.expect(slot, routerMsg{t: codec.ABORT, uri: core.ErrNoSuchRealm})
@@ -481,7 +529,7 @@ func (m *routerModel) stepEstablished(op, slot int, sel, arg, flags byte) {
 		}
 		sub := s.subs[i]
 		s.subs = slices.Delete(s.subs, i, i+1)
-		m.removeMember(sub, s)
+		m.unsubscribed(sub, s)
 		m.expect(slot, routerMsg{t: codec.UNSUBSCRIBED, req: req})
 	case opPublish:
 		topic := routerTopics[int(arg)%len(routerTopics)]
@@ -521,7 +569,7 @@ func (m *routerModel) stepEstablished(op, slot int, sel, arg, flags byte) {
 		}
 		reg := s.regs[i]
 		s.regs = slices.Delete(s.regs, i, i+1)
-		m.removeCallee(reg, s)
+		m.unregistered(reg, s)
 		m.expect(slot, routerMsg{t: codec.UNREGISTERED, req: req})
 	case opCall:
 		proc := routerProcs[int(arg)%len(routerProcs)]
@@ -630,14 +678,17 @@ func (m *routerModel) subscribe(s *mSess, req uint64, p routerPattern) {
 		s.subs = append(s.subs, sub)
 		m.newSub = sub
 		m.expect(s.slot, routerMsg{t: codec.SUBSCRIBED, req: req, anyID: true})
+		m.meta("wamp.subscription.on_create")
+		m.meta("wamp.subscription.on_subscribe")
 		return
 	}
 	sub := m.subs[i]
+	m.expect(s.slot, routerMsg{t: codec.SUBSCRIBED, req: req, id: sub.id})
 	if !slices.Contains(sub.members, s) {
 		sub.members = append(sub.members, s)
 		s.subs = append(s.subs, sub)
+		m.meta("wamp.subscription.on_subscribe")
 	}
-	m.expect(s.slot, routerMsg{t: codec.SUBSCRIBED, req: req, id: sub.id})
 }
 
 func (m *routerModel) publish(s *mSess, req uint64, topic string, ack, excludeMe bool) {
@@ -653,7 +704,7 @@ func (m *routerModel) publish(s *mSess, req uint64, topic string, ack, excludeMe
 		}
 		for _, x := range sub.members {
 			if x != s || !excludeMe {
-				m.expect(x.slot, routerMsg{t: codec.EVENT, id: sub.id})
+				m.expect(x.slot, routerMsg{t: codec.EVENT, sub: sub})
 			}
 		}
 	}
@@ -673,7 +724,7 @@ func (m *routerModel) register(s *mSess, req uint64, p routerPattern, invoke str
 	case invoke == "nonsense":
 		errMsg(core.ErrInvalidArgument)
 		return
-	case !routerValid(p):
+	case !routerValid(p) || strings.HasPrefix(p.uri, "wamp."):
 		errMsg(core.ErrInvalidURI)
 		return
 	}
@@ -687,6 +738,8 @@ func (m *routerModel) register(s *mSess, req uint64, p routerPattern, invoke str
 		s.regs = append(s.regs, reg)
 		m.newReg = reg
 		m.expect(s.slot, routerMsg{t: codec.REGISTERED, req: req, anyID: true})
+		m.meta("wamp.registration.on_create")
+		m.meta("wamp.registration.on_register")
 		return
 	}
 	reg := m.regs[i]
@@ -697,6 +750,7 @@ func (m *routerModel) register(s *mSess, req uint64, p routerPattern, invoke str
 	reg.callees = append(reg.callees, s)
 	s.regs = append(s.regs, reg)
 	m.expect(s.slot, routerMsg{t: codec.REGISTERED, req: req, id: reg.id})
+	m.meta("wamp.registration.on_register")
 }
 
 func (m *routerModel) call(s *mSess, req uint64, proc string, progress, withArgs bool) {
@@ -860,6 +914,11 @@ func (m *routerModel) compare(slot int) {
 		}
 		want[i] = w
 		m.learn(w)
+	}
+	for i, w := range want {
+		if w.sub != nil {
+			want[i].id = w.sub.id
+		}
 	}
 	key := func(x routerMsg) string { x.anyID = false; return x.String() }
 	sort.Slice(got, func(i, j int) bool { return key(got[i]) < key(got[j]) })
