@@ -61,6 +61,7 @@ compare:
 
 # soak runs the daemon as a separate process under SOAKTIME of mixed load and
 # fails on growth or lost messages (bench/soak; not part of make test).
+# SOAKFLAGS passes more flags, e.g. SOAKFLAGS="-csv /tmp/soak.csv".
 soak:
 	$(GO) run ./bench/soak -duration $(SOAKTIME) $(SOAKFLAGS)
 
