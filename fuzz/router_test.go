@@ -476,16 +476,17 @@ func (m *routerModel) stepEstablishedMsg(op, slot int, sel, arg, flags byte) {
 	case opGoodbye:
 		msg = []any{codec.GOODBYE, map[string]any{}, "wamp.close.normal"}
 	default:
-		m.bogus(slot, arg)
+		m.bogus(nil, slot, arg, 0)
 		return
 	}
 	m.send(slot, msg...)
 }
 
-// bogus sends something a client must not: a router message, bytes that do
-// not decode, an ERROR for a request type other than INVOCATION, or
-// CANCEL (which the router ignores once established).
-func (m *routerModel) bogus(slot int, arg byte) (violation bool) {
+// bogus sends something a client must not send (a router message, bytes
+// that do not decode, an ERROR for a request type other than INVOCATION) or
+// a CANCEL (see cancel), and reports whether the router must treat it as a
+// protocol violation.
+func (m *routerModel) bogus(s *mSess, slot int, arg, flags byte) (violation bool) {
 	switch arg % 4 {
 	case 0:
 		m.send(slot, codec.WELCOME, 1, map[string]any{})
@@ -494,10 +495,41 @@ func (m *routerModel) bogus(slot int, arg byte) (violation bool) {
 	case 2:
 		m.send(slot, codec.ERROR, codec.SUBSCRIBE, 1, map[string]any{}, "app.error")
 	case 3:
-		m.send(slot, codec.CANCEL, 1, map[string]any{})
-		return false
+		return m.cancel(s, slot, arg, flags)
 	}
 	return true
+}
+
+// cancel sends CANCEL for one of s's pending calls (or an id that is not
+// pending) with a mode or none. No fuzzed callee announces call_canceling,
+// so every valid mode acts as skip: the caller gets ERROR
+// wamp.error.canceled at once, the invocation stays with its callee and
+// its late answer is dropped. An unknown mode is a protocol violation; so
+// is CANCEL before the session is established (s == nil).
+func (m *routerModel) cancel(s *mSess, slot int, arg, flags byte) (violation bool) {
+	mode := []string{"", "skip", "kill", "killnowait", "nonsense"}[int(flags)%5]
+	opts := map[string]any{}
+	if mode != "" {
+		opts["mode"] = mode
+	}
+	req := uint64(arg>>2) + 1
+	if s != nil && len(s.calls) > 0 && flags&0x80 == 0 {
+		ids := make([]uint64, 0, len(s.calls))
+		for id := range s.calls {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		req = ids[int(arg>>2)%len(ids)]
+	}
+	m.send(slot, codec.CANCEL, req, opts)
+	if s == nil || mode == "nonsense" {
+		return true
+	}
+	if s.calls[req] != nil {
+		delete(s.calls, req)
+		m.expect(slot, routerMsg{t: codec.ERROR, errType: codec.CALL, req: req, uri: core.ErrCanceled})
+	}
+	return false
 }
 
 func (m *routerModel) stepEstablished(op, slot int, sel, arg, flags byte) {
@@ -583,8 +615,23 @@ func (m *routerModel) stepEstablished(op, slot int, sel, arg, flags byte) {
 		if withArgs {
 			msg = append(msg, []any{int(arg)})
 		}
-		req, ok := m.request(slot, sel, arg, msg)
-		if ok {
+		req, _, decodeErr := m.reqID(s, sel, arg)
+		msg[1] = req
+		m.send(slot, msg...)
+		switch {
+		case decodeErr:
+			m.violation(slot)
+		case !m.lax && req == s.lastReq+1:
+			s.lastReq = req
+			m.call(s, req, proc, progress, withArgs)
+		case !m.lax && (req == 0 || req > s.lastReq+1):
+			m.violation(slot) // a gap in the sequence
+		case s.calls[req] != nil:
+			m.violation(slot) // the id of a call still pending
+		case !m.lax:
+			// An id used before whose call is over: a late chunk of a
+			// progressive call invocation, dropped.
+		default: // lax: any id not in use
 			m.call(s, req, proc, progress, withArgs)
 		}
 	case opYield, opError:
@@ -612,7 +659,7 @@ func (m *routerModel) stepEstablished(op, slot int, sel, arg, flags byte) {
 	case opDrop:
 		m.drop(slot)
 	case opBogus:
-		if m.bogus(slot, arg) {
+		if m.bogus(s, slot, arg, flags) {
 			m.violation(slot)
 		}
 	}
@@ -791,10 +838,6 @@ func (m *routerModel) call(s *mSess, req uint64, proc string, progress, withArgs
 	case reg.invoke == "roundrobin":
 		reg.cursor++
 		callee = reg.callees[(reg.cursor-1)%uint64(len(reg.callees))]
-	}
-	if _, dup := s.calls[req]; dup {
-		m.violation(s.slot)
-		return
 	}
 	callee.lastInv++
 	inv := &mInv{id: callee.lastInv, caller: s, callerReq: req, callee: callee, progress: progress}
@@ -1135,6 +1178,16 @@ var routerSeeds = [][]byte{
 		routerOp(opJoin, 0, 0, 0, 0), routerOp(opJoin, 1, 0, 0, 0),
 		routerOp(opRegister, 0, 8, 0, 0), routerOp(opSubscribe, 1, 8, 0, 0),
 		routerOp(opCall, 1, 8, 0, 0), routerOp(opCall, 1, 8, 0, 0), routerOp(opPublish, 0, 8, 0, 1)),
+	// CANCEL: of a pending call (default mode, skip, kill: all skip, the
+	// callee not announcing call_canceling), of no pending call, with an
+	// unknown mode (a violation); the late YIELD of a canceled call.
+	routerSeq(false,
+		routerOp(opJoin, 0, 0, 0, 0), routerOp(opJoin, 1, 0, 0, 0),
+		routerOp(opRegister, 0, routerNext, 0, 0), routerOp(opCall, 1, routerNext, 0, 0),
+		routerOp(opBogus, 1, 0, 3, 0), routerOp(opYield, 0, 0, 0, 0),
+		routerOp(opCall, 1, routerNext, 0, 1), routerOp(opBogus, 1, 0, 3, 2),
+		routerOp(opBogus, 1, 0, 3, 0x81), routerOp(opCall, 1, routerNext, 0, 0),
+		routerOp(opBogus, 1, 0, 3, 4)),
 	// Other sessions' ids, unknown ids, meta procedure, invalid URIs.
 	routerSeq(false,
 		routerOp(opJoin, 0, 0, 0, 0), routerOp(opJoin, 1, 0, 0, 0),
