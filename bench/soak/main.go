@@ -27,9 +27,10 @@
 // the router's table sizes (the admin listener's /metrics: go_goroutines,
 // go_memstats_next_gc_bytes, zwamp_router_table_entries from
 // core.Router.Tables), and the meta API's view (wamp.session.count,
-// wamp.subscription.list, wamp.registration.list). See growthRules for when a sample series counts
-// as growth. At the end the load stops and every table, the goroutine count
-// and the fd count must return exactly to their values before the load.
+// wamp.subscription.list, wamp.registration.list). See judge for when a
+// sample series counts as growth. At the end the load stops and every table
+// and the fd count must return exactly to their values before the load, the
+// goroutine count to within goroutineTolerance.
 package main
 
 import (
@@ -165,6 +166,9 @@ func run() error {
 	time.Sleep(time.Second)
 	idle, err := p.sample(0)
 	if err != nil {
+		return err
+	}
+	if idle.goroutines, err = p.minGoroutines(); err != nil {
 		return err
 	}
 	fmt.Println("soak: before the load:", idle)
@@ -415,6 +419,33 @@ func (p *probe) sample(at time.Duration) (sample, error) {
 	return s, nil
 }
 
+// minGoroutines is the least go_goroutines of five scrapes. One scrape
+// can count goroutines of its own: the Prometheus registry gathers its
+// collectors concurrently, and go_goroutines is read while some of them
+// run, so a single reading is the true count plus up to a few. The exact
+// before/after comparison uses the minimum.
+func (p *probe) minGoroutines() (int, error) {
+	least := math.MaxInt
+	for range 5 {
+		resp, err := metricsClient.Get(p.metricsURL)
+		if err != nil {
+			return 0, err
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return 0, err
+		}
+		v, ok := parseMetrics(string(body))["go_goroutines"]
+		if !ok {
+			return 0, errors.New("/metrics has no go_goroutines")
+		}
+		least = min(least, int(v))
+		time.Sleep(50 * time.Millisecond)
+	}
+	return least, nil
+}
+
 // parseMetrics reads the Prometheus text format: "name{labels} value" per
 // line, comments skipped.
 func parseMetrics(text string) map[string]float64 {
@@ -450,19 +481,32 @@ func (p *probe) countList(ctx context.Context, proc string) (int, error) {
 	return n, nil
 }
 
+// goroutineTolerance is how many more goroutines than before the load the
+// idle router may have after it. Not zero: on the tree of the recorded run
+// the idle count read 12 once and 14 otherwise, before and after loads,
+// with every table back at zero — goroutines the daemon starts on demand
+// (the admin listener's HTTP server, the call-timeout loop, the transports'
+// helpers) come and go. A leak per connection, session or call would add
+// thousands over a run.
+const goroutineTolerance = 4
+
 // settle samples until the router is back at the idle sample's figures
-// (tables, goroutines, fds exactly) or timeout passes.
+// (tables and fds exactly, goroutines within goroutineTolerance) or
+// timeout passes.
 func (p *probe) settle(idle sample, timeout time.Duration) (sample, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		s, err := p.sample(-1)
 		if err == nil {
+			s.goroutines, err = p.minGoroutines()
+		}
+		if err == nil {
 			var diffs []string
 			if s.tables != idle.tables {
 				diffs = append(diffs, fmt.Sprintf("tables %+v, before %+v", s.tables, idle.tables))
 			}
-			if s.goroutines != idle.goroutines {
-				diffs = append(diffs, fmt.Sprintf("goroutines %d, before %d", s.goroutines, idle.goroutines))
+			if s.goroutines > idle.goroutines+goroutineTolerance {
+				diffs = append(diffs, fmt.Sprintf("goroutines %d, before %d (tolerance %d)", s.goroutines, idle.goroutines, goroutineTolerance))
 			}
 			if s.fds != idle.fds {
 				diffs = append(diffs, fmt.Sprintf("fds %d, before %d", s.fds, idle.fds))
@@ -483,7 +527,7 @@ func (p *probe) settle(idle sample, timeout time.Duration) (sample, error) {
 	}
 }
 
-// growthRules: after the warm-up, the samples are split in thirds and the
+// judge applies the growth rules: after the warm-up, the samples are split in thirds and the
 // maximum of the last third must not exceed the maximum of the first third
 // by more than a slack. Maxima over windows, not single samples, because
 // the churning part of the load is caught at a random point of its cycle:
