@@ -85,7 +85,7 @@ func (p *wsPeer) send(v ...any) {
 
 func (p *wsPeer) recv() []any {
 	p.t.Helper()
-	_ = p.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = p.c.SetReadDeadline(time.Now().Add(20 * time.Second))
 	typ, b, err := p.c.ReadMessage()
 	if err != nil {
 		p.t.Fatalf("read: %v", err)
@@ -225,7 +225,7 @@ func dialRS(t testing.TB, network, addr string, ser rawsocket.Serializer, f code
 	_, _ = c.Write(rawsocket.AppendHandshake(nil, rawsocket.Handshake{Serializer: ser, LengthExp: 15}))
 	p := &rsPeer{t: t, c: c, r: bufio.NewReader(c), f: f}
 	var reply [4]byte
-	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
 	if _, err := io.ReadFull(p.r, reply[:]); err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func (p *rsPeer) send(v ...any) {
 func (p *rsPeer) frame() (rawsocket.MsgType, []byte) {
 	p.t.Helper()
 	var h [4]byte
-	_ = p.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = p.c.SetReadDeadline(time.Now().Add(20 * time.Second))
 	if _, err := io.ReadFull(p.r, h[:]); err != nil {
 		p.t.Fatalf("read: %v", err)
 	}
@@ -330,7 +330,7 @@ func TestRawSocketHandshakeErrors(t *testing.T) {
 			}
 			defer nc.Close()
 			_, _ = nc.Write(c.hello)
-			_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_ = nc.SetReadDeadline(time.Now().Add(20 * time.Second))
 			var reply [4]byte
 			if _, err := io.ReadFull(nc, reply[:]); err != nil {
 				t.Fatal(err)
@@ -365,7 +365,7 @@ func TestProtocolViolationOverWire(t *testing.T) {
 		t.Fatalf("ABORT %v", m)
 	}
 	// Then a WebSocket close, then EOF.
-	_ = p.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = p.c.SetReadDeadline(time.Now().Add(20 * time.Second))
 	_, _, err = p.c.ReadMessage()
 	var ce *websocket.CloseError
 	if !asCloseError(err, &ce) || ce.Code != websocket.CloseNormalClosure {
@@ -381,7 +381,7 @@ func TestWrongFrameTypeCloses1003(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = p.c.WriteMessage(websocket.BinaryMessage, []byte(`[1,"realm1",{}]`))
-	_ = p.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = p.c.SetReadDeadline(time.Now().Add(20 * time.Second))
 	_, _, err = p.c.ReadMessage()
 	var ce *websocket.CloseError
 	if !asCloseError(err, &ce) || ce.Code != websocket.CloseUnsupportedData {

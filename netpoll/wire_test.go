@@ -155,7 +155,7 @@ func dialRawWS(t testing.TB, addr, proto string, rcvbuf int) *rawWS {
 	hs := ws.ClientHandshake{Host: addr, Protocols: []string{proto}, Nonce: [16]byte{1, 2, 3}}
 	_, _ = nc.Write(hs.AppendRequest(nil))
 	buf := make([]byte, 4096)
-	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = nc.SetReadDeadline(time.Now().Add(20 * time.Second))
 	for {
 		n, err := nc.Read(buf)
 		if err != nil {
@@ -314,7 +314,7 @@ func TestHandshakeTimeout(t *testing.T) {
 	}
 	defer nc.Close()
 	_, _ = nc.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n")) // and nothing more
-	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = nc.SetReadDeadline(time.Now().Add(20 * time.Second))
 	if _, err := nc.Read(make([]byte, 16)); err != io.EOF {
 		t.Fatalf("half handshake: %v, want EOF", err)
 	}
@@ -332,7 +332,7 @@ func TestOversizedMessage(t *testing.T) {
 	}
 	p.join()
 	_ = p.c.WriteMessage(websocket.TextMessage, []byte(`[16,1,{},"t",["`+strings.Repeat("x", 70<<10)+`"]]`))
-	_ = p.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = p.c.SetReadDeadline(time.Now().Add(20 * time.Second))
 	_, _, err = p.c.ReadMessage()
 	var ce *websocket.CloseError
 	if !asCloseError(err, &ce) || ce.Code != websocket.CloseMessageTooBig {
