@@ -134,8 +134,7 @@ func (s *Session) handleSubscribe(b *Batch, m *codec.Message) {
 		s.replyError(b, codec.SUBSCRIBE, m.Request, ErrInvalidURI, "invalid topic URI "+quote(m.URI))
 		return
 	}
-	if !s.authorize(ActionSubscribe, m.URI) {
-		s.replyError(b, codec.SUBSCRIBE, m.Request, ErrNotAuthorized, "not authorized to subscribe to "+quote(m.URI))
+	if !s.authorized(b, ActionSubscribe, codec.SUBSCRIBE, m) {
 		return
 	}
 	r := s.realm
@@ -213,10 +212,7 @@ func (s *Session) handlePublish(b *Batch, m *codec.Message) {
 		}
 		s.lastTopic = append(s.lastTopic[:0], m.URI...)
 	}
-	if !s.authorize(ActionPublish, m.URI) {
-		if ack {
-			s.replyError(b, codec.PUBLISH, m.Request, ErrNotAuthorized, "not authorized to publish to "+quote(m.URI))
-		}
+	if !s.authorized(b, ActionPublish, codec.PUBLISH, m) {
 		return
 	}
 	pubID := b.globalID()

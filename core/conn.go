@@ -24,7 +24,9 @@ type Conn struct {
 	hs       *handshake // authentication in progress (handshake.go)
 	state    connState
 	detached bool
-	held     bool // the driver holds mu for a run of Receive calls (Hold); driver-only
+	held     bool      // the driver holds mu for a run of Receive calls (Hold); driver-only
+	raw      []byte    // the message being handled (a view), for Session.hold
+	trusted  *Identity // set by Router.ConnectLocalAs: skips authentication
 }
 
 type connState uint8
@@ -87,6 +89,11 @@ func (c *Conn) receive(b *Batch, data []byte) {
 	if c.state == connClosed {
 		return
 	}
+	if c.state == connEstablished && c.sess.holding {
+		// An earlier action waits for its authorization: keep the order.
+		c.sess.queue(b, data)
+		return
+	}
 	m := &b.in
 	m.MaxDepth = c.r.cfg.MaxDepth
 	if err := c.codec.Decode(m, data); err != nil {
@@ -106,7 +113,9 @@ func (c *Conn) receive(b *Batch, data []byte) {
 			c.violation(b, "received "+m.Type.String()+" before the session was established")
 		}
 	case connEstablished:
+		c.raw = data
 		c.sess.dispatch(b, m)
+		c.raw = nil
 	case connAuthenticating, connChallenging:
 		c.receiveAuthenticating(b, m)
 	case connShuttingDown:
@@ -249,6 +258,11 @@ func (c *Conn) handleHello(b *Batch, m *codec.Message) {
 	if realm == nil {
 		c.sendAbort(b, ErrNoSuchRealm, "no realm "+quote(m.URI)+" on this router")
 		c.close()
+		return
+	}
+	if c.trusted != nil {
+		// The router's own in-process session (Router.ConnectLocalAs).
+		c.open(b, realm, *c.trusted, d.Roles, d.Features, 0)
 		return
 	}
 	a, h := realm.pickAuthenticator(c, d)

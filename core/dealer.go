@@ -151,8 +151,7 @@ func (s *Session) handleRegister(b *Batch, m *codec.Message) {
 		s.replyError(b, codec.REGISTER, m.Request, ErrInvalidURI, "invalid procedure URI "+quote(m.URI))
 		return
 	}
-	if !s.authorize(ActionRegister, m.URI) {
-		s.replyError(b, codec.REGISTER, m.Request, ErrNotAuthorized, "not authorized to register "+quote(m.URI))
+	if !s.authorized(b, ActionRegister, codec.REGISTER, m) {
 		return
 	}
 	if lim := r.router.limits.RegistrationsPerSession; len(s.regs) >= lim {
@@ -312,8 +311,7 @@ func (s *Session) handleCall(b *Batch, m *codec.Message) {
 		s.replyError(b, codec.CALL, m.Request, ErrInvalidURI, "invalid procedure URI "+quote(m.URI))
 		return
 	}
-	if !s.authorize(ActionCall, m.URI) {
-		s.replyError(b, codec.CALL, m.Request, ErrNotAuthorized, "not authorized to call "+quote(m.URI))
+	if !s.authorized(b, ActionCall, codec.CALL, m) {
 		return
 	}
 	reg, _, ok := r.regs.Best(m.URI)

@@ -565,6 +565,13 @@ func (c *Conn) receiveAuthenticating(b *Batch, m *codec.Message) {
 // another session took it meanwhile.
 func (c *Conn) open(b *Batch, realm *Realm, id Identity, roles codec.Role, features [codec.NumRoles]codec.Feature, sessionID uint64) {
 	r := c.r
+	if c.trusted == nil && !realm.HasRole(id.AuthRole) {
+		// Whatever the method: a role the realm's authorizer does not know
+		// (authorize.go, RoleChecker).
+		c.sendAbort(b, ErrNoSuchRole, "the session's role is not configured on this realm")
+		c.close()
+		return
+	}
 	s := &Session{
 		conn:     c,
 		realm:    realm,

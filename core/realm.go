@@ -20,7 +20,7 @@ type Realm struct {
 	subByID        sync.Map // uint64 → *subscription
 	regByID        sync.Map // uint64 → *registration
 	sessions       sessionTable
-	authorizer     Authorizer
+	authz          atomic.Pointer[authzHook] // nil: everything allowed
 	authenticators []Authenticator
 	denyAnonymous  bool
 	meta           metaAPI
@@ -33,10 +33,10 @@ func newRealm(r *Router, rc RealmConfig) *Realm {
 		router:         r,
 		subs:           trie.New[*subscription](o),
 		regs:           trie.New[*registration](o),
-		authorizer:     rc.Authorizer,
 		authenticators: rc.Authenticators,
 		denyAnonymous:  rc.DenyAnonymous,
 	}
+	realm.SetAuthorizer(rc.Authorizer)
 	realm.sessions.init()
 	realm.meta.realm = realm
 	return realm
@@ -177,7 +177,10 @@ func (a Action) String() string {
 
 // Authorizer decides whether a session may perform an action on a URI. It
 // runs inline on the hot path (every PUBLISH and CALL), so implementations
-// must be fast and must not block; uri is only valid during the call.
+// must be fast and must not block; uri is only valid during the call. An
+// Authorizer that also implements Decider is asked through Decide instead
+// (options, disclosure, answers that come later); one that implements
+// RoleChecker also refuses unknown roles at join.
 type Authorizer interface {
 	Authorize(s *Session, a Action, uri []byte) bool
 }

@@ -113,6 +113,7 @@ type stats struct {
 	encodeErrors counter
 	errors       counter
 	limits       limitCounters
+	held         counter // actions held for a pending authorization
 }
 
 // Stats is a snapshot of router counters.

@@ -30,6 +30,12 @@ type Session struct {
 	lastReq   uint64 // last request id received (sequential check)
 	lastTopic []byte // the last topic published to that passed the URI checks
 	subs      []*subscription
+	// Authorization pending (authorize.go): held[0] is the action waiting
+	// for its Decision, the rest arrived after it. Touched under conn.mu.
+	held    [][]byte
+	holding bool
+	resumed Decision
+	azState any
 
 	mu      sync.Mutex // guards the fields below
 	closed  bool
@@ -60,6 +66,11 @@ func (s *Session) dispatch(b *Batch, m *codec.Message) {
 			return
 		}
 	}
+	s.handle(b, m)
+}
+
+// handle routes one message whose request id has been checked.
+func (s *Session) handle(b *Batch, m *codec.Message) {
 	switch m.Type {
 	case codec.PUBLISH:
 		s.handlePublish(b, m)
@@ -186,15 +197,6 @@ func (s *Session) replyError(b *Batch, reqType codec.Type, req uint64, uri, msg 
 	_ = s.send(b, out)
 }
 
-// authorize asks the realm's authorizer.
-func (s *Session) authorize(a Action, uri []byte) bool {
-	az := s.realm.authorizer
-	if az == nil {
-		return true
-	}
-	return az.Authorize(s, a, uri)
-}
-
 // unsafeBytes views a string's bytes without copying. The result must not
 // be modified; encoders only read it.
 func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
@@ -221,6 +223,18 @@ func (s *Session) AuthID() string { return s.authID }
 
 // AuthRole returns the session's authrole.
 func (s *Session) AuthRole() string { return s.authRole }
+
+// Realm returns the session's realm.
+func (s *Session) Realm() *Realm { return s.realm }
+
+// AuthorizerState returns what the realm's authorizer stored on s with
+// SetAuthorizerState (its per-session decision cache), or nil. Call it only
+// from the authorizer's Decide (the session's driver goroutine).
+func (s *Session) AuthorizerState() any { return s.azState }
+
+// SetAuthorizerState stores per-session authorizer state; it lives and dies
+// with the session. Call it only from Decide.
+func (s *Session) SetAuthorizerState(v any) { s.azState = v }
 
 // counter is an atomic statistic.
 type counter = atomic.Int64
