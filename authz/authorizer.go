@@ -1,0 +1,333 @@
+package authz
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zwamp/zwamp/client"
+	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/core"
+	"github.com/zwamp/zwamp/trie"
+)
+
+// ServiceRole is the authrole of the router's own session that calls
+// dynamic authorizers; it is allowed everything and is never authorized
+// dynamically (which would recurse).
+const ServiceRole = "zwamp.authorizer"
+
+// permission is one compiled PermissionConfig: the Decision for each action.
+type permission struct {
+	uri    string
+	policy trie.Policy
+	dec    [core.ActionRegister + 1]core.Decision
+}
+
+func (p *permission) set(pc *PermissionConfig) {
+	var forbid core.Decision
+	if pc.Disclose.DenyRequest {
+		forbid = core.DiscloseForbid
+	}
+	if pc.Allow.Publish {
+		p.dec[core.ActionPublish] = core.Allow | forbid
+		if pc.Disclose.Publisher {
+			p.dec[core.ActionPublish] |= core.DiscloseForce
+		}
+	}
+	if pc.Allow.Call {
+		p.dec[core.ActionCall] = core.Allow | forbid
+		if pc.Disclose.Caller {
+			p.dec[core.ActionCall] |= core.DiscloseForce
+		}
+	}
+	if pc.Allow.Subscribe {
+		p.dec[core.ActionSubscribe] = core.Allow
+	}
+	if pc.Allow.Register {
+		p.dec[core.ActionRegister] = core.Allow
+	}
+}
+
+// role is one compiled RoleConfig.
+type role struct {
+	name  string
+	perms *trie.Index[*permission] // exact, prefix and wildcard permissions
+	all   *permission              // uri "" match prefix, if any
+	dyn   *dynamic                 // set for a dynamic-authorizer role
+}
+
+type cacheScope uint8
+
+const (
+	scopeSession cacheScope = iota
+	scopeRole
+)
+
+// dynamic is a role's dynamic authorizer.
+type dynamic struct {
+	procedure string
+	scope     cacheScope
+	size      int
+	ttl       time.Duration
+	shared    *decisionCache // scopeRole
+}
+
+// policy is one generation of a realm's roles; a reload publishes a new one.
+type policy struct {
+	gen   uint64
+	roles map[string]*role
+}
+
+// sessState is what an Authorizer keeps on each session: its role in the
+// current policy generation and its decision cache.
+type sessState struct {
+	gen   uint64
+	role  *role
+	cache *decisionCache // scopeSession, created on first use
+	svc   bool           // the authorizer's own service session
+}
+
+// Options tune an Authorizer's dynamic authorizer calls.
+type Options struct {
+	// Workers call dynamic authorizers (default 4). They only wait on the
+	// authorizer's answer; the router's pollers never do.
+	Workers int
+	// Queue bounds the decisions waiting for a worker (default 4096); past
+	// it an action is refused with wamp.error.authorization_failed.
+	Queue int
+	// Timeout bounds one authorizer call (default 10s); past it the
+	// action is refused with wamp.error.authorization_failed.
+	Timeout time.Duration
+	// Logger receives failures of authorizer calls (nil: slog.Default()).
+	Logger *slog.Logger
+}
+
+// Authorizer enforces one realm's roles. It implements core.Authorizer,
+// core.Decider and core.RoleChecker; install it with
+// core.RealmConfig.Authorizer or core.Realm.SetAuthorizer, then call Start
+// with the router if any role uses a dynamic authorizer.
+type Authorizer struct {
+	realm string
+	opts  Options
+	log   *slog.Logger
+	pol   atomic.Pointer[policy]
+	gen   atomic.Uint64
+
+	jobs chan *job
+
+	mu      sync.Mutex // guards the fields below
+	router  *core.Router
+	svc     *client.Client
+	svcID   atomic.Uint64
+	started bool
+	quit    chan struct{}
+	wg      sync.WaitGroup
+}
+
+// New compiles a realm's roles. Errors name the offending field.
+func New(realm string, roles []RoleConfig, opts Options) (*Authorizer, error) {
+	if opts.Workers <= 0 {
+		opts.Workers = 4
+	}
+	if opts.Queue <= 0 {
+		opts.Queue = 4096
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 10 * time.Second
+	}
+	a := &Authorizer{realm: realm, opts: opts, log: opts.Logger, jobs: make(chan *job, opts.Queue), quit: make(chan struct{})}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	if err := a.Reload(roles); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Reload replaces the roles. The next action of every session is decided
+// by the new roles, every cached decision is dropped; actions already
+// waiting for a dynamic authorizer finish under the old ones. A bad config
+// is refused and the old one stays.
+func (a *Authorizer) Reload(roles []RoleConfig) error {
+	compiled, err := compile("", roles)
+	if err != nil {
+		return err
+	}
+	a.pol.Store(&policy{gen: a.gen.Add(1), roles: compiled})
+	return nil
+}
+
+// Roles returns the names of the configured roles.
+func (a *Authorizer) Roles() []string {
+	p := a.pol.Load()
+	out := make([]string, 0, len(p.roles))
+	for n := range p.roles {
+		out = append(out, n)
+	}
+	return out
+}
+
+// HasRole implements core.RoleChecker.
+func (a *Authorizer) HasRole(name string) bool {
+	_, ok := a.pol.Load().roles[name]
+	return ok
+}
+
+// Authorize implements core.Authorizer: Decide without options, where a
+// pending decision counts as a refusal (core calls Decide instead).
+func (a *Authorizer) Authorize(s *core.Session, act core.Action, uri []byte) bool {
+	var d codec.Details
+	return a.Decide(s, act, uri, &d)&core.Allow != 0
+}
+
+// Decide implements core.Decider. Static roles are one trie lookup; a
+// dynamic role answers from its cache or goes Pending while a worker asks
+// the authorizer. With a warm cache nothing allocates.
+func (a *Authorizer) Decide(s *core.Session, act core.Action, uri []byte, d *codec.Details) core.Decision {
+	pol := a.pol.Load()
+	st, _ := s.AuthorizerState().(*sessState)
+	if st == nil || st.gen != pol.gen {
+		st = &sessState{gen: pol.gen, role: pol.roles[s.AuthRole()]}
+		st.svc = s.AuthRole() == ServiceRole && a.svcID.Load() == s.ID()
+		s.SetAuthorizerState(st)
+	}
+	if st.svc {
+		return core.Allow
+	}
+	r := st.role
+	switch {
+	case r == nil:
+		// The role was removed by a reload after the session joined.
+		return 0
+	case r.dyn != nil:
+		return a.decideDynamic(st, s, act, uri, d)
+	}
+	if p, _, ok := r.perms.Best(uri); ok {
+		return p.dec[act]
+	}
+	if r.all != nil {
+		return r.all.dec[act]
+	}
+	return 0
+}
+
+// decideDynamic answers from the cache or hands the question to a worker.
+func (a *Authorizer) decideDynamic(st *sessState, s *core.Session, act core.Action, uri []byte, d *codec.Details) core.Decision {
+	dyn := st.role.dyn
+	c, scope := dyn.shared, uint64(0)
+	if dyn.scope == scopeSession {
+		if st.cache == nil {
+			st.cache = newDecisionCache(dyn.size)
+		}
+		c, scope = st.cache, s.ID()
+	}
+	now := nanotime()
+	if dec, ok := c.get(scope, act, uri, now); ok {
+		return dec
+	}
+	j := &job{s: s, act: act, uri: string(uri), opts: optionsMap(d), dyn: dyn, cache: c, scope: scope}
+	select {
+	case a.jobs <- j:
+		return core.Pending
+	default:
+		a.log.Warn("authorizer queue full: refusing", "realm", a.realm, "procedure", dyn.procedure)
+		return core.Failed
+	}
+}
+
+// job is one question for a dynamic authorizer.
+type job struct {
+	s     *core.Session
+	act   core.Action
+	uri   string
+	opts  map[string]any
+	dyn   *dynamic
+	cache *decisionCache
+	scope uint64
+}
+
+// Start connects the service session that calls dynamic authorizers and
+// starts the workers. Decisions asked before Start fail
+// (wamp.error.authorization_failed) — they wait in the queue until then.
+func (a *Authorizer) Start(r *core.Router) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.started {
+		return errors.New("authz: already started")
+	}
+	a.started = true
+	a.router = r
+	for i := 0; i < a.opts.Workers; i++ {
+		a.wg.Add(1)
+		go a.work()
+	}
+	return nil
+}
+
+// Close stops the workers and leaves the service session.
+func (a *Authorizer) Close() {
+	a.mu.Lock()
+	if !a.started {
+		a.mu.Unlock()
+		return
+	}
+	close(a.quit)
+	a.started = false
+	svc := a.svc
+	a.svc = nil
+	a.mu.Unlock()
+	a.wg.Wait()
+	if svc != nil {
+		svc.Close()
+	}
+}
+
+// service returns a joined service session, (re)connecting if needed.
+func (a *Authorizer) service() (*client.Client, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.svc != nil {
+		select {
+		case <-a.svc.Done():
+			a.svc = nil
+		default:
+			return a.svc, nil
+		}
+	}
+	if a.router == nil {
+		return nil, errors.New("authz: not started")
+	}
+	l := a.router.ConnectLocalAs(codec.JSON, core.Identity{AuthID: ServiceRole, AuthRole: ServiceRole, AuthMethod: "trusted", AuthProvider: "zwamp"})
+	c, err := client.New(&localTransport{l}, client.Config{Realm: a.realm, Logger: a.log})
+	if err != nil {
+		return nil, err
+	}
+	a.svcID.Store(c.ID())
+	a.svc = c
+	return c, nil
+}
+
+type localTransport struct{ l *core.Local }
+
+func (t *localTransport) Send(msg []byte) error { return t.l.Write(msg) }
+func (t *localTransport) Recv() ([]byte, error) { return t.l.Read() }
+func (t *localTransport) Close() error          { t.l.Close(); return nil }
+
+func (a *Authorizer) work() {
+	defer a.wg.Done()
+	for {
+		select {
+		case <-a.quit:
+			return
+		case j := <-a.jobs:
+			dec, cache := a.ask(j)
+			if cache {
+				j.cache.put(j.scope, j.act, j.uri, dec, nanotime()+int64(j.dyn.ttl))
+			}
+			j.s.Resume(dec)
+		}
+	}
+}
