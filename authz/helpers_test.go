@@ -130,4 +130,6 @@ func (ab *authorizerBackend) register(t *testing.T, c *client.Client, proc strin
 	}
 }
 
-func ctxWait() (context.Context, context.CancelFunc) { return context.WithTimeout(context.Background(), wait) }
+func ctxWait() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), wait)
+}
