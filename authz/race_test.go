@@ -1,0 +1,6 @@
+//go:build race
+
+package authz
+
+// raceEnabled: allocation counts are meaningless under -race.
+const raceEnabled = true
