@@ -225,6 +225,10 @@ func (c *conn) feedHTTP(data []byte) (int, bool) {
 		c.refuseHTTP(&ws.HTTPError{Status: 404, Text: "no WebSocket endpoint at this path"})
 		return 0, false
 	}
+	if !c.spec.origins.Allowed(req.Origin) {
+		c.refuseHTTP(errOrigin)
+		return 0, false
+	}
 	proto := req.ChooseProtocol(ws.IsWAMPProtocol)
 	if proto == nil {
 		c.refuseHTTP(ws.ErrNoWAMPProtocol)

@@ -47,7 +47,8 @@ func (s *Server) bind() ([]net.Listener, []*listenerSpec, error) {
 			}
 			return nil, nil, fmt.Errorf("netpoll: listener %d (%s %s %s): %w", i, l.Kind, network, l.Addr, err)
 		}
-		spec := &listenerSpec{Listener: l, srv: s}
+		origins, _ := CompileOrigins(l.AllowedOrigins) // checked by NewServer
+		spec := &listenerSpec{Listener: l, srv: s, origins: origins}
 		spec.Network = network
 		lns = append(lns, ln)
 		specs = append(specs, spec)

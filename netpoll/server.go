@@ -69,6 +69,10 @@ type Listener struct {
 	// (set on the upgrade answer when the client has none) for the
 	// "cookie" authmethod.
 	Cookies CookieJar
+	// AllowedOrigins restricts the browser origins that may open a
+	// WebSocket here (see Origins); others get HTTP 403 before any WAMP
+	// message. Empty allows every origin.
+	AllowedOrigins []string
 }
 
 // SlowConsumerPolicy says what happens to a connection whose pending output
@@ -207,7 +211,8 @@ type Server struct {
 
 type listenerSpec struct {
 	Listener
-	srv *Server
+	srv     *Server
+	origins *Origins
 }
 
 // NewServer creates a server for r. Call Start to listen.
@@ -215,6 +220,11 @@ func NewServer(r *core.Router, cfg Config) (*Server, error) {
 	cfg.setDefaults()
 	if len(cfg.Listeners) == 0 {
 		return nil, errors.New("netpoll: no listeners configured")
+	}
+	for i, l := range cfg.Listeners {
+		if _, err := CompileOrigins(l.AllowedOrigins); err != nil {
+			return nil, fmt.Errorf("netpoll: listener %d: %w", i, err)
+		}
 	}
 	s := &Server{r: r, cfg: cfg, log: cfg.Logger, conns: make(map[*conn]struct{}), stopCh: make(chan struct{}),
 		rlog: ratelog.New(cfg.Logger, cfg.LogInterval), perIP: make(map[netip.Addr]int)}
