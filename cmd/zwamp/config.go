@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/zwamp/zwamp/auth"
+	"github.com/zwamp/zwamp/authz"
 	"github.com/zwamp/zwamp/core"
 	"github.com/zwamp/zwamp/netpoll"
 )
@@ -59,6 +60,9 @@ type ListenerConfig struct {
 	TLS     *TLSConfig `json:"tls"`
 	// Cookie gives WebSocket connections a login cookie (auth.go).
 	Cookie *CookieConfig `json:"cookie"`
+	// AllowedOrigins restricts the browser origins of WebSocket upgrades
+	// (exact origins, host[:port] entries, * patterns); empty: any.
+	AllowedOrigins []string `json:"allowed_origins"`
 }
 
 // TLSConfig names a certificate and key in PEM files.
@@ -74,6 +78,9 @@ type TLSConfig struct {
 type RealmConfig struct {
 	Name string            `json:"name"`
 	Auth *auth.RealmConfig `json:"auth"` // nil: anonymous only (auth.go)
+	// Roles, when present, guard the realm (package authz); without them
+	// every session may do everything.
+	Roles []authz.RoleConfig `json:"roles"`
 }
 
 // LimitsConfig bounds what one connection may cost.
@@ -251,7 +258,7 @@ func (c *Config) serverConfig(log *slog.Logger) (netpoll.Config, error) {
 		if l.Address == "" {
 			return sc, fmt.Errorf("listener %d: address missing", i)
 		}
-		nl := netpoll.Listener{Network: network, Addr: l.Address, Kind: kind, Path: l.Path}
+		nl := netpoll.Listener{Network: network, Addr: l.Address, Kind: kind, Path: l.Path, AllowedOrigins: l.AllowedOrigins}
 		if l.TLS != nil {
 			// Named like netpoll's listen errors, so that every listener
 			// problem reads the same in the one line serve prints.

@@ -123,6 +123,17 @@ func serve(args []string, stderr io.Writer) int {
 		log.Error("invalid configuration", "error", err)
 		return 1
 	}
+	azs, err := startAuthorizers(cfg, router, log)
+	if err != nil {
+		log.Error("invalid configuration", "error", err)
+		return 1
+	}
+	defer azs.close()
+	// Reloaded on SIGHUP; the authentication side appends its principals.
+	reloaders := []reloader{azs.reloadRoles}
+	for _, w := range originWarnings(cfg, noCookieAuth) {
+		log.Warn(w)
+	}
 	sc, err := cfg.serverConfig(log)
 	if err != nil {
 		log.Error("invalid configuration", "error", err)
@@ -153,6 +164,26 @@ func serve(args []string, stderr io.Writer) int {
 	// shutdown with the GOODBYEs spread over drain_period.
 	drainSig := make(chan os.Signal, 1)
 	signal.Notify(drainSig, syscall.SIGUSR1)
+	// SIGHUP reloads roles and permissions (reload.go) without stopping.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	stopReload := make(chan struct{})
+	defer close(stopReload)
+	go func() {
+		for {
+			select {
+			case <-stopReload:
+				return
+			case <-hup:
+				if err := reloadConfig(*configPath, log, reloaders); err != nil {
+					log.Error("reload refused: the running configuration is kept", "error", err)
+				} else {
+					log.Info("configuration reloaded", "file", *configPath)
+				}
+			}
+		}
+	}()
 	if err := srv.Start(); err != nil {
 		log.Error("cannot start", "error", err)
 		return 1
