@@ -210,3 +210,23 @@ func TestOriginWarnings(t *testing.T) {
 		t.Fatalf("warnings %v, want one for listeners[0]", w)
 	}
 }
+
+// TestExampleRoles: the example config's roles compile.
+func TestExampleRoles(t *testing.T) {
+	cfg, err := loadConfig("zwamp.example.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.checkRoles(); err != nil {
+		t.Fatalf("example roles: %v", err)
+	}
+	roles := 0
+	for _, r := range cfg.Realms {
+		if r.Name == "app" {
+			roles = len(r.Roles)
+		}
+	}
+	if roles != 3 || len(cfg.Listeners[1].AllowedOrigins) != 2 {
+		t.Fatalf("example config parsed as %+v", cfg)
+	}
+}

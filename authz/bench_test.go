@@ -1,0 +1,195 @@
+package authz
+
+import (
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/core"
+)
+
+// sink is the cheapest Transport: it counts deliveries, so the benchmarks
+// measure the router's own work (decode, authorize, route, encode).
+type sink struct{ n atomic.Int64 }
+
+func (s *sink) Format() codec.Format     { return codec.JSON }
+func (s *sink) Send([]byte) bool         { s.n.Add(1); return false }
+func (s *sink) Flush()                   {}
+func (s *sink) Close()                   {}
+func (s *sink) Info() core.TransportInfo { return core.TransportInfo{Kind: "sink"} }
+
+var helloJSON = []byte(`[1,"realm1",{"roles":{"publisher":{},"subscriber":{},"caller":{},"callee":{}}}]`)
+
+// benchRouter returns a router for one authorization setup; sessions
+// joining with a plain HELLO are anonymous, so the role under test is
+// named "anonymous".
+//   - none: no authorizer (the default configuration);
+//   - roles100: a static role of 100 permissions (hundredPermissions);
+//   - dynamic: a dynamic authorizer, whose cache the caller warms up.
+func benchRouter(b *testing.B, setup string) *core.Router {
+	var roles []RoleConfig
+	switch setup {
+	case "none":
+		r, err := core.NewRouter(core.Config{Realms: []core.RealmConfig{{Name: testRealm}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return r
+	case "roles100":
+		roles = []RoleConfig{{Name: "anonymous", Permissions: hundredPermissions()}}
+	case "dynamic":
+		roles = []RoleConfig{
+			{Name: "anonymous", Authorizer: "test.authorize", AuthorizerCache: &CacheConfig{TTL: "1h"}},
+			{Name: "backend", Permissions: []PermissionConfig{everything}},
+		}
+	}
+	az, err := New(testRealm, roles, Options{Timeout: wait})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := core.NewRouter(core.Config{Realms: []core.RealmConfig{{Name: testRealm, Authorizer: az}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := az.Start(r); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(az.Close)
+	if setup == "dynamic" {
+		registerAllowAll(b, r)
+	}
+	return r
+}
+
+// sinkSession joins a session on a sink transport.
+func sinkSession(b *testing.B, r *core.Router, batch *core.Batch) (*core.Conn, *sink) {
+	s := &sink{}
+	c := r.Attach(s)
+	c.Receive(batch, helloJSON)
+	if c.Session() == nil {
+		b.Fatal("join failed")
+	}
+	return c, s
+}
+
+// waitCount waits until s has received n messages (a pending decision is
+// resumed by an authorizer worker).
+func waitCount(b *testing.B, s *sink, n int64) {
+	deadline := time.Now().Add(wait)
+	for s.n.Load() < n {
+		if time.Now().After(deadline) {
+			b.Fatalf("sink has %d messages, want %d", s.n.Load(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+var setups = []string{"none", "roles100", "dynamic"}
+
+// BenchmarkAuthorizedPublish: router CPU per PUBLISH fanned out to 1 and
+// 100 subscribers, per authorization setup (compare within one run).
+func BenchmarkAuthorizedPublish(b *testing.B) {
+	for _, n := range []int{1, 100} {
+		for _, setup := range setups {
+			b.Run(strconv.Itoa(n)+"/"+setup, func(b *testing.B) {
+				r := benchRouter(b, setup)
+				batch := core.AcquireBatch()
+				defer batch.Release()
+				const topic = "com.app.topic1"
+				sinks := make([]*sink, n)
+				for i := range sinks {
+					var c *core.Conn
+					c, sinks[i] = sinkSession(b, r, batch)
+					c.Receive(batch, []byte(`[32,1,{},"`+topic+`"]`))
+					waitCount(b, sinks[i], 2) // WELCOME, SUBSCRIBED
+				}
+				pub, _ := sinkSession(b, r, batch)
+				buf := make([]byte, 0, 128)
+				req := uint64(1)
+				buf = jsonPublish(buf[:0], req, topic)
+				pub.Receive(batch, buf) // warms a dynamic cache
+				waitCount(b, sinks[0], 3)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					req++
+					buf = jsonPublish(buf[:0], req, topic)
+					pub.Receive(batch, buf)
+				}
+				b.StopTimer()
+				var got int64
+				for _, s := range sinks {
+					got += s.n.Load() - 3
+				}
+				if got != int64(b.N)*int64(n) {
+					b.Fatalf("delivered %d, want %d", got, int64(b.N)*int64(n))
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkAuthorizedRPC: router CPU per CALL round trip (CALL,
+// INVOCATION, YIELD, RESULT) with 16 callers and 16 callees, each callee
+// registering its own procedure, per authorization setup.
+func BenchmarkAuthorizedRPC(b *testing.B) {
+	const n = 16
+	for _, setup := range setups {
+		b.Run("16x16/"+setup, func(b *testing.B) {
+			r := benchRouter(b, setup)
+			batch := core.AcquireBatch()
+			defer batch.Release()
+			callees := make([]*core.Conn, n)
+			calleeSinks := make([]*sink, n)
+			procs := make([]string, n)
+			for i := range callees {
+				callees[i], calleeSinks[i] = sinkSession(b, r, batch)
+				procs[i] = "com.app.echo" + strconv.Itoa(i)
+				callees[i].Receive(batch, []byte(`[64,1,{},"`+procs[i]+`"]`))
+				waitCount(b, calleeSinks[i], 2) // WELCOME, REGISTERED
+			}
+			callers := make([]*core.Conn, n)
+			results := make([]*sink, n)
+			reqs := make([]uint64, n)
+			invs := make([]uint64, n)
+			buf := make([]byte, 0, 128)
+			for i := range callers {
+				callers[i], results[i] = sinkSession(b, r, batch)
+				// Warm up: every caller calls every procedure once (a
+				// dynamic decision is resumed by a worker: wait for the
+				// INVOCATION before answering it).
+				for j := 0; j < n; j++ {
+					reqs[i]++
+					buf = jsonCall(buf[:0], reqs[i], procs[j])
+					callers[i].Receive(batch, buf)
+					invs[j]++
+					waitCount(b, calleeSinks[j], 2+int64(invs[j]))
+					buf = jsonYield(buf[:0], invs[j])
+					callees[j].Receive(batch, buf)
+					waitCount(b, results[i], 2+int64(j)) // WELCOME + j+1 RESULTs
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for k := 0; k < b.N; k++ {
+				i, j := k%n, (k/n)%n
+				reqs[i]++
+				buf = jsonCall(buf[:0], reqs[i], procs[j])
+				callers[i].Receive(batch, buf)
+				invs[j]++
+				buf = jsonYield(buf[:0], invs[j])
+				callees[j].Receive(batch, buf)
+			}
+			b.StopTimer()
+			var got int64
+			for _, s := range results {
+				got += s.n.Load() - 1 - n
+			}
+			if got != int64(b.N) {
+				b.Fatalf("%d results for %d calls", got, b.N)
+			}
+		})
+	}
+}
