@@ -280,6 +280,17 @@ func (a *Authorizer) Close() {
 	a.svc = nil
 	a.mu.Unlock()
 	a.wg.Wait()
+	// Nobody will answer the questions still queued: refuse them, so
+	// their sessions are not held for ever.
+	for {
+		select {
+		case j := <-a.jobs:
+			j.s.Resume(core.Failed)
+			continue
+		default:
+		}
+		break
+	}
 	if svc != nil {
 		svc.Close()
 	}

@@ -75,7 +75,7 @@ type CacheConfig struct {
 
 // Cache defaults and bounds.
 const (
-	DefaultSessionCacheSize = 256
+	DefaultSessionCacheSize = 64
 	DefaultRoleCacheSize    = 4096
 	DefaultCacheTTL         = 60 * time.Second
 	MaxCacheSize            = 1 << 20
