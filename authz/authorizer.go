@@ -87,6 +87,39 @@ type sessState struct {
 	role  *role
 	cache *decisionCache // scopeSession, created on first use
 	svc   bool           // the authorizer's own service session
+	memo  memo
+}
+
+// memoLen bounds the URIs the memo remembers.
+const memoLen = 64
+
+// memo is a session's last decision: a publisher or caller repeating an
+// action on one URI skips the trie (or the dynamic cache) with one byte
+// comparison. It belongs to one policy generation (it lives in sessState)
+// and is only touched by Decide, which core calls under the session's
+// connection lock, so it needs no synchronisation.
+type memo struct {
+	exp int64 // clock() expiry for dynamic decisions; 0: none
+	act core.Action
+	dec core.Decision
+	n   uint8
+	uri [memoLen]byte
+}
+
+func (m *memo) get(act core.Action, uri []byte) (core.Decision, bool) {
+	if m.act == act && int(m.n) == len(uri) && string(m.uri[:m.n]) == string(uri) {
+		return m.dec, true
+	}
+	return 0, false
+}
+
+func (m *memo) set(act core.Action, uri []byte, dec core.Decision, exp int64) {
+	if len(uri) > memoLen {
+		m.act = 0
+		return
+	}
+	m.act, m.dec, m.exp, m.n = act, dec, exp, uint8(len(uri))
+	copy(m.uri[:], uri)
 }
 
 // Options tune an Authorizer's dynamic authorizer calls.
@@ -114,6 +147,7 @@ type Authorizer struct {
 	log   *slog.Logger
 	pol   atomic.Pointer[policy]
 	gen   atomic.Uint64
+	now   atomic.Int64 // coarse clock (nanotime), ticked while started
 
 	jobs chan *job
 
@@ -205,13 +239,17 @@ func (a *Authorizer) Decide(s *core.Session, act core.Action, uri []byte, d *cod
 	case r.dyn != nil:
 		return a.decideDynamic(st, s, act, uri, d)
 	}
+	if dec, ok := st.memo.get(act, uri); ok {
+		return dec
+	}
+	var dec core.Decision
 	if p, _, ok := r.perms.Best(uri); ok {
-		return p.dec[act]
+		dec = p.dec[act]
+	} else if r.all != nil {
+		dec = r.all.dec[act]
 	}
-	if r.all != nil {
-		return r.all.dec[act]
-	}
-	return 0
+	st.memo.set(act, uri, dec, 0)
+	return dec
 }
 
 // decideDynamic answers from the cache or hands the question to a worker.
@@ -224,8 +262,12 @@ func (a *Authorizer) decideDynamic(st *sessState, s *core.Session, act core.Acti
 		}
 		c, scope = st.cache, s.ID()
 	}
-	now := nanotime()
-	if dec, ok := c.get(scope, act, uri, now); ok {
+	now := a.clock()
+	if dec, ok := st.memo.get(act, uri); ok && st.memo.exp > now {
+		return dec
+	}
+	if dec, exp, ok := c.get(scope, act, uri, now); ok {
+		st.memo.set(act, uri, dec, exp)
 		return dec
 	}
 	j := &job{s: s, act: act, uri: string(uri), opts: optionsMap(d), dyn: dyn, cache: c, scope: scope}
@@ -260,6 +302,9 @@ func (a *Authorizer) Start(r *core.Router) error {
 	}
 	a.started = true
 	a.router = r
+	a.now.Store(nanotime())
+	a.wg.Add(1)
+	go a.tick()
 	for i := 0; i < a.opts.Workers; i++ {
 		a.wg.Add(1)
 		go a.work()
@@ -327,6 +372,34 @@ func (t *localTransport) Send(msg []byte) error { return t.l.Write(msg) }
 func (t *localTransport) Recv() ([]byte, error) { return t.l.Read() }
 func (t *localTransport) Close() error          { t.l.Close(); return nil }
 
+// clockTick is the coarse clock's resolution: cached decisions live up to
+// this much longer than their TTL.
+const clockTick = 20 * time.Millisecond
+
+// clock is a monotonic nanosecond clock read with one atomic load on the
+// hot path (nanotime before Start).
+func (a *Authorizer) clock() int64 {
+	if t := a.now.Load(); t != 0 {
+		return t
+	}
+	return nanotime()
+}
+
+func (a *Authorizer) tick() {
+	defer a.wg.Done()
+	t := time.NewTicker(clockTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.quit:
+			a.now.Store(0)
+			return
+		case <-t.C:
+			a.now.Store(nanotime())
+		}
+	}
+}
+
 func (a *Authorizer) work() {
 	defer a.wg.Done()
 	for {
@@ -336,7 +409,7 @@ func (a *Authorizer) work() {
 		case j := <-a.jobs:
 			dec, cache := a.ask(j)
 			if cache {
-				j.cache.put(j.scope, j.act, j.uri, dec, nanotime()+int64(j.dyn.ttl))
+				j.cache.put(j.scope, j.act, j.uri, dec, a.clock()+int64(j.dyn.ttl))
 			}
 			j.s.Resume(dec)
 		}

@@ -335,7 +335,7 @@ func TestDecisionCache(t *testing.T) {
 		t.Fatalf("%d entries in a cache of 8", n)
 	}
 	c.put(2, core.ActionPublish, "com.x", core.Allow, 50)
-	if d, ok := c.get(2, core.ActionPublish, []byte("com.x"), 10); !ok || d != core.Allow {
+	if d, _, ok := c.get(2, core.ActionPublish, []byte("com.x"), 10); !ok || d != core.Allow {
 		t.Fatal("fresh entry missing")
 	}
 	for _, k := range []struct {
@@ -343,11 +343,11 @@ func TestDecisionCache(t *testing.T) {
 		act   core.Action
 		uri   string
 	}{{3, core.ActionPublish, "com.x"}, {2, core.ActionCall, "com.x"}, {2, core.ActionPublish, "com.y"}} {
-		if _, ok := c.get(k.scope, k.act, []byte(k.uri), 10); ok {
+		if _, _, ok := c.get(k.scope, k.act, []byte(k.uri), 10); ok {
 			t.Fatalf("hit for a different key %v", k)
 		}
 	}
-	if _, ok := c.get(2, core.ActionPublish, []byte("com.x"), 50); ok {
+	if _, _, ok := c.get(2, core.ActionPublish, []byte("com.x"), 50); ok {
 		t.Fatal("expired entry returned")
 	}
 }
@@ -380,6 +380,31 @@ func TestConfigErrors(t *testing.T) {
 		}
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want it to contain %q", tc.roles, err, tc.want)
+		}
+	}
+}
+
+// TestDecisionPerActionAndURI: one session alternating actions and URIs
+// gets each decision right (the per-session memo of the last decision is
+// keyed by action and URI).
+func TestDecisionPerActionAndURI(t *testing.T) {
+	r, _ := newRouter(t, []RoleConfig{{Name: "actor", Permissions: []PermissionConfig{
+		{URI: "com.x", Allow: AllowConfig{Publish: true}},
+		{URI: "com.", Match: "prefix", Allow: AllowConfig{Subscribe: true}},
+	}}})
+	c := join(t, r, "actor")
+	for i := 0; i < 3; i++ {
+		if err := c.Publish("com.x", nil, nil, &client.PublishOptions{Acknowledge: true}); err != nil {
+			t.Fatalf("publish com.x: %v", err)
+		}
+		if _, err := c.Subscribe("com.x", func(*client.Event) {}, nil); errURI(err) != core.ErrNotAuthorized {
+			t.Fatalf("subscribe com.x: %v", err)
+		}
+		if err := c.Publish("com.y", nil, nil, &client.PublishOptions{Acknowledge: true}); errURI(err) != core.ErrNotAuthorized {
+			t.Fatalf("publish com.y: %v", err)
+		}
+		if _, err := c.Subscribe("com.y", func(*client.Event) {}, nil); err != nil {
+			t.Fatalf("subscribe com.y: %v", err)
 		}
 	}
 }

@@ -136,20 +136,21 @@ func (c *decisionCache) hash(scope uint64, act core.Action, uri []byte) uint64 {
 	return maphash.Bytes(c.seed, uri) ^ (scope * 0x9E3779B97F4A7C15) ^ uint64(act)<<56
 }
 
-// get returns the decision cached for the key if it has not expired.
-func (c *decisionCache) get(scope uint64, act core.Action, uri []byte, now int64) (core.Decision, bool) {
+// get returns the decision cached for the key, and its expiry, if it has
+// not expired.
+func (c *decisionCache) get(scope uint64, act core.Action, uri []byte, now int64) (core.Decision, int64, bool) {
 	h := c.hash(scope, act, uri)
 	c.mu.Lock()
 	for i := uint64(0); i < window; i++ {
 		sl := &c.slots[(h+i)&c.mask]
 		if sl.h == h && sl.exp > now && sl.scope == scope && sl.act == act && sl.uri == string(uri) {
-			dec := sl.dec
+			dec, exp := sl.dec, sl.exp
 			c.mu.Unlock()
-			return dec, true
+			return dec, exp, true
 		}
 	}
 	c.mu.Unlock()
-	return 0, false
+	return 0, 0, false
 }
 
 // put caches dec for the key until exp.
