@@ -210,17 +210,23 @@ func (a *Authorizer) HasRole(name string) bool {
 	return ok
 }
 
-// Authorize implements core.Authorizer: Decide without options, where a
-// pending decision counts as a refusal (core calls Decide instead).
+// Authorize implements core.Authorizer for callers that cannot wait (core
+// calls Decide instead): a dynamic role answers from its cache only, and
+// an answer not cached counts as a refusal. Like Decide, it must be called
+// with the session's connection lock held (inside core's handlers).
 func (a *Authorizer) Authorize(s *core.Session, act core.Action, uri []byte) bool {
-	var d codec.Details
-	return a.Decide(s, act, uri, &d)&core.Allow != 0
+	return a.decide(s, act, uri, nil)&core.Allow != 0
 }
 
 // Decide implements core.Decider. Static roles are one trie lookup; a
 // dynamic role answers from its cache or goes Pending while a worker asks
 // the authorizer. With a warm cache nothing allocates.
 func (a *Authorizer) Decide(s *core.Session, act core.Action, uri []byte, d *codec.Details) core.Decision {
+	return a.decide(s, act, uri, d)
+}
+
+// decide is Decide; with d nil a dynamic role never goes Pending.
+func (a *Authorizer) decide(s *core.Session, act core.Action, uri []byte, d *codec.Details) core.Decision {
 	pol := a.pol.Load()
 	st, _ := s.AuthorizerState().(*sessState)
 	if st == nil || st.gen != pol.gen {
@@ -269,6 +275,9 @@ func (a *Authorizer) decideDynamic(st *sessState, s *core.Session, act core.Acti
 	if dec, exp, ok := c.get(scope, act, uri, now); ok {
 		st.memo.set(act, uri, dec, exp)
 		return dec
+	}
+	if d == nil {
+		return 0 // Authorize: nobody would hold the action
 	}
 	j := &job{s: s, act: act, uri: string(uri), opts: optionsMap(d), dyn: dyn, cache: c, scope: scope}
 	select {

@@ -36,6 +36,10 @@ const ErrDiscloseMeDisallowed = "wamp.error.option_disallowed.disclose_me"
 // later (Pending). The router prefers Decide over Authorize when the
 // realm's Authorizer implements it.
 //
+// Only one action per session is pending at a time (the session's later
+// messages wait behind it), so Resume needs no token; calling it more than
+// once per Pending answer would decide a later action.
+//
 // Decide runs on the session's driver goroutine for every PUBLISH,
 // SUBSCRIBE, CALL and REGISTER: it must not block and should not allocate.
 // uri and d are only valid during the call; a Pending answer must copy what
@@ -124,7 +128,7 @@ func (s *Session) authorized(b *Batch, a Action, reqType codec.Type, m *codec.Me
 	d := &m.Details
 	dec := s.decide(a, m.URI, d)
 	if dec&Pending != 0 {
-		s.hold(b)
+		s.hold()
 		return false
 	}
 	reply := reqType != codec.PUBLISH || d.Acknowledge
@@ -152,7 +156,7 @@ func (s *Session) authorized(b *Batch, a Action, reqType codec.Type, m *codec.Me
 
 // hold queues the message being handled (the conn's current raw bytes)
 // until Resume; the session's later messages queue behind it.
-func (s *Session) hold(b *Batch) {
+func (s *Session) hold() {
 	c := s.conn
 	cp := append([]byte(nil), c.raw...)
 	// In front: during Resume's drain the message being re-run was taken
