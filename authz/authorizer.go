@@ -251,12 +251,18 @@ func (a *Authorizer) decide(s *core.Session, act core.Action, uri []byte, d *cod
 	var dec core.Decision
 	if p, _, ok := r.perms.Best(uri); ok {
 		dec = p.dec[act]
-	} else if r.all != nil {
+	} else if r.all != nil && !meta(uri) {
 		dec = r.all.dec[act]
 	}
 	st.memo.set(act, uri, dec, 0)
 	return dec
 }
+
+// meta reports whether uri is under wamp., which the catch-all permission
+// (uri "", match prefix) does not reach: the meta API (listing sessions
+// and, where the router has them, killing or removing them) needs a
+// permission that names wamp. explicitly.
+func meta(uri []byte) bool { return len(uri) >= 5 && string(uri[:5]) == "wamp." }
 
 // decideDynamic answers from the cache or hands the question to a worker.
 func (a *Authorizer) decideDynamic(st *sessState, s *core.Session, act core.Action, uri []byte, d *codec.Details) core.Decision {

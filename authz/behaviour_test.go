@@ -97,17 +97,24 @@ func TestDisclose(t *testing.T) {
 }
 
 // TestMetaAPIPermissions: the meta procedures and wamp.* topics follow the
-// same permissions; a role not granted wamp. cannot use them.
+// same permissions; a role not granted wamp. by name (not even one allowed
+// everything else by the catch-all uri "") cannot use them.
 func TestMetaAPIPermissions(t *testing.T) {
 	app := PermissionConfig{URI: "com.", Match: "prefix", Allow: AllowConfig{Call: true, Register: true, Publish: true, Subscribe: true}}
 	meta := PermissionConfig{URI: "wamp.", Match: "prefix", Allow: AllowConfig{Call: true, Subscribe: true}}
 	r, _ := newRouter(t, []RoleConfig{
 		{Name: "app", Permissions: []PermissionConfig{app}},
+		{Name: "all", Permissions: []PermissionConfig{everything}},
 		{Name: "admin", Permissions: []PermissionConfig{app, meta}},
 	})
-	a := join(t, r, "app")
 	ctx, cancel := ctxWait()
 	defer cancel()
+	// The catch-all permission does not reach wamp.*.
+	all := join(t, r, "all")
+	if _, err := all.Call(ctx, "wamp.session.count", nil, nil, nil); errURI(err) != core.ErrNotAuthorized {
+		t.Fatalf("catch-all role calls wamp.session.count: %v", err)
+	}
+	a := join(t, r, "app")
 	if _, err := a.Call(ctx, "wamp.session.count", nil, nil, nil); errURI(err) != core.ErrNotAuthorized {
 		t.Fatalf("app calls wamp.session.count: %v", err)
 	}

@@ -32,7 +32,8 @@ type RoleConfig struct {
 type PermissionConfig struct {
 	URI string `json:"uri"`
 	// Match is exact (default), prefix or wildcard, with the best-match
-	// rules of pattern registrations. The prefix "" matches every URI.
+	// rules of pattern registrations. The prefix "" matches every URI
+	// except the meta API's (wamp.*), which must be granted by name.
 	Match    string         `json:"match"`
 	Allow    AllowConfig    `json:"allow"`
 	Disclose DiscloseConfig `json:"disclose"`
