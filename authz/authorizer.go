@@ -285,7 +285,9 @@ func (a *Authorizer) decideDynamic(st *sessState, s *core.Session, act core.Acti
 	if d == nil {
 		return 0 // Authorize: nobody would hold the action
 	}
-	j := &job{s: s, act: act, uri: string(uri), opts: optionsMap(d), dyn: dyn, cache: c, scope: scope}
+	// Everything the worker needs is copied here, on the session's
+	// goroutine (cold path: it allocates).
+	j := &job{s: s, info: s.Info(), act: act, uri: string(uri), opts: optionsMap(d), dyn: dyn, cache: c, scope: scope}
 	select {
 	case a.jobs <- j:
 		return core.Pending
@@ -298,6 +300,7 @@ func (a *Authorizer) decideDynamic(st *sessState, s *core.Session, act core.Acti
 // job is one question for a dynamic authorizer.
 type job struct {
 	s     *core.Session
+	info  core.Info
 	act   core.Action
 	uri   string
 	opts  map[string]any

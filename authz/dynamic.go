@@ -20,7 +20,7 @@ func (a *Authorizer) ask(j *job) (dec core.Decision, cache bool) {
 		a.log.Warn("dynamic authorizer unavailable", "realm", a.realm, "procedure", j.dyn.procedure, "error", err)
 		return core.Failed, false
 	}
-	info := j.s.Info()
+	info := &j.info
 	sess := map[string]any{
 		"session": info.ID, "realm": info.Realm, "authid": info.AuthID, "authrole": info.AuthRole,
 		"authmethod": info.AuthMethod, "authprovider": info.AuthProvider,
