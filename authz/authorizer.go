@@ -2,6 +2,7 @@ package authz
 
 import (
 	"errors"
+	"hash/maphash"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -87,7 +88,59 @@ type sessState struct {
 	role  *role
 	cache *decisionCache // scopeSession, created on first use
 	svc   bool           // the authorizer's own service session
-	memo  memo
+	// The last decision, or after memoUpgrade misses (a session that
+	// alternates between URIs) the last decisions by URI hash.
+	memo   memo
+	memos  *[memoSlots]memo
+	misses uint32
+}
+
+// memoSlots and memoUpgrade size the per-session memo table: 16 slots
+// (1.3 KB, allocated once per session that keeps missing) after 8 misses.
+const (
+	memoSlots   = 16
+	memoUpgrade = 8
+)
+
+var memoSeed = maphash.MakeSeed()
+
+// memoFor returns the memo slot holding (act, uri), or nil.
+func (st *sessState) memoFor(act core.Action, uri []byte) *memo {
+	if st.memos == nil {
+		if st.memo.is(act, uri) {
+			return &st.memo
+		}
+		return nil
+	}
+	// Two-way: the slot of the hash and its neighbour.
+	i := maphash.Bytes(memoSeed, uri) & (memoSlots - 1)
+	if m := &st.memos[i]; m.is(act, uri) {
+		return m
+	}
+	if m := &st.memos[i^1]; m.is(act, uri) {
+		return m
+	}
+	return nil
+}
+
+// remember stores a decision just computed for (act, uri), counting the
+// miss that led to it.
+func (st *sessState) remember(act core.Action, uri []byte, dec core.Decision, exp int64) {
+	st.misses++
+	m := &st.memo
+	if st.memos == nil && st.misses > memoUpgrade {
+		st.memos = new([memoSlots]memo)
+	}
+	if st.memos != nil {
+		i := maphash.Bytes(memoSeed, uri) & (memoSlots - 1)
+		m = &st.memos[i]
+		if m.act != 0 {
+			if n := &st.memos[i^1]; n.act == 0 || st.misses&1 == 0 {
+				m = n
+			}
+		}
+	}
+	m.set(act, uri, dec, exp)
 }
 
 // memoLen bounds the URIs the memo remembers.
@@ -106,11 +159,8 @@ type memo struct {
 	uri [memoLen]byte
 }
 
-func (m *memo) get(act core.Action, uri []byte) (core.Decision, bool) {
-	if m.act == act && int(m.n) == len(uri) && string(m.uri[:m.n]) == string(uri) {
-		return m.dec, true
-	}
-	return 0, false
+func (m *memo) is(act core.Action, uri []byte) bool {
+	return m.act == act && int(m.n) == len(uri) && string(m.uri[:m.n]) == string(uri)
 }
 
 func (m *memo) set(act core.Action, uri []byte, dec core.Decision, exp int64) {
@@ -245,8 +295,8 @@ func (a *Authorizer) decide(s *core.Session, act core.Action, uri []byte, d *cod
 	case r.dyn != nil:
 		return a.decideDynamic(st, s, act, uri, d)
 	}
-	if dec, ok := st.memo.get(act, uri); ok {
-		return dec
+	if m := st.memoFor(act, uri); m != nil {
+		return m.dec
 	}
 	var dec core.Decision
 	if p, _, ok := r.perms.Best(uri); ok {
@@ -254,7 +304,7 @@ func (a *Authorizer) decide(s *core.Session, act core.Action, uri []byte, d *cod
 	} else if r.all != nil && !meta(uri) {
 		dec = r.all.dec[act]
 	}
-	st.memo.set(act, uri, dec, 0)
+	st.remember(act, uri, dec, 0)
 	return dec
 }
 
@@ -275,11 +325,11 @@ func (a *Authorizer) decideDynamic(st *sessState, s *core.Session, act core.Acti
 		c, scope = st.cache, s.ID()
 	}
 	now := a.clock()
-	if dec, ok := st.memo.get(act, uri); ok && st.memo.exp > now {
-		return dec
+	if m := st.memoFor(act, uri); m != nil && m.exp > now {
+		return m.dec
 	}
 	if dec, exp, ok := c.get(scope, act, uri, now); ok {
-		st.memo.set(act, uri, dec, exp)
+		st.remember(act, uri, dec, exp)
 		return dec
 	}
 	if d == nil {

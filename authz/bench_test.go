@@ -229,14 +229,27 @@ func BenchmarkDecide(b *testing.B) {
 			waitCount(b, s, 2) // PUBLISHED: the decision is cached
 			sess := c.Session()
 			az := r.Realm(testRealm).Authorizer().(*Authorizer)
-			uri := []byte("com.app.topic1")
 			var d codec.Details
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if az.Decide(sess, core.ActionPublish, uri, &d)&core.Allow == 0 {
-					b.Fatal("refused")
+			// One URI (the memo answers) and 16 in turn (the trie or the
+			// decision cache does), as the 16x16 RPC benchmark's callers.
+			for _, n := range []int{1, 16} {
+				uris := make([][]byte, n)
+				for i := range uris {
+					uris[i] = []byte("com.app.topic" + strconv.Itoa(i))
+					// Warm the dynamic cache for each.
+					for az.Decide(sess, core.ActionPublish, uris[i], &d)&core.Allow == 0 {
+						time.Sleep(time.Millisecond)
+					}
 				}
+				b.Run(strconv.Itoa(n)+"uri", func(b *testing.B) {
+					cpu := startCPU(b)
+					for i := 0; i < b.N; i++ {
+						if az.Decide(sess, core.ActionPublish, uris[i%n], &d)&core.Allow == 0 {
+							b.Fatal("refused")
+						}
+					}
+					cpu.stop(b)
+				})
 			}
 		})
 	}
