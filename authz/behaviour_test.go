@@ -415,3 +415,25 @@ func TestDecisionPerActionAndURI(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoManyURIs: a session alternating between many URIs (past the
+// one-entry memo, into the memo table and its evictions) gets every
+// decision right: com.even<N> is allowed, com.odd<N> refused.
+func TestMemoManyURIs(t *testing.T) {
+	r, _ := newRouter(t, []RoleConfig{{Name: "actor", Permissions: []PermissionConfig{
+		{URI: "com.even", Match: "prefix", Allow: AllowConfig{Publish: true}},
+		{URI: "com.odd", Match: "prefix", Allow: AllowConfig{Subscribe: true}},
+	}}})
+	c := join(t, r, "actor")
+	for round := 0; round < 3; round++ {
+		for i := 0; i < 40; i++ {
+			uri, want := fmt.Sprintf("com.even%d", i), ""
+			if i%2 == 1 {
+				uri, want = fmt.Sprintf("com.odd%d", i), core.ErrNotAuthorized
+			}
+			if got := errURI(c.Publish(uri, nil, nil, &client.PublishOptions{Acknowledge: true})); got != want {
+				t.Fatalf("round %d publish %s: %q, want %q", round, uri, got, want)
+			}
+		}
+	}
+}
