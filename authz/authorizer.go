@@ -95,10 +95,11 @@ type sessState struct {
 	misses uint32
 }
 
-// memoSlots and memoUpgrade size the per-session memo table: 16 slots
-// (1.3 KB, allocated once per session that keeps missing) after 8 misses.
+// The per-session memo table: 32 slots in 8 buckets of 4 (2 KB, allocated
+// once for a session that has missed its one-entry memo memoUpgrade times).
 const (
-	memoSlots   = 16
+	memoSlots   = 32
+	memoWays    = 4
 	memoUpgrade = 8
 )
 
@@ -112,15 +113,18 @@ func (st *sessState) memoFor(act core.Action, uri []byte) *memo {
 		}
 		return nil
 	}
-	// Two-way: the slot of the hash and its neighbour.
-	i := maphash.Bytes(memoSeed, uri) & (memoSlots - 1)
-	if m := &st.memos[i]; m.is(act, uri) {
-		return m
-	}
-	if m := &st.memos[i^1]; m.is(act, uri) {
-		return m
+	b := memoBucket(uri)
+	for i := range memoWays {
+		if m := &st.memos[b+i]; m.is(act, uri) {
+			return m
+		}
 	}
 	return nil
+}
+
+// memoBucket returns the first slot of uri's bucket.
+func memoBucket(uri []byte) int {
+	return int(maphash.Bytes(memoSeed, uri)%(memoSlots/memoWays)) * memoWays
 }
 
 // remember stores a decision just computed for (act, uri), counting the
@@ -132,19 +136,21 @@ func (st *sessState) remember(act core.Action, uri []byte, dec core.Decision, ex
 		st.memos = new([memoSlots]memo)
 	}
 	if st.memos != nil {
-		i := maphash.Bytes(memoSeed, uri) & (memoSlots - 1)
-		m = &st.memos[i]
-		if m.act != 0 {
-			if n := &st.memos[i^1]; n.act == 0 || st.misses&1 == 0 {
-				m = n
+		// An empty slot of the bucket, else one in turn.
+		b := memoBucket(uri)
+		m = &st.memos[b+int(st.misses%memoWays)]
+		for i := range memoWays {
+			if st.memos[b+i].act == 0 {
+				m = &st.memos[b+i]
+				break
 			}
 		}
 	}
 	m.set(act, uri, dec, exp)
 }
 
-// memoLen bounds the URIs the memo remembers.
-const memoLen = 64
+// memoLen bounds the URIs the memo remembers (a memo is 64 bytes).
+const memoLen = 48
 
 // memo is a session's last decision: a publisher or caller repeating an
 // action on one URI skips the trie (or the dynamic cache) with one byte

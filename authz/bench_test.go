@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -112,107 +113,180 @@ func (c *cpuTimer) stop(b *testing.B) {
 	b.ReportMetric(float64(d)/float64(b.N), "cpu-ns/op")
 }
 
-// BenchmarkAuthorizedPublish: router CPU per PUBLISH fanned out to 1 and
-// 100 subscribers, per authorization setup (compare within one run).
-func BenchmarkAuthorizedPublish(b *testing.B) {
-	for _, n := range []int{1, 100} {
+// pubsubWorkload sets up one publisher and n subscribers on r and returns
+// a step that publishes one event (and checks nothing: done checks the
+// deliveries).
+func pubsubWorkload(b *testing.B, r *core.Router, n int) (step func(), done func(steps int)) {
+	batch := core.AcquireBatch()
+	b.Cleanup(batch.Release)
+	const topic = "com.app.topic1"
+	sinks := make([]*sink, n)
+	for i := range sinks {
+		var c *core.Conn
+		c, sinks[i] = sinkSession(b, r, batch)
+		c.Receive(batch, []byte(`[32,1,{},"`+topic+`"]`))
+		waitCount(b, sinks[i], 2) // WELCOME, SUBSCRIBED
+	}
+	pub, _ := sinkSession(b, r, batch)
+	buf := make([]byte, 0, 128)
+	req := uint64(1)
+	buf = jsonPublish(buf[:0], req, topic)
+	pub.Receive(batch, buf) // warms a dynamic cache
+	waitCount(b, sinks[0], 3)
+	step = func() {
+		req++
+		buf = jsonPublish(buf[:0], req, topic)
+		pub.Receive(batch, buf)
+	}
+	done = func(steps int) {
+		var got int64
+		for _, s := range sinks {
+			got += s.n.Load() - 3
+		}
+		if got != int64(steps)*int64(n) {
+			b.Fatalf("delivered %d, want %d", got, int64(steps)*int64(n))
+		}
+	}
+	return step, done
+}
+
+// rpcWorkload sets up 16 callees, each registering its own procedure, and
+// 16 callers; a step is one CALL round trip (CALL, INVOCATION, YIELD,
+// RESULT), caller k%16 calling procedure (k/16)%16.
+func rpcWorkload(b *testing.B, r *core.Router) (step func(), done func(steps int)) {
+	const n = 16
+	batch := core.AcquireBatch()
+	b.Cleanup(batch.Release)
+	callees := make([]*core.Conn, n)
+	calleeSinks := make([]*sink, n)
+	procs := make([]string, n)
+	for i := range callees {
+		callees[i], calleeSinks[i] = sinkSession(b, r, batch)
+		procs[i] = "com.app.echo" + strconv.Itoa(i)
+		callees[i].Receive(batch, []byte(`[64,1,{},"`+procs[i]+`"]`))
+		waitCount(b, calleeSinks[i], 2) // WELCOME, REGISTERED
+	}
+	callers := make([]*core.Conn, n)
+	results := make([]*sink, n)
+	reqs := make([]uint64, n)
+	invs := make([]uint64, n)
+	buf := make([]byte, 0, 128)
+	for i := range callers {
+		callers[i], results[i] = sinkSession(b, r, batch)
+		// Warm up: every caller calls every procedure once (a dynamic
+		// decision is resumed by a worker: wait for the INVOCATION
+		// before answering it).
+		for j := 0; j < n; j++ {
+			reqs[i]++
+			buf = jsonCall(buf[:0], reqs[i], procs[j])
+			callers[i].Receive(batch, buf)
+			invs[j]++
+			waitCount(b, calleeSinks[j], 2+int64(invs[j]))
+			buf = jsonYield(buf[:0], invs[j])
+			callees[j].Receive(batch, buf)
+			waitCount(b, results[i], 2+int64(j)) // WELCOME + j+1 RESULTs
+		}
+	}
+	k := 0
+	step = func() {
+		i, j := k%n, (k/n)%n
+		k++
+		reqs[i]++
+		buf = jsonCall(buf[:0], reqs[i], procs[j])
+		callers[i].Receive(batch, buf)
+		invs[j]++
+		buf = jsonYield(buf[:0], invs[j])
+		callees[j].Receive(batch, buf)
+	}
+	done = func(steps int) {
+		var got int64
+		for _, s := range results {
+			got += s.n.Load() - 1 - n
+		}
+		if got != int64(steps) {
+			b.Fatalf("%d results for %d calls", got, steps)
+		}
+	}
+	return step, done
+}
+
+type workload struct {
+	name  string
+	build func(b *testing.B, r *core.Router) (step func(), done func(int))
+}
+
+var workloads = []workload{
+	{"pubsub1to1", func(b *testing.B, r *core.Router) (func(), func(int)) { return pubsubWorkload(b, r, 1) }},
+	{"pubsub1to100", func(b *testing.B, r *core.Router) (func(), func(int)) { return pubsubWorkload(b, r, 100) }},
+	{"rpc16x16", rpcWorkload},
+}
+
+// BenchmarkAuthorized: router CPU per message (publication or call round
+// trip) per workload and authorization setup.
+func BenchmarkAuthorized(b *testing.B) {
+	for _, w := range workloads {
 		for _, setup := range setups {
-			b.Run(strconv.Itoa(n)+"/"+setup, func(b *testing.B) {
-				r := benchRouter(b, setup)
-				batch := core.AcquireBatch()
-				defer batch.Release()
-				const topic = "com.app.topic1"
-				sinks := make([]*sink, n)
-				for i := range sinks {
-					var c *core.Conn
-					c, sinks[i] = sinkSession(b, r, batch)
-					c.Receive(batch, []byte(`[32,1,{},"`+topic+`"]`))
-					waitCount(b, sinks[i], 2) // WELCOME, SUBSCRIBED
-				}
-				pub, _ := sinkSession(b, r, batch)
-				buf := make([]byte, 0, 128)
-				req := uint64(1)
-				buf = jsonPublish(buf[:0], req, topic)
-				pub.Receive(batch, buf) // warms a dynamic cache
-				waitCount(b, sinks[0], 3)
+			b.Run(w.name+"/"+setup, func(b *testing.B) {
+				step, done := w.build(b, benchRouter(b, setup))
 				cpu := startCPU(b)
 				for i := 0; i < b.N; i++ {
-					req++
-					buf = jsonPublish(buf[:0], req, topic)
-					pub.Receive(batch, buf)
+					step()
 				}
 				cpu.stop(b)
-				var got int64
-				for _, s := range sinks {
-					got += s.n.Load() - 3
-				}
-				if got != int64(b.N)*int64(n) {
-					b.Fatalf("delivered %d, want %d", got, int64(b.N)*int64(n))
-				}
+				done(b.N)
 			})
 		}
 	}
 }
 
-// BenchmarkAuthorizedRPC: router CPU per CALL round trip (CALL,
-// INVOCATION, YIELD, RESULT) with 16 callers and 16 callees, each callee
-// registering its own procedure, per authorization setup.
-func BenchmarkAuthorizedRPC(b *testing.B) {
-	const n = 16
-	for _, setup := range setups {
-		b.Run("16x16/"+setup, func(b *testing.B) {
-			r := benchRouter(b, setup)
-			batch := core.AcquireBatch()
-			defer batch.Release()
-			callees := make([]*core.Conn, n)
-			calleeSinks := make([]*sink, n)
-			procs := make([]string, n)
-			for i := range callees {
-				callees[i], calleeSinks[i] = sinkSession(b, r, batch)
-				procs[i] = "com.app.echo" + strconv.Itoa(i)
-				callees[i].Receive(batch, []byte(`[64,1,{},"`+procs[i]+`"]`))
-				waitCount(b, calleeSinks[i], 2) // WELCOME, REGISTERED
-			}
-			callers := make([]*core.Conn, n)
-			results := make([]*sink, n)
-			reqs := make([]uint64, n)
-			invs := make([]uint64, n)
-			buf := make([]byte, 0, 128)
-			for i := range callers {
-				callers[i], results[i] = sinkSession(b, r, batch)
-				// Warm up: every caller calls every procedure once (a
-				// dynamic decision is resumed by a worker: wait for the
-				// INVOCATION before answering it).
-				for j := 0; j < n; j++ {
-					reqs[i]++
-					buf = jsonCall(buf[:0], reqs[i], procs[j])
-					callers[i].Receive(batch, buf)
-					invs[j]++
-					waitCount(b, calleeSinks[j], 2+int64(invs[j]))
-					buf = jsonYield(buf[:0], invs[j])
-					callees[j].Receive(batch, buf)
-					waitCount(b, results[i], 2+int64(j)) // WELCOME + j+1 RESULTs
+// threadCPU is the calling thread's CPU time (the benchmark locks its
+// goroutine to the thread; the routing runs on it, synchronously).
+func threadCPU() int64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(1 /* RUSAGE_THREAD */, &ru)
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// BenchmarkAuthorizedPaired compares each setup with no authorizer in the
+// same run, interleaved in chunks of 20,000 steps so that a machine
+// shared with other work loads both sides alike: it reports the ratio of
+// the thread CPU time per step (setup / none) and both figures.
+func BenchmarkAuthorizedPaired(b *testing.B) {
+	const chunk = 20000
+	for _, w := range workloads {
+		// "none" against "none" is the control: it shows what ratio the
+		// method itself reports for two identical routers.
+		for _, setup := range setups {
+			b.Run(w.name+"/"+setup, func(b *testing.B) {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				base, baseDone := w.build(b, benchRouter(b, "none"))
+				test, testDone := w.build(b, benchRouter(b, setup))
+				var cpuBase, cpuTest int64
+				steps := 0
+				b.ResetTimer()
+				for steps < b.N {
+					t0 := threadCPU()
+					for i := 0; i < chunk; i++ {
+						base()
+					}
+					t1 := threadCPU()
+					for i := 0; i < chunk; i++ {
+						test()
+					}
+					t2 := threadCPU()
+					cpuBase += t1 - t0
+					cpuTest += t2 - t1
+					steps += chunk
 				}
-			}
-			cpu := startCPU(b)
-			for k := 0; k < b.N; k++ {
-				i, j := k%n, (k/n)%n
-				reqs[i]++
-				buf = jsonCall(buf[:0], reqs[i], procs[j])
-				callers[i].Receive(batch, buf)
-				invs[j]++
-				buf = jsonYield(buf[:0], invs[j])
-				callees[j].Receive(batch, buf)
-			}
-			cpu.stop(b)
-			var got int64
-			for _, s := range results {
-				got += s.n.Load() - 1 - n
-			}
-			if got != int64(b.N) {
-				b.Fatalf("%d results for %d calls", got, b.N)
-			}
-		})
+				b.StopTimer()
+				baseDone(steps)
+				testDone(steps)
+				b.ReportMetric(float64(cpuTest)/float64(cpuBase), "ratio")
+				b.ReportMetric(float64(cpuBase)/float64(steps), "none-cpu-ns/op")
+				b.ReportMetric(float64(cpuTest)/float64(steps), "cpu-ns/op")
+			})
+		}
 	}
 }
 
