@@ -14,7 +14,10 @@
 // with exact beating prefix beating wildcard and the longest prefix
 // winning, as for pattern registrations: no lock, no allocation. A dynamic
 // decision found in the cache is a hash, an uncontended mutex and a byte
-// comparison: no allocation. A dynamic decision not in the cache returns
+// comparison: no allocation. In front of both, each session remembers its
+// last decision (action and URI, compared byte for byte), and a session
+// that keeps alternating between URIs gets a small memo table (32 slots,
+// allocated once): a repeated action costs a comparison, not a lookup. A dynamic decision not in the cache returns
 // core.Pending: core holds the action (and the session's later messages)
 // while one of a few worker goroutines calls the authorizer through an
 // in-process service session and then calls core.Session.Resume. Nothing
