@@ -176,7 +176,7 @@ func serve(args []string, stderr io.Writer) int {
 			case <-stopReload:
 				return
 			case <-hup:
-				if err := reloadConfig(*configPath, log, reloaders); err != nil {
+				if err := reloadConfig(*configPath, reloaders); err != nil {
 					log.Error("reload refused: the running configuration is kept", "error", err)
 				} else {
 					log.Info("configuration reloaded", "file", *configPath)

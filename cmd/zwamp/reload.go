@@ -1,9 +1,6 @@
 package main
 
-import (
-	"errors"
-	"log/slog"
-)
+import "errors"
 
 // reloader prepares one part of a reload from the new config: it checks
 // everything and returns commit, which applies it and cannot fail. A
@@ -16,7 +13,7 @@ type reloader func(c *Config) (commit func(), err error)
 // adds its principals by appending a reloader (see serve). Listeners,
 // limits and the realm list need a restart; changes to them are not
 // applied.
-func reloadConfig(path string, log *slog.Logger, reloaders []reloader) error {
+func reloadConfig(path string, reloaders []reloader) error {
 	if path == "" {
 		return errors.New("no --config file to reload")
 	}
@@ -34,9 +31,6 @@ func reloadConfig(path string, log *slog.Logger, reloaders []reloader) error {
 	}
 	for _, commit := range commits {
 		commit()
-	}
-	for _, w := range originWarnings(c, noCookieAuth) {
-		log.Warn(w)
 	}
 	return nil
 }
