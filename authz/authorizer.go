@@ -293,25 +293,44 @@ func (a *Authorizer) decide(s *core.Session, act core.Action, uri []byte, d *cod
 	if st.svc {
 		return core.Allow
 	}
+	// A SUBSCRIBE or REGISTER may name a pattern: its match policy is part
+	// of what is decided (and of the memo and cache keys).
+	policy := trie.Exact
+	if d != nil && (act == core.ActionSubscribe || act == core.ActionRegister) {
+		policy = trie.Policy(d.Match)
+	}
+	key := act | core.Action(policy)<<4
 	r := st.role
 	switch {
 	case r == nil:
 		// The role was removed by a reload after the session joined.
 		return 0
 	case r.dyn != nil:
-		return a.decideDynamic(st, s, act, uri, d)
+		return a.decideDynamic(st, s, act, key, uri, d)
 	}
-	if m := st.memoFor(act, uri); m != nil {
+	if m := st.memoFor(key, uri); m != nil {
 		return m.dec
 	}
 	var dec core.Decision
-	if p, _, ok := r.perms.Best(uri); ok {
+	if p, ok := patternPermission(r, uri, policy); ok {
+		dec = p.dec[act]
+	} else if p, _, ok := r.perms.Best(uri); ok {
 		dec = p.dec[act]
 	} else if r.all != nil && !meta(uri) {
 		dec = r.all.dec[act]
 	}
-	st.remember(act, uri, dec, 0)
+	st.remember(key, uri, dec, 0)
 	return dec
+}
+
+// patternPermission finds the permission stated for exactly the pattern a
+// SUBSCRIBE or REGISTER names (uri with a prefix or wildcard policy); the
+// pattern is otherwise decided as a URI, by best match.
+func patternPermission(r *role, uri []byte, policy trie.Policy) (*permission, bool) {
+	if policy == trie.Exact {
+		return nil, false
+	}
+	return r.perms.Lookup(uri, policy)
 }
 
 // meta reports whether uri is under wamp., which the catch-all permission
@@ -321,7 +340,8 @@ func (a *Authorizer) decide(s *core.Session, act core.Action, uri []byte, d *cod
 func meta(uri []byte) bool { return len(uri) >= 5 && string(uri[:5]) == "wamp." }
 
 // decideDynamic answers from the cache or hands the question to a worker.
-func (a *Authorizer) decideDynamic(st *sessState, s *core.Session, act core.Action, uri []byte, d *codec.Details) core.Decision {
+// key is act with the match policy of a pattern in bits 4-5.
+func (a *Authorizer) decideDynamic(st *sessState, s *core.Session, act, key core.Action, uri []byte, d *codec.Details) core.Decision {
 	dyn := st.role.dyn
 	c, scope := dyn.shared, uint64(0)
 	if dyn.scope == scopeSession {
@@ -331,11 +351,11 @@ func (a *Authorizer) decideDynamic(st *sessState, s *core.Session, act core.Acti
 		c, scope = st.cache, s.ID()
 	}
 	now := a.clock()
-	if m := st.memoFor(act, uri); m != nil && m.exp > now {
+	if m := st.memoFor(key, uri); m != nil && m.exp > now {
 		return m.dec
 	}
-	if dec, exp, ok := c.get(scope, act, uri, now); ok {
-		st.remember(act, uri, dec, exp)
+	if dec, exp, ok := c.get(scope, key, uri, now); ok {
+		st.remember(key, uri, dec, exp)
 		return dec
 	}
 	if d == nil {
@@ -343,7 +363,7 @@ func (a *Authorizer) decideDynamic(st *sessState, s *core.Session, act core.Acti
 	}
 	// Everything the worker needs is copied here, on the session's
 	// goroutine (cold path: it allocates).
-	j := &job{s: s, info: s.Info(), act: act, uri: string(uri), opts: optionsMap(d), dyn: dyn, cache: c, scope: scope}
+	j := &job{s: s, info: s.Info(), act: act, key: key, uri: string(uri), opts: optionsMap(d), dyn: dyn, cache: c, scope: scope}
 	select {
 	case a.jobs <- j:
 		return core.Pending
@@ -358,6 +378,7 @@ type job struct {
 	s     *core.Session
 	info  core.Info
 	act   core.Action
+	key   core.Action // the cache key's action: act and the match policy
 	uri   string
 	opts  map[string]any
 	dyn   *dynamic
@@ -483,7 +504,7 @@ func (a *Authorizer) work() {
 		case j := <-a.jobs:
 			dec, cache := a.ask(j)
 			if cache {
-				j.cache.put(j.scope, j.act, j.uri, dec, a.clock()+int64(j.dyn.ttl))
+				j.cache.put(j.scope, j.key, j.uri, dec, a.clock()+int64(j.dyn.ttl))
 			}
 			j.s.Resume(dec)
 		}

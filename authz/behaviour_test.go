@@ -437,3 +437,36 @@ func TestMemoManyURIs(t *testing.T) {
 		}
 	}
 }
+
+// TestPatternPermissions: a SUBSCRIBE or REGISTER of a pattern is decided
+// by the permission stated for exactly that pattern, else as a URI by best
+// match.
+func TestPatternPermissions(t *testing.T) {
+	r, _ := newRouter(t, []RoleConfig{{Name: "actor", Permissions: []PermissionConfig{
+		{URI: "com.ex.", Match: "prefix", Allow: AllowConfig{Subscribe: true}},
+		{URI: "com..topic", Match: "wildcard", Allow: AllowConfig{Register: true}},
+		{URI: "com.", Match: "prefix", Allow: AllowConfig{}},
+	}}})
+	c := join(t, r, "actor")
+	nop := func(context.Context, *client.Invocation) (*client.Result, error) { return nil, nil }
+	for _, tc := range []struct {
+		action, uri, match, want string
+	}{
+		{"subscribe", "com.ex.", "prefix", ""},
+		{"subscribe", "com.ex.a", "exact", ""},
+		{"subscribe", "com..topic", "wildcard", core.ErrNotAuthorized},
+		{"register", "com..topic", "wildcard", ""},
+		{"register", "com..other", "wildcard", core.ErrNotAuthorized},
+		{"register", "com.ex.", "prefix", core.ErrNotAuthorized},
+	} {
+		var err error
+		if tc.action == "subscribe" {
+			_, err = c.Subscribe(tc.uri, func(*client.Event) {}, &client.SubscribeOptions{Match: tc.match})
+		} else {
+			_, err = c.Register(tc.uri, nop, &client.RegisterOptions{Match: tc.match})
+		}
+		if got := errURI(err); got != tc.want {
+			t.Errorf("%s %s (%s): %q, want %q", tc.action, tc.uri, tc.match, got, tc.want)
+		}
+	}
+}

@@ -56,9 +56,9 @@ func TestPermissionMatrix(t *testing.T) {
 		for _, action := range []string{"publish", "subscribe", "call", "register"} {
 			for _, allow := range []bool{true, false} {
 				for _, match := range []string{"exact", "prefix", "wildcard"} {
-					if kind != "static" && match != "exact" {
-						// The dynamic authorizer sees the URI, not the
-						// pattern: one match policy covers it.
+					if kind != "static" && match != "exact" && (action == "publish" || action == "call") {
+						// PUBLISH and CALL name a URI, not a pattern: for
+						// the dynamic authorizer one policy covers them.
 						continue
 					}
 					name := fmt.Sprintf("%s/%s/allow=%v/%s", kind, action, allow, match)
@@ -87,8 +87,17 @@ func runMatrixCell(t *testing.T, kind, action string, allow bool, match string) 
 	} else {
 		roles = append(roles, RoleConfig{Name: "actor", Authorizer: "test.authorize"})
 		cache := kind == "dynamic-cache"
-		ab = &authorizerBackend{answer: func(_ map[string]any, uri, act string, _ map[string]any) any {
-			ok := uri == "com.marker" || (uri == matrixURI && (act == action) == allow)
+		want := matrixURI
+		if action == "subscribe" || action == "register" {
+			// The actor subscribes or registers the pattern itself.
+			want = matrixPatterns(match).best.URI
+		}
+		ab = &authorizerBackend{answer: func(_ map[string]any, uri, act string, opts map[string]any) any {
+			m, _ := opts["match"].(string)
+			if m == "" {
+				m = "exact"
+			}
+			ok := uri == "com.marker" || (uri == want && (m == match || act == "publish" || act == "call") && (act == action) == allow)
 			return map[string]any{"allow": ok, "cache": cache}
 		}}
 	}
@@ -102,6 +111,14 @@ func runMatrixCell(t *testing.T, kind, action string, allow bool, match string) 
 	if !allow {
 		wantErr = core.ErrNotAuthorized
 	}
+	// The static actor subscribes and registers the URI itself, decided by
+	// best match among its permissions; the dynamic actor the pattern, with
+	// its match policy, which the authorizer sees.
+	actorURI, actorMatch := matrixURI, "exact"
+	if kind != "static" {
+		actorURI, actorMatch = matrixPatterns(match).best.URI, match
+	}
+	actorOpts := &client.SubscribeOptions{Match: actorMatch}
 	// Each action is done twice: the second time comes from the cache
 	// when the dynamic authorizer allows caching.
 	const rounds = 2
@@ -143,7 +160,7 @@ func runMatrixCell(t *testing.T, kind, action string, allow bool, match string) 
 			if i > 0 {
 				h = func(*client.Event) {} // the client hands each event to every Subscribe
 			}
-			_, err := actor.Subscribe(matrixURI, h, nil)
+			_, err := actor.Subscribe(actorURI, h, actorOpts)
 			if got := errURI(err); got != wantErr {
 				t.Fatalf("subscribe %d: error %q, want %q", i, got, wantErr)
 			}
@@ -200,9 +217,9 @@ func runMatrixCell(t *testing.T, kind, action string, allow bool, match string) 
 	case "register":
 		var regErr [rounds]string
 		for i := 0; i < rounds; i++ {
-			_, err := actor.Register(matrixURI, func(context.Context, *client.Invocation) (*client.Result, error) {
+			_, err := actor.Register(actorURI, func(context.Context, *client.Invocation) (*client.Result, error) {
 				return &client.Result{Args: []any{"actor"}}, nil
-			}, nil)
+			}, &client.RegisterOptions{Match: actorMatch})
 			regErr[i] = errURI(err)
 		}
 		if allow {
