@@ -212,6 +212,7 @@ type Authorizer struct {
 	svc     *client.Client
 	svcID   atomic.Uint64
 	started bool
+	closed  bool
 	quit    chan struct{}
 	wg      sync.WaitGroup
 }
@@ -392,8 +393,8 @@ type job struct {
 func (a *Authorizer) Start(r *core.Router) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.started {
-		return errors.New("authz: already started")
+	if a.started || a.closed {
+		return errors.New("authz: already started or closed")
 	}
 	a.started = true
 	a.router = r
@@ -407,15 +408,16 @@ func (a *Authorizer) Start(r *core.Router) error {
 	return nil
 }
 
-// Close stops the workers and leaves the service session.
+// Close stops the workers, refuses the questions still queued
+// (wamp.error.authorization_failed) and leaves the service session.
 func (a *Authorizer) Close() {
 	a.mu.Lock()
-	if !a.started {
+	if a.closed {
 		a.mu.Unlock()
 		return
 	}
+	a.closed = true
 	close(a.quit)
-	a.started = false
 	svc := a.svc
 	a.svc = nil
 	a.mu.Unlock()

@@ -470,3 +470,66 @@ func TestPatternPermissions(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheTTL: a cached answer is reused until its TTL, then asked again.
+func TestCacheTTL(t *testing.T) {
+	r, _ := newRouter(t, []RoleConfig{
+		{Name: "peer", Permissions: []PermissionConfig{everything}},
+		{Name: "dyn", Authorizer: "test.authorize", AuthorizerCache: &CacheConfig{TTL: "50ms"}},
+	})
+	ab := &authorizerBackend{answer: func(map[string]any, string, string, map[string]any) any {
+		return map[string]any{"allow": true, "cache": true}
+	}}
+	ab.register(t, join(t, r, "peer"), "test.authorize")
+	c := join(t, r, "dyn")
+	pub := func() {
+		t.Helper()
+		if err := c.Publish("com.x", nil, nil, &client.PublishOptions{Acknowledge: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pub()
+	pub()
+	if n := ab.calls.Load(); n != 1 {
+		t.Fatalf("asked %d times within the TTL, want 1", n)
+	}
+	time.Sleep(200 * time.Millisecond) // TTL plus the coarse clock's tick, with margin
+	pub()
+	if n := ab.calls.Load(); n != 2 {
+		t.Fatalf("asked %d times after the TTL, want 2", n)
+	}
+}
+
+// TestCloseRefusesQueued: questions still queued when the Authorizer
+// closes are refused (authorization_failed), so their sessions are not
+// held for ever.
+func TestCloseRefusesQueued(t *testing.T) {
+	az, err := New(testRealm, []RoleConfig{{Name: "dyn", Authorizer: "test.authorize"}}, Options{Timeout: wait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := core.NewRouter(core.Config{Realms: []core.RealmConfig{{Name: testRealm, Authorizer: az}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not started: the question waits in the queue.
+	c := join(t, r, "dyn")
+	done := make(chan error, 1)
+	go func() { done <- c.Publish("com.x", nil, nil, &client.PublishOptions{Acknowledge: true}) }()
+	deadline := time.Now().Add(wait)
+	for r.Held() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if r.Held() == 0 {
+		t.Fatal("the publication was not held")
+	}
+	az.Close() // never started: nobody took the question
+	select {
+	case err := <-done:
+		if got := errURI(err); got != core.ErrAuthorizationFailed {
+			t.Fatalf("publish: %q, want %s", got, core.ErrAuthorizationFailed)
+		}
+	case <-time.After(wait):
+		t.Fatal("the held publication was never answered")
+	}
+}
