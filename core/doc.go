@@ -32,6 +32,12 @@
 // a peer. Output for other sessions is copied into their transports' pending
 // output (Transport.Send) and flushed once per batch (Batch.Flush).
 //
+// Authorization (authorize.go) sits in each PUBLISH/SUBSCRIBE/CALL/REGISTER
+// handler: the realm's Authorizer (a Decider where it can) answers inline;
+// an answer that comes later (Pending) holds the message and the session's
+// later messages, in order, until Session.Resume, which any goroutine may
+// call and which routes them under the Conn's lock.
+//
 // Router state is read by every driver goroutine at once: topic and
 // procedure matching (package trie) takes no lock; subscriber lists are
 // append-only arrays of atomic slots read without locks. Mutations (join, leave,
