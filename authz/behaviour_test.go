@@ -533,3 +533,30 @@ func TestCloseRefusesQueued(t *testing.T) {
 		t.Fatal("the held publication was never answered")
 	}
 }
+
+// TestRemoveCalleeGuarded: wamp.registration.remove_callee (a meta
+// procedure acting on another session) is callable by a role granted it by
+// name, not by one allowed everything else through the catch-all.
+func TestRemoveCalleeGuarded(t *testing.T) {
+	r, _ := newRouter(t, []RoleConfig{
+		{Name: "all", Permissions: []PermissionConfig{everything}},
+		{Name: "admin", Permissions: []PermissionConfig{{URI: "wamp.registration.", Match: "prefix", Allow: AllowConfig{Call: true}}}},
+	})
+	callee := join(t, r, "all")
+	reg, err := callee.Register("com.p", func(context.Context, *client.Invocation) (*client.Result, error) { return nil, nil }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := ctxWait()
+	defer cancel()
+	args := []any{reg.ID(), callee.ID()}
+	if _, err := join(t, r, "all").Call(ctx, "wamp.registration.remove_callee", args, nil, nil); errURI(err) != core.ErrNotAuthorized {
+		t.Fatalf("catch-all role: %v, want %s", err, core.ErrNotAuthorized)
+	}
+	if _, err := join(t, r, "admin").Call(ctx, "wamp.registration.remove_callee", args, nil, nil); err != nil {
+		t.Fatalf("role granted wamp.registration.: %v", err)
+	}
+	if _, err := join(t, r, "all").Call(ctx, "com.p", nil, nil, nil); errURI(err) != core.ErrNoSuchProcedure {
+		t.Fatalf("call after remove_callee: %v, want %s", err, core.ErrNoSuchProcedure)
+	}
+}

@@ -24,11 +24,13 @@ func (s *Session) dealerMeta(b *Batch, m *codec.Message) bool {
 // (rpc_registration_revocation.md): the callee is taken off the
 // registration and, if it announced registration_revocation, sent
 // [UNREGISTERED, 0, {"registration": id, "reason": reason}]. Pending
-// invocations stay with the callee and may still be answered. Off unless
-// Config.AllowMetaKill, until authorization can guard it.
+// invocations stay with the callee and may still be answered. On a realm
+// with an authorizer, the CALL has passed it (package authz grants wamp.*
+// only by name); on a realm without one it is off unless
+// Config.AllowMetaKill.
 func (s *Session) removeCallee(b *Batch, m *codec.Message) {
 	r := s.realm
-	if !r.router.cfg.AllowMetaKill {
+	if !r.router.cfg.AllowMetaKill && r.authz.Load() == nil {
 		s.replyError(b, codec.CALL, m.Request, ErrNotAuthorized, "wamp.registration.remove_callee is disabled on this router (AllowMetaKill)")
 		return
 	}
