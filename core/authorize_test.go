@@ -9,7 +9,7 @@ import (
 	"github.com/zwamp/zwamp/core"
 )
 
-// scripted is a Decider that answers Pending for publications under "held." and
+// scripted is a Decider that answers Pending for publications and calls under "held." and
 // records the sessions waiting, so the test resumes them by hand; other
 // URIs get decisions from a table (default Allow).
 type scripted struct {
@@ -22,7 +22,7 @@ type scripted struct {
 func (d *scripted) Authorize(s *core.Session, a core.Action, uri []byte) bool { return true }
 
 func (d *scripted) Decide(s *core.Session, a core.Action, uri []byte, _ *codec.Details) core.Decision {
-	if a == core.ActionPublish && len(uri) > 5 && string(uri[:5]) == "held." {
+	if (a == core.ActionPublish || a == core.ActionCall) && len(uri) > 5 && string(uri[:5]) == "held." {
 		d.mu.Lock()
 		d.waiting = append(d.waiting, s)
 		d.mu.Unlock()
@@ -183,5 +183,33 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not reached within 10 s")
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestPendingCall: a held CALL (whose request id was checked on arrival)
+// is routed when resumed, and the CALL queued behind it after it.
+func TestPendingCall(t *testing.T) {
+	d := &scripted{}
+	r := newRouter(t, core.Config{Realms: []core.RealmConfig{{Name: "realm1", Authorizer: d}}})
+	callee := join(t, r, codec.JSON)
+	callee.register("held.p", nil)
+	callee.register("com.q", nil)
+	caller := join(t, r, codec.JSON)
+	caller.send(codec.CALL, caller.req(), map[string]any{}, "held.p", []any{1})
+	s := d.take(t)
+	caller.send(codec.CALL, caller.req(), map[string]any{}, "com.q", []any{2})
+	callee.quiet()
+	s.Resume(core.Allow)
+	for _, want := range []any{int64(1), int64(2)} {
+		inv := callee.expect(codec.INVOCATION)
+		if inv[4].([]any)[0] != want {
+			t.Fatalf("invocation %v, want payload %v", inv, want)
+		}
+		callee.send(codec.YIELD, inv[1], map[string]any{}, []any{want})
+	}
+	for rq := uint64(1); rq <= 2; rq++ {
+		if res := caller.expect(codec.RESULT); asID(t, res[1]) != rq {
+			t.Fatalf("result %v, want request %d", res, rq)
+		}
 	}
 }

@@ -288,7 +288,11 @@ func (reg *registration) pick(b *Batch) *Session {
 // continuation of a progressive invocation), find the best registration,
 // pick a callee, record the call on both sides and send the INVOCATION.
 func (s *Session) handleCall(b *Batch, m *codec.Message) {
-	switch s.classifyCall(m.Request) {
+	kind := callNew // a held CALL re-run by Resume was classified on arrival
+	if s.resumed == 0 {
+		kind = s.classifyCall(m.Request)
+	}
+	switch kind {
 	case callContinue:
 		s.continueCall(b, m)
 		return
