@@ -18,6 +18,7 @@ import (
 )
 
 const rolesConfig = `{
+  "admin": {"disabled": true},
   "listeners": [{"address": "127.0.0.1:0", "allowed_origins": ["https://app.example.com"]}],
   "realms": [{"name": "realm1", "roles": [
     {"name": "anonymous", "permissions": [
@@ -179,7 +180,8 @@ func TestRolesConfigErrors(t *testing.T) {
 		{`{"realms": [{"name": "realm1"}], "listeners": [{"address": "127.0.0.1:0", "allowed_origins": ["https://a.com/x"]}]}`, "allowed_origins[0]"},
 	} {
 		p := filepath.Join(dir, "c.json")
-		if err := os.WriteFile(p, []byte(tc.body), 0o600); err != nil {
+		body := `{"admin": {"disabled": true}, ` + strings.TrimPrefix(tc.body, "{")
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		var out bytes.Buffer
