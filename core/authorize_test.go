@@ -3,7 +3,6 @@ package core_test
 import (
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/zwamp/zwamp/codec"
 	"github.com/zwamp/zwamp/core"
@@ -118,7 +117,7 @@ func TestPendingDecision(t *testing.T) {
 	pub.send(codec.PUBLISH, pub.req(), map[string]any{}, "held.a", []any{9})
 	s = d.take(t)
 	pub.l.Close()
-	waitFor(t, func() bool { return r.Stats().Sessions == 2 })
+	waitFor(t, "the held session to end", func() bool { return r.Stats().Sessions == 2 })
 	s.Resume(core.Allow)
 	sub.quiet()
 }
@@ -172,44 +171,4 @@ func TestForcedDisclosure(t *testing.T) {
 	rq := pub.req()
 	pub.send(codec.PUBLISH, rq, map[string]any{"acknowledge": true, "disclose_me": true}, "com.nodisc", []any{})
 	pub.expectError(codec.PUBLISH, rq, core.ErrDiscloseMeDisallowed)
-}
-
-// waitFor polls cond for up to 10 s (generous for a loaded -race run).
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not reached within 10 s")
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// TestPendingCall: a held CALL (whose request id was checked on arrival)
-// is routed when resumed, and the CALL queued behind it after it.
-func TestPendingCall(t *testing.T) {
-	d := &scripted{}
-	r := newRouter(t, core.Config{Realms: []core.RealmConfig{{Name: "realm1", Authorizer: d}}})
-	callee := join(t, r, codec.JSON)
-	callee.register("held.p", nil)
-	callee.register("com.q", nil)
-	caller := join(t, r, codec.JSON)
-	caller.send(codec.CALL, caller.req(), map[string]any{}, "held.p", []any{1})
-	s := d.take(t)
-	caller.send(codec.CALL, caller.req(), map[string]any{}, "com.q", []any{2})
-	callee.quiet()
-	s.Resume(core.Allow)
-	for _, want := range []any{int64(1), int64(2)} {
-		inv := callee.expect(codec.INVOCATION)
-		if inv[4].([]any)[0] != want {
-			t.Fatalf("invocation %v, want payload %v", inv, want)
-		}
-		callee.send(codec.YIELD, inv[1], map[string]any{}, []any{want})
-	}
-	for rq := uint64(1); rq <= 2; rq++ {
-		if res := caller.expect(codec.RESULT); asID(t, res[1]) != rq {
-			t.Fatalf("result %v, want request %d", res, rq)
-		}
-	}
 }

@@ -115,8 +115,7 @@ func (a *authorizers) reloadRoles(c *Config) (commit func(), err error) {
 // originWarnings returns a warning for every WebSocket-capable listener on
 // a non-loopback address that accepts any origin while some realm lets
 // browsers log in with cookies (usesCookie) — where cross-site WebSocket
-// hijacking would ride on the visitor's cookie. usesCookie is the auth
-// side's to provide; until cookie authentication exists nothing uses it.
+// hijacking would ride on the visitor's cookie (usesCookieAuth).
 func originWarnings(c *Config, usesCookie func(RealmConfig) bool) []string {
 	var cookieRealms []string
 	for _, r := range c.Realms {
@@ -142,9 +141,19 @@ func originWarnings(c *Config, usesCookie func(RealmConfig) bool) []string {
 	return out
 }
 
-// noCookieAuth is originWarnings' predicate until the auth side wires
-// cookie authentication into the realm config.
-func noCookieAuth(RealmConfig) bool { return false }
+// usesCookieAuth reports whether a realm lets clients log in with the
+// cookie authmethod.
+func usesCookieAuth(r RealmConfig) bool {
+	if r.Auth == nil {
+		return false
+	}
+	for _, m := range r.Auth.Methods {
+		if m == "cookie" {
+			return true
+		}
+	}
+	return false
+}
 
 func isLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)

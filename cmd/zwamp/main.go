@@ -131,7 +131,7 @@ func serve(args []string, stderr io.Writer) int {
 	defer azs.close()
 	// Reloaded on SIGHUP; the authentication side appends its principals.
 	reloaders := []reloader{azs.reloadRoles}
-	for _, w := range originWarnings(cfg, noCookieAuth) {
+	for _, w := range originWarnings(cfg, usesCookieAuth) {
 		log.Warn(w)
 	}
 	sc, err := cfg.serverConfig(log)

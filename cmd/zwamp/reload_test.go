@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/zwamp/zwamp/auth"
 	"github.com/zwamp/zwamp/codec"
 )
 
@@ -207,11 +208,15 @@ func TestOriginWarnings(t *testing.T) {
 	if w := originWarnings(c, noCookieAuth); len(w) != 0 {
 		t.Fatalf("warnings without cookie auth: %v", w)
 	}
-	w := originWarnings(c, func(RealmConfig) bool { return true })
-	if len(w) != 1 || !strings.Contains(w[0], "listeners[0]") {
-		t.Fatalf("warnings %v, want one for listeners[0]", w)
+	c.Realms = append(c.Realms, RealmConfig{Name: "secure", Auth: &auth.RealmConfig{Methods: []string{"ticket", "cookie"}}})
+	w := originWarnings(c, usesCookieAuth)
+	if len(w) != 1 || !strings.Contains(w[0], "listeners[0]") || !strings.Contains(w[0], "secure") {
+		t.Fatalf("warnings %v, want one for listeners[0] naming realm secure", w)
 	}
 }
+
+// noCookieAuth: no realm uses cookies.
+func noCookieAuth(RealmConfig) bool { return false }
 
 // TestExampleRoles: the example config's roles compile.
 func TestExampleRoles(t *testing.T) {
