@@ -24,7 +24,7 @@ func TestAuthConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("example auth config: %v", err)
 	}
-	if len(rc.Realms) != 3 || len(rc.Realms[1].Authenticators) != 8 || len(cfg.dynamics) != 1 {
+	if len(rc.Realms) != 4 || len(rc.Realms[1].Authenticators) != 8 || len(cfg.dynamics) != 1 {
 		t.Fatalf("example realms %+v, dynamics %d", rc.Realms, len(cfg.dynamics))
 	}
 	r, err := core.NewRouter(rc)
