@@ -156,8 +156,15 @@ func TestCLI(t *testing.T) {
 // cliDaemon starts `zwamp serve` on a free port and returns its address;
 // the daemon is killed when the test ends.
 func cliDaemon(t *testing.T, bin string) string {
+	addr, _ := cliServe(t, bin, "serve", "--listen", "127.0.0.1:0")
+	return addr
+}
+
+// cliServe starts the daemon with args and returns the address its first
+// listener reports and its process id; it is killed when the test ends.
+func cliServe(t *testing.T, bin string, args ...string) (addr string, pid int) {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0")
+	cmd := exec.Command(bin, args...)
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -170,11 +177,11 @@ func cliDaemon(t *testing.T, bin string) string {
 	for sc.Scan() {
 		if m := addrRe.FindStringSubmatch(sc.Text()); m != nil {
 			go io.Copy(io.Discard, stderr)
-			return m[1]
+			return m[1], cmd.Process.Pid
 		}
 	}
 	t.Fatal("daemon did not report its address")
-	return ""
+	return "", 0
 }
 
 // cliProc is a long-running CLI command (sub, register).

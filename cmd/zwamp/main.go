@@ -130,7 +130,7 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	defer azs.close()
 	// Reloaded on SIGHUP; the authentication side appends its principals.
-	reloaders := []reloader{azs.reloadRoles}
+	reloaders := []reloader{azs.reloadRoles, cfg.reloadAuth}
 	for _, w := range originWarnings(cfg, usesCookieAuth) {
 		log.Warn(w)
 	}

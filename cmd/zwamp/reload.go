@@ -9,10 +9,9 @@ import "errors"
 type reloader func(c *Config) (commit func(), err error)
 
 // reloadConfig re-reads path on SIGHUP and applies what can change without
-// dropping sessions: roles and permissions today. The authentication side
-// adds its principals by appending a reloader (see serve). Listeners,
-// limits and the realm list need a restart; changes to them are not
-// applied.
+// dropping sessions: roles and permissions, and authentication principals
+// (serve's reloaders). Listeners, limits and the realm list need a
+// restart; changes to them are not applied.
 func reloadConfig(path string, reloaders []reloader) error {
 	if path == "" {
 		return errors.New("no --config file to reload")
