@@ -453,8 +453,8 @@ func (a *Authorizer) service() (*client.Client, error) {
 	if a.router == nil {
 		return nil, errors.New("authz: not started")
 	}
-	l := a.router.ConnectLocalAs(codec.JSON, core.Identity{AuthID: ServiceRole, AuthRole: ServiceRole, AuthMethod: "trusted", AuthProvider: "zwamp"})
-	c, err := client.New(&localTransport{l}, client.Config{Realm: a.realm, Logger: a.log})
+	c, err := client.ConnectLocalAs(a.router, core.Identity{AuthID: ServiceRole, AuthRole: ServiceRole, AuthMethod: "trusted", AuthProvider: "zwamp"},
+		client.Config{Realm: a.realm, Logger: a.log})
 	if err != nil {
 		return nil, err
 	}
@@ -462,12 +462,6 @@ func (a *Authorizer) service() (*client.Client, error) {
 	a.svc = c
 	return c, nil
 }
-
-type localTransport struct{ l *core.Local }
-
-func (t *localTransport) Send(msg []byte) error { return t.l.Write(msg) }
-func (t *localTransport) Recv() ([]byte, error) { return t.l.Read() }
-func (t *localTransport) Close() error          { t.l.Close(); return nil }
 
 // clockTick is the coarse clock's resolution: cached decisions live up to
 // this much longer than their TTL.

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/zwamp/zwamp/client"
-	"github.com/zwamp/zwamp/codec"
 	"github.com/zwamp/zwamp/core"
 )
 
@@ -44,8 +43,8 @@ func newRouter(t *testing.T, roles []RoleConfig) (*core.Router, *Authorizer) {
 // authentication is the auth package's business, not these tests').
 func join(t *testing.T, r *core.Router, role string) *client.Client {
 	t.Helper()
-	l := r.ConnectLocalAs(codec.JSON, core.Identity{AuthID: role + "-user", AuthRole: role, AuthMethod: "test", AuthProvider: "test"})
-	c, err := client.New(&localTransport{l}, client.Config{Realm: testRealm, RequestTimeout: wait})
+	c, err := client.ConnectLocalAs(r, core.Identity{AuthID: role + "-user", AuthRole: role, AuthMethod: "test", AuthProvider: "test"},
+		client.Config{Realm: testRealm, RequestTimeout: wait})
 	if err != nil {
 		t.Fatalf("join as %s: %v", role, err)
 	}

@@ -18,6 +18,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -30,8 +31,11 @@ import (
 type Config struct {
 	// Realm the bridge's session joins.
 	Realm string
-	// AuthID the bridge's session announces (default "http-bridge").
-	AuthID string
+	// AuthID and AuthRole are the bridge session's identity (default
+	// "http-bridge" both). The session joins without authentication (it
+	// is the router's own); on a realm with roles, AuthRole's permissions
+	// decide what the bridge may publish and call.
+	AuthID, AuthRole string
 	// Token, when set, is the bearer token every request must carry
 	// (Authorization: Bearer TOKEN).
 	Token string
@@ -76,10 +80,14 @@ func New(r *core.Router, cfg Config, log *slog.Logger) (*Bridge, error) {
 	if cfg.AuthID == "" {
 		cfg.AuthID = "http-bridge"
 	}
+	if cfg.AuthRole == "" {
+		cfg.AuthRole = "http-bridge"
+	}
 	if log == nil {
 		log = slog.Default()
 	}
-	c, err := client.ConnectLocal(r, client.Config{Realm: cfg.Realm, AuthID: cfg.AuthID, Logger: log})
+	c, err := client.ConnectLocalAs(r, core.Identity{AuthID: cfg.AuthID, AuthRole: cfg.AuthRole, AuthMethod: "trusted", AuthProvider: "zwamp"},
+		client.Config{Realm: cfg.Realm, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("bridge: join realm %q: %w", cfg.Realm, err)
 	}
@@ -229,6 +237,9 @@ func (b *Bridge) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
+	// Numbers stay json.Number until integers(): a float64 would send a
+	// WAMP id such as 5009471777618490 as a float, which peers refuse.
+	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
 		b.badRequest(w, "body is not the expected JSON object: "+err.Error())
 		return false
@@ -237,7 +248,43 @@ func (b *Bridge) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		b.badRequest(w, "body has data after the JSON object")
 		return false
 	}
+	switch v := v.(type) {
+	case *publishRequest:
+		v.Args, v.Kwargs = integers(v.Args).([]any), integersMap(v.Kwargs)
+	case *callRequest:
+		v.Args, v.Kwargs = integers(v.Args).([]any), integersMap(v.Kwargs)
+	}
 	return true
+}
+
+// integers turns the json.Numbers in v into int64 (uint64 above
+// MaxInt64) when they are integers and float64 otherwise, in place.
+func integers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := strconv.ParseInt(string(x), 10, 64); err == nil {
+			return i
+		}
+		if u, err := strconv.ParseUint(string(x), 10, 64); err == nil {
+			return u
+		}
+		f, _ := x.Float64()
+		return f
+	case []any:
+		for i := range x {
+			x[i] = integers(x[i])
+		}
+	case map[string]any:
+		integersMap(x)
+	}
+	return v
+}
+
+func integersMap(m map[string]any) map[string]any {
+	for k, e := range m {
+		m[k] = integers(e)
+	}
+	return m
 }
 
 func (b *Bridge) badRequest(w http.ResponseWriter, msg string) {

@@ -283,3 +283,47 @@ func num(v any) float64 {
 	}
 	return -1
 }
+
+// refuseAll is a realm's only authentication method, refusing everyone.
+type refuseAll struct{}
+
+func (refuseAll) Method() string { return "ticket" }
+func (refuseAll) Authenticate(*core.Hello) (core.Identity, *core.AuthError) {
+	return core.Identity{}, &core.AuthError{URI: "wamp.error.authentication_failed", Message: "no"}
+}
+
+// TestBridgeOnAuthenticatedRealm: the bridge is the router's own session,
+// so it joins a realm whose methods no in-process client could pass, with
+// its configured identity.
+func TestBridgeOnAuthenticatedRealm(t *testing.T) {
+	r, err := core.NewRouter(core.Config{Realms: []core.RealmConfig{{Name: "realm1", Authenticators: []core.Authenticator{refuseAll{}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Shutdown()
+	if _, err := client.ConnectLocal(r, client.Config{Realm: "realm1", AuthID: "x", AuthMethods: []string{"ticket"}}); err == nil {
+		t.Fatal("an ordinary session joined the realm that refuses everyone")
+	}
+	b, err := bridge.New(r, bridge.Config{Realm: "realm1", AuthID: "hooks", AuthRole: "publisher"}, nil)
+	if err != nil {
+		t.Fatalf("bridge on an authenticated realm: %v", err)
+	}
+	defer b.Close()
+	srv := httptest.NewServer(b.Handler())
+	defer srv.Close()
+	code, out := post(t, srv.URL+"/call", "", `{"procedure": "wamp.session.list"}`)
+	if code != 200 {
+		t.Fatalf("call: %d %v", code, out)
+	}
+	var ids []any
+	if a, _ := out["args"].([]any); len(a) == 1 {
+		ids, _ = a[0].([]any)
+	}
+	if len(ids) != 1 {
+		t.Fatalf("wamp.session.list: %v; want the bridge's own session", out["args"])
+	}
+	code, out = post(t, srv.URL+"/call", "", `{"procedure": "wamp.session.get", "args": [`+jsonOf(ids[0])+`]}`)
+	if a, _ := out["args"].([]any); code != 200 || len(a) != 1 || a[0].(map[string]any)["authid"] != "hooks" || a[0].(map[string]any)["authrole"] != "publisher" {
+		t.Fatalf("wamp.session.get: %d %v; want authid hooks, authrole publisher", code, out)
+	}
+}

@@ -34,6 +34,18 @@ func ConnectLocal(r *core.Router, cfg Config) (*Client, error) {
 	return New(&localTransport{l: r.ConnectLocal(cfg.Serializer)}, cfg)
 }
 
+// ConnectLocalAs is ConnectLocal for the router's own service sessions (an
+// HTTP bridge, an authorizer's caller): the session joins cfg.Realm with
+// identity id and no authentication, whatever the realm's methods
+// (core.Router.ConnectLocalAs). Never hand it anything a remote peer
+// chooses.
+func ConnectLocalAs(r *core.Router, id core.Identity, cfg Config) (*Client, error) {
+	if _, err := serializer(&cfg); err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	return New(&localTransport{l: r.ConnectLocalAs(cfg.Serializer, id)}, cfg)
+}
+
 // localTransport adapts core.Local to Transport.
 type localTransport struct{ l *core.Local }
 

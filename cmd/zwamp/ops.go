@@ -37,6 +37,7 @@ type BridgeConfig struct {
 	Prefix      string          `json:"prefix"`   // default /bridge/REALM
 	Token       string          `json:"token"`    // bearer token, in addition to the admin token
 	AuthID      string          `json:"authid"`   // the bridge session's authid, default http-bridge
+	AuthRole    string          `json:"authrole"` // its role (permissions on a realm with roles), default http-bridge
 	MaxBody     int64           `json:"max_body"` // bytes, default 1 MiB
 	CallTimeout Duration        `json:"call_timeout"`
 	Webhooks    []WebhookConfig `json:"webhooks"`
@@ -131,7 +132,7 @@ func newBridge(bc BridgeConfig, r *core.Router, log *slog.Logger) (*bridge.Bridg
 	if bc.Realm == "" {
 		return nil, errors.New("realm missing")
 	}
-	cfg := bridge.Config{Realm: bc.Realm, AuthID: bc.AuthID, Token: bc.Token, MaxBody: bc.MaxBody, CallTimeout: time.Duration(bc.CallTimeout)}
+	cfg := bridge.Config{Realm: bc.Realm, AuthID: bc.AuthID, AuthRole: bc.AuthRole, Token: bc.Token, MaxBody: bc.MaxBody, CallTimeout: time.Duration(bc.CallTimeout)}
 	for _, w := range bc.Webhooks {
 		cfg.Webhooks = append(cfg.Webhooks, bridge.Webhook{Topic: w.Topic, Match: w.Match, URL: w.URL, Queue: w.Queue, Retries: w.Retries, Timeout: time.Duration(w.Timeout)})
 	}
