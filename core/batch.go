@@ -26,6 +26,7 @@ type Batch struct {
 	enc     [codec.NumFormats][]byte // per-serializer encode buffers (fan-out)
 	encOK   [codec.NumFormats]bool
 	buf     []byte // encode buffer for single replies
+	hist    []byte // a PUBLISH re-encoded for event history or retention
 	welcome []byte // WELCOME.Details scratch
 	subs    []*subscription
 	rng     *rand.ChaCha8

@@ -160,7 +160,11 @@ func (s *Session) handleSubscribe(b *Batch, m *codec.Message) {
 	if added {
 		s.subs = append(s.subs, sub)
 	}
+	getRetained := m.Details.Has(codec.KeyGetRetained) && m.Details.GetRetained
 	s.ack(b, codec.SUBSCRIBED, m.Request, sub.id)
+	if getRetained {
+		s.sendRetained(b, sub)
+	}
 	if added {
 		r.meta.subscribed(b, s, sub, created)
 	}
@@ -220,6 +224,7 @@ func (s *Session) handlePublish(b *Batch, m *codec.Message) {
 		return
 	}
 	pubID := b.globalID()
+	r.recordPublish(b, s, m, pubID)
 	r.publish(b, s, m, pubID)
 	if ack {
 		s.ack(b, codec.PUBLISHED, m.Request, pubID)

@@ -191,6 +191,7 @@ func (c *Conn) endSession(b *Batch) {
 	}
 	c.sess = nil
 	r := s.realm
+	s.publishTestaments(b)
 	s.leaveDealer(b)
 	for _, sub := range s.subs {
 		deleted := r.unsubscribe(s, sub)

@@ -30,6 +30,10 @@ type Session struct {
 	lastReq   uint64 // last request id received (sequential check)
 	lastTopic []byte // the last topic published to that passed the URI checks
 	subs      []*subscription
+	// testaments by scope (testament.go); quietEnd suppresses them and
+	// on_leave when wamp.session.kill_all ends the session.
+	testaments [numScopes][]testament
+	quietEnd   bool
 
 	mu      sync.Mutex // guards the fields below
 	closed  bool
