@@ -307,9 +307,7 @@ func (h *topicHistory) add(msg []byte, ev storedEvent) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.n == h.rule.limit {
-		h.evict()
-	}
+	// At the count limit growEntries refuses and the oldest goes.
 	if h.n == len(h.ents) && !h.growEntries() {
 		if h.n == 0 {
 			st.refused.Add(1)
