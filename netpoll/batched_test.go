@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/zwamp/zwamp/codec"
 	"github.com/zwamp/zwamp/netpoll"
+	"github.com/zwamp/zwamp/netpoll/ws"
 )
 
 // batchedPeer speaks wamp.2.*.batched over gorilla/websocket, framing and
@@ -246,5 +250,83 @@ func TestBatchedWebSocketErrors(t *testing.T) {
 				t.Fatalf("want close 1002, got %v", err)
 			}
 		})
+	}
+}
+
+// batchedWire drives a wamp.2.json.batched connection with pre-sized
+// buffers so that the client side allocates nothing.
+type batchedWire struct {
+	t   testing.TB
+	c   net.Conn
+	out []byte
+	in  []byte
+}
+
+func (w *batchedWire) write(msg []byte) {
+	w.out = ws.AppendMaskedFrame(w.out[:0], ws.OpText, true, msg, [4]byte{9, 8, 7, 6})
+	if _, err := w.c.Write(w.out); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// read returns the payload of the next (unmasked, unfragmented, < 64 KiB)
+// frame.
+func (w *batchedWire) read() []byte {
+	if _, err := io.ReadFull(w.c, w.in[:2]); err != nil {
+		w.t.Fatal(err)
+	}
+	n := int(w.in[1] & 0x7F)
+	switch n {
+	case 126:
+		if _, err := io.ReadFull(w.c, w.in[:2]); err != nil {
+			w.t.Fatal(err)
+		}
+		n = int(binary.BigEndian.Uint16(w.in))
+	case 127:
+		w.t.Fatal("unexpected 64-bit frame")
+	}
+	if _, err := io.ReadFull(w.c, w.in[:n]); err != nil {
+		w.t.Fatal(err)
+	}
+	return w.in[:n]
+}
+
+// TestAllocsOnTheWireBatched: the PUBLISH → EVENT path over
+// wamp.2.json.batched allocates nothing in steady state.
+func TestAllocsOnTheWireBatched(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	_, _, addr := startServer(t, netpoll.Config{PingInterval: -1})
+	dial := func() *batchedWire {
+		w := &batchedWire{t: t, out: make([]byte, 0, 4096), in: make([]byte, 64<<10)}
+		w.c = dialRawWS(t, addr, "wamp.2.json.batched", 0).c
+		_ = w.c.SetDeadline(time.Now().Add(time.Minute))
+		return w
+	}
+	sub, pub := dial(), dial()
+	sub.write([]byte("[1,\"realm1\",{\"roles\":{\"subscriber\":{}}}]\x1e"))
+	sub.read()
+	sub.write([]byte("[32,1,{},\"com.myapp.topic1\"]\x1e"))
+	sub.read()
+	pub.write([]byte("[1,\"realm1\",{\"roles\":{\"publisher\":{}}}]\x1e"))
+	pub.read()
+	msg := make([]byte, 0, 128)
+	req := uint64(0)
+	run := func() {
+		req++
+		msg = append(msg[:0], "[16,"...)
+		msg = strconv.AppendUint(msg, req, 10)
+		msg = append(msg, ",{},\"com.myapp.topic1\",[\"Hello, world!\"]]\x1e"...)
+		pub.write(msg)
+		if ev := sub.read(); ev[1] != '3' || ev[len(ev)-1] != 0x1e {
+			t.Fatalf("got %q", ev)
+		}
+	}
+	for i := 0; i < 100; i++ {
+		run()
+	}
+	if n := testing.AllocsPerRun(500, run); n > 0 {
+		t.Fatalf("%v allocations per message, want 0", n)
 	}
 }
