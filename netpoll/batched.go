@@ -20,10 +20,16 @@ import (
 // when it is sealed — at the flush, before any control frame, or when it
 // reaches maxBatchPayload — so a batch of fan-out costs one frame header
 // and one write per connection.
+//
+// Autobahn|Python (and so Crossbar) write the JSON separator as b'\30',
+// which Python reads as octal: 0x18, not the spec's 0x1e. Neither byte can
+// occur unescaped in JSON, so input is split on either, and a connection
+// whose client uses 0x18 gets 0x18 back; everyone else gets 0x1e.
 
 const (
 	batchedSuffix   = ".batched"
 	recordSeparator = 0x1e
+	autobahnSep     = 0x18 // see above
 	// maxBatchPayload caps one batched WebSocket message; a message that
 	// would overflow it starts the next one.
 	maxBatchPayload = 64 << 10
@@ -55,7 +61,7 @@ func (c *conn) appendBatched(msg []byte) {
 	}
 	if c.format == codec.JSON {
 		c.out = append(c.out, msg...)
-		c.out = append(c.out, recordSeparator)
+		c.out = append(c.out, c.jsonSep)
 	} else {
 		c.out = binary.BigEndian.AppendUint32(c.out, uint32(len(msg)))
 		c.out = append(c.out, msg...)
@@ -90,7 +96,15 @@ func (c *conn) receiveBatched(payload []byte) error {
 	for len(payload) > 0 {
 		var msg []byte
 		if c.format == codec.JSON {
-			i := bytes.IndexByte(payload, recordSeparator)
+			i := bytes.IndexAny(payload, "\x1e\x18")
+			if i >= 0 && !c.sepSeen {
+				c.sepSeen = true
+				if payload[i] == autobahnSep {
+					c.mu.Lock()
+					c.jsonSep = autobahnSep
+					c.mu.Unlock()
+				}
+			}
 			if i < 0 {
 				// Tolerate a last message without its separator.
 				msg, payload = payload, nil

@@ -330,3 +330,26 @@ func TestAllocsOnTheWireBatched(t *testing.T) {
 		t.Fatalf("%v allocations per message, want 0", n)
 	}
 }
+
+// TestBatchedJSONAutobahnSeparator: a client that separates JSON messages
+// with 0x18, as Autobahn|Python does (b'\30' is octal in Python), is
+// understood and answered with 0x18; the spec's 0x1e is the default.
+func TestBatchedJSONAutobahnSeparator(t *testing.T) {
+	_, _, addr := startServer(t, netpoll.Config{})
+	for _, sep := range []byte{0x18, 0x1e} {
+		p := dialBatched(t, addr, codec.JSON)
+		hello := `[1,"realm1",{"roles":{"subscriber":{}}}]` + string(sep) + `[32,1,{},"com.x"]` + string(sep)
+		if err := p.c.WriteMessage(websocket.TextMessage, []byte(hello)); err != nil {
+			t.Fatal(err)
+		}
+		_ = p.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, b, err := p.c.ReadMessage()
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts := bytes.Split(b, []byte{sep})
+		if len(parts) != 3 || len(parts[2]) != 0 || !bytes.HasPrefix(parts[0], []byte("[2,")) || !bytes.HasPrefix(parts[1], []byte("[33,1,")) {
+			t.Fatalf("separator %#x: got %q", sep, b)
+		}
+	}
+}

@@ -81,6 +81,7 @@ type conn struct {
 	wsOp     ws.Opcode // text for JSON, binary otherwise
 	isWS     bool
 	batched  bool // wamp.2.*.batched: several WAMP messages per WebSocket message
+	sepSeen  bool // batched JSON: the client's first separator was seen (read side)
 	peerMax  int  // RawSocket: the largest message the peer accepts
 	protocol string
 	auth     map[string]any // transport-level authentication (transportauth.go)
@@ -95,6 +96,7 @@ type conn struct {
 	shut      bool         // no more output; closing
 	sentClose bool         // WebSocket close frame queued
 	batchAt   int          // offset in out of the open batched message's payload, -1 if none
+	jsonSep   byte         // batched JSON separator written (batched.go)
 	queued    atomic.Int64 // bytes handed to io.write
 	written   atomic.Int64 // bytes the kernel took (nbio OnWrittenSize)
 	ended     atomic.Bool  // closed() ran
@@ -111,7 +113,7 @@ type conn struct {
 }
 
 func newConn(s *Server, spec *listenerSpec, addr net.Addr) *conn {
-	c := &conn{srv: s, spec: spec, addr: addr, batchAt: -1}
+	c := &conn{srv: s, spec: spec, addr: addr, batchAt: -1, jsonSep: 0x1e}
 	now := s.clock.Load()
 	c.opened = now
 	c.lastRead.Store(now)
