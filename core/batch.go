@@ -26,7 +26,8 @@ type Batch struct {
 	enc     [codec.NumFormats][]byte // per-serializer encode buffers (fan-out)
 	encOK   [codec.NumFormats]bool
 	buf     []byte // encode buffer for single replies
-	hist    []byte // a PUBLISH re-encoded for event history or retention
+	inRaw   []byte // the encoded form of in (a view into the driver's input)
+	nowNS   int64  // wall clock for this input batch, 0 until read (history.go)
 	welcome []byte // WELCOME.Details scratch
 	subs    []*subscription
 	rng     *rand.ChaCha8
@@ -67,6 +68,7 @@ func (b *Batch) Flush() {
 		b.pending[i] = nil
 	}
 	b.pending = b.pending[:0]
+	b.nowNS = 0
 }
 
 // Queue records that t has pending output this batch must flush: output

@@ -224,7 +224,7 @@ func (s *Session) handlePublish(b *Batch, m *codec.Message) {
 		return
 	}
 	pubID := b.globalID()
-	r.recordPublish(b, s, m, pubID)
+	r.recordPublish(b, s, m, b.inRaw, pubID)
 	r.publish(b, s, m, pubID)
 	if ack {
 		s.ack(b, codec.PUBLISHED, m.Request, pubID)

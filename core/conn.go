@@ -95,6 +95,7 @@ func (c *Conn) receive(b *Batch, data []byte) {
 		return
 	}
 	b.counts.countIn(m.Type)
+	b.inRaw = data
 	switch c.state {
 	case connIdle:
 		switch m.Type {

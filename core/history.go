@@ -29,8 +29,9 @@ import (
 // oldest events) but no new topic or retained event is added; refused
 // events are counted.
 //
-// Locks: eventStore.mu (the topic maps) is taken before a topicHistory.mu or
-// retainedEvent.mu and never while holding one; none of them is held while
+// Locks: the topic index's shard lock (creating a topic) and eventStore.mu
+// (the retained map) are taken before a topicHistory.mu or retainedEvent.mu
+// and never while holding one; none of them is held while
 // sending. They come after the trie and session locks of the lock order in
 // doc.go and before the transport's output lock, which is never taken under
 // them.
@@ -173,12 +174,14 @@ func patternMatches(pattern string, p trie.Policy, topic []byte) bool {
 
 // eventStore is one realm's history and retained events.
 type eventStore struct {
+	base  time.Time // wall and monotonic clock at init; see now
 	max   int64
 	bytes atomic.Int64 // memory charged against max
 	seq   atomic.Uint64
 
-	mu       sync.RWMutex
-	topics   map[string]*topicHistory
+	topics *trie.Index[*topicHistory] // by concrete topic, exact policy
+
+	mu       sync.RWMutex // guards retained
 	retained map[string]*retainedEvent
 
 	refused atomic.Int64 // events not kept for lack of budget or size
@@ -189,9 +192,14 @@ func (st *eventStore) init(max int64) {
 		max = DefaultEventStoreMaxBytes
 	}
 	st.max = max
-	st.topics = make(map[string]*topicHistory)
+	st.base = time.Now()
+	st.topics = trie.New[*topicHistory](trie.Options{})
 	st.retained = make(map[string]*retainedEvent)
 }
+
+// now returns the wall clock in unix nanoseconds, as the wall clock at
+// init plus the monotonic time since.
+func (st *eventStore) now() int64 { return st.base.UnixNano() + int64(time.Since(st.base)) }
 
 // reserve charges n bytes against the budget; it reports false (charging
 // nothing) when they do not fit.
@@ -239,59 +247,67 @@ type topicHistory struct {
 // topicOverhead is what a topic costs besides its ring, for the budget.
 const topicOverhead = 256
 
-// recordPublish keeps the publication in m (encoded in f by the publisher
-// pub) in the topic's history and, if it asks for it, as the topic's
-// retained event. It runs on the PUBLISH path and allocates nothing in
-// steady state.
-func (r *Realm) recordPublish(b *Batch, pub *Session, m *codec.Message, pubID uint64) {
+// recordPublish keeps the publication m, whose encoding in the publisher
+// pub's serializer is raw, in the topic's history and, if it asks for it,
+// as the topic's retained event. It runs on the PUBLISH path and allocates
+// nothing in steady state.
+func (r *Realm) recordPublish(b *Batch, pub *Session, m *codec.Message, raw []byte, pubID uint64) {
 	d := &m.Details
 	retain := d.Has(codec.KeyRetain) && d.Retain
-	var hr *historyRule
-	if h := r.router.history; h != nil && d.Set&(1<<codec.KeyExclude|1<<codec.KeyEligible) == 0 {
+	var h *topicHistory
+	if rules := r.router.history; rules != nil && d.Set&filterKeys == 0 {
 		// Events filtered by session id are never kept
-		// (pubsub_event_history.md, Security Aspects).
-		hr = h.rule(m.URI)
+		// (pubsub_event_history.md, Security Aspects); those with
+		// authid/authrole lists are not kept either, as get_events does
+		// not apply them per reader.
+		// A publisher usually publishes to the same topic again.
+		if h = pub.lastHist; h == nil || h.topic != string(m.URI) {
+			h = r.store.history(m.URI, rules)
+			pub.lastHist = h
+		}
 	}
-	if hr == nil && !retain {
+	if h == nil && !retain {
 		return
 	}
-	enc, err := codec.ByFormat(pub.format).Append(b.hist[:0], m)
-	b.hist = enc
-	if err != nil {
-		return
+	if b.nowNS == 0 {
+		// One clock read per input batch (timestamps need not be unique,
+		// pubsub_event_history.md), and of the monotonic clock only, which
+		// is half the cost of time.Now.
+		b.nowNS = r.store.now()
 	}
-	ev := storedEvent{seq: r.store.seq.Add(1), pub: pubID, ts: time.Now().UnixNano(), format: pub.format,
+	ev := storedEvent{seq: r.store.seq.Add(1), pub: pubID, ts: b.nowNS, format: pub.format,
 		publisher: pub.id, authID: pub.authID, authRole: pub.authRole}
-	if hr != nil && d.Set&filterKeys == 0 {
-		// Events with authid/authrole black- or whitelists are not kept
-		// either: get_events would have to apply them per reader, which
-		// this store does not (yet) do.
-		r.store.history(m.URI, hr).add(enc, ev)
+	if h != nil {
+		h.add(raw, ev)
 	}
 	if retain {
-		r.store.retain(m.URI, enc, ev)
+		r.store.retain(m.URI, raw, ev)
 	}
 }
 
-// history returns the topic's ring, creating it if the budget allows; nil
-// when it does not.
-func (st *eventStore) history(topic []byte, hr *historyRule) *topicHistory {
-	st.mu.RLock()
-	h := st.topics[string(topic)]
-	st.mu.RUnlock()
-	if h != nil {
+// history returns the topic's ring: found without a lock in the topic
+// index, created on the first publication to a topic a rule matches (if
+// the budget allows); nil when there is none.
+func (st *eventStore) history(topic []byte, rules *historyRules) *topicHistory {
+	if h, ok := st.topics.Lookup(topic, trie.Exact); ok {
 		return h
 	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if h = st.topics[string(topic)]; h != nil {
-		return h
-	}
-	if !st.reserve(topicOverhead + len(topic)) {
+	hr := rules.rule(topic)
+	if hr == nil {
 		return nil
 	}
-	h = &topicHistory{topic: string(topic), rule: hr, st: st}
-	st.topics[h.topic] = h
+	var h *topicHistory
+	st.topics.Update(topic, trie.Exact, func(old *topicHistory, ok bool) (*topicHistory, bool) {
+		if ok {
+			h = old
+			return old, true
+		}
+		if !st.reserve(topicOverhead + len(topic)) {
+			return nil, false
+		}
+		h = &topicHistory{topic: string(topic), rule: hr, st: st}
+		return h, true
+	})
 	return h
 }
 
@@ -485,19 +501,18 @@ func (st *eventStore) retainedFor(sub *subscription) []storedCopy {
 // arrival order.
 func (st *eventStore) historyFor(sub *subscription) []storedCopy {
 	var found []*topicHistory
-	st.mu.RLock()
 	if sub.policy == trie.Exact {
-		if h := st.topics[sub.uri]; h != nil {
+		if h, ok := st.topics.Lookup(unsafeBytes(sub.uri), trie.Exact); ok {
 			found = append(found, h)
 		}
 	} else {
-		for t, h := range st.topics {
+		st.topics.Range(func(t string, _ trie.Policy, h *topicHistory) bool {
 			if patternMatches(sub.uri, sub.policy, unsafeBytes(t)) {
 				found = append(found, h)
 			}
-		}
+			return true
+		})
 	}
-	st.mu.RUnlock()
 	var out []storedCopy
 	for _, h := range found {
 		out = h.snapshot(out)

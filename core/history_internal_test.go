@@ -17,7 +17,7 @@ func TestTopicHistoryRing(t *testing.T) {
 		st := &eventStore{}
 		st.init(1 << 30)
 		hr := &historyRule{topic: "t", limit: lim.count, maxBytes: lim.bytes}
-		h := st.history([]byte("t"), hr)
+		h := st.history([]byte("t"), &historyRules{exact: map[string]*historyRule{"t": hr}})
 		var all [][]byte
 		for i := 0; i < 3000; i++ {
 			msg := bytes.Repeat([]byte{byte(i)}, 1+rng.IntN(min(lim.bytes, 400)))

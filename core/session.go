@@ -34,6 +34,7 @@ type Session struct {
 	// on_leave when wamp.session.kill_all ends the session.
 	testaments [numScopes][]testament
 	quietEnd   bool
+	lastHist   *topicHistory // history ring of the last topic published to, if any
 
 	mu      sync.Mutex // guards the fields below
 	closed  bool

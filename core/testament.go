@@ -113,7 +113,7 @@ func (s *Session) publishTestaments(b *Batch) {
 				continue
 			}
 			pubID := b.globalID()
-			r.recordPublish(b, s, &m, pubID)
+			r.recordPublish(b, s, &m, t, pubID)
 			r.publish(b, s, &m, pubID)
 		}
 		s.testaments[scope] = nil
