@@ -30,6 +30,9 @@ type metaCall struct {
 	uri  string
 	args []any
 	kw   map[string]any
+	// after runs once the answer is queued, so that the caller gets its
+	// RESULT before any event the call causes on other sessions.
+	after []func()
 }
 
 // noResult is returned by procedures that "do not return a value": the
@@ -107,6 +110,9 @@ func (m *metaAPI) callExt(b *Batch, s *Session, msg *codec.Message) bool {
 		out.Args = raw
 	}
 	_ = s.send(b, out)
+	for _, fn := range c.after {
+		fn()
+	}
 	return true
 }
 
@@ -172,7 +178,7 @@ func killOne(c *metaCall) (any, *metaError) {
 	if err != nil {
 		return nil, err
 	}
-	ids := c.r.killSessions(c.s, func(t *Session) bool { return t.id == id }, reason, message, false)
+	ids := c.killSessions(func(t *Session) bool { return t.id == id }, reason, message, false)
 	if len(ids) == 0 {
 		// The caller's own id included: "no *other* session with that ID".
 		return nil, &metaError{ErrNoSuchSession, "no other session with id " + strconv.FormatUint(id, 10)}
@@ -192,7 +198,7 @@ func killByAuthID(c *metaCall) (any, *metaError) {
 	if err != nil {
 		return nil, err
 	}
-	ids := c.r.killSessions(c.s, func(t *Session) bool { return t.authID == authID }, reason, message, false)
+	ids := c.killSessions(func(t *Session) bool { return t.authID == authID }, reason, message, false)
 	l := make([]any, len(ids))
 	for i, id := range ids {
 		l[i] = id
@@ -212,7 +218,7 @@ func killByAuthRole(c *metaCall) (any, *metaError) {
 	if err != nil {
 		return nil, err
 	}
-	return len(c.r.killSessions(c.s, func(t *Session) bool { return t.authRole == role }, reason, message, false)), nil
+	return len(c.killSessions(func(t *Session) bool { return t.authRole == role }, reason, message, false)), nil
 }
 
 func killAll(c *metaCall) (any, *metaError) {
@@ -225,7 +231,7 @@ func killAll(c *metaCall) (any, *metaError) {
 	}
 	// "Closing all sessions in the realm will not generate session meta
 	// events or testament events" (meta_api_sessions.md, kill_all).
-	return len(c.r.killSessions(c.s, func(*Session) bool { return true }, reason, message, true)), nil
+	return len(c.killSessions(func(*Session) bool { return true }, reason, message, true)), nil
 }
 
 // killSessions ends every session of the realm but caller for which match
@@ -237,7 +243,8 @@ func killAll(c *metaCall) (any, *metaError) {
 // The work on the victims happens on a goroutine of its own: it takes each
 // victim's connection lock, which the caller's driver, holding its own,
 // must not wait for (two sessions killing each other would deadlock).
-func (r *Realm) killSessions(caller *Session, match func(*Session) bool, reason, message string, quiet bool) []uint64 {
+func (c *metaCall) killSessions(match func(*Session) bool, reason, message string, quiet bool) []uint64 {
+	r, caller := c.r, c.s
 	var victims []*Session
 	r.sessions.each(func(t *Session) {
 		if t != caller && match(t) {
@@ -251,14 +258,16 @@ func (r *Realm) killSessions(caller *Session, match func(*Session) bool, reason,
 	for i, t := range victims {
 		ids[i] = t.id
 	}
-	go func() {
-		b := AcquireBatch()
-		for _, t := range victims {
-			t.conn.kill(b, t, reason, message, quiet)
-			b.Flush()
-		}
-		b.Release()
-	}()
+	c.after = append(c.after, func() {
+		go func() {
+			b := AcquireBatch()
+			for _, t := range victims {
+				t.conn.kill(b, t, reason, message, quiet)
+				b.Flush()
+			}
+			b.Release()
+		}()
+	})
 	return ids
 }
 
@@ -305,20 +314,22 @@ func removeSubscriber(c *metaCall) (any, *metaError) {
 		return nil, &metaError{ErrNoSuchSubscription, "session " + strconv.FormatUint(id, 10) + " is not subscribed to " + strconv.FormatUint(sub.id, 10)}
 	}
 	if t == c.s {
-		t.revoke(c.b, sub, reason)
+		c.after = append(c.after, func() { t.revoke(c.b, sub, reason) })
 		return noResult, nil
 	}
 	// t's subscription list belongs to t's driver: revoke under t's
 	// connection lock, on a goroutine for the reason given in killSessions.
-	go func() {
-		b := AcquireBatch()
-		t.conn.mu.Lock()
-		if t.conn.sess == t && t.conn.state == connEstablished {
-			t.revoke(b, sub, reason)
-		}
-		t.conn.mu.Unlock()
-		b.Release()
-	}()
+	c.after = append(c.after, func() {
+		go func() {
+			b := AcquireBatch()
+			t.conn.mu.Lock()
+			if t.conn.sess == t && t.conn.state == connEstablished {
+				t.revoke(b, sub, reason)
+			}
+			t.conn.mu.Unlock()
+			b.Release()
+		}()
+	})
 	return noResult, nil
 }
 
