@@ -255,11 +255,10 @@ func (r *Realm) recordPublish(b *Batch, pub *Session, m *codec.Message, raw []by
 	d := &m.Details
 	retain := d.Has(codec.KeyRetain) && d.Retain
 	var h *topicHistory
-	if rules := r.router.history; rules != nil && d.Set&filterKeys == 0 {
-		// Events filtered by session id are never kept
-		// (pubsub_event_history.md, Security Aspects); those with
-		// authid/authrole lists are not kept either, as get_events does
-		// not apply them per reader.
+	if rules := r.router.history; rules != nil && d.Set&(1<<codec.KeyExclude|1<<codec.KeyEligible) == 0 {
+		// Events filtered by session id are never kept; those filtered by
+		// authid/authrole are, and get_events applies the filters to its
+		// caller (pubsub_event_history.md, Security Aspects).
 		// A publisher usually publishes to the same topic again.
 		if h = pub.lastHist; h == nil || h.topic != string(m.URI) {
 			h = r.store.history(m.URI, rules)

@@ -202,6 +202,8 @@ func TestEventHistoryPatterns(t *testing.T) {
 	pub.send(codec.PUBLISH, pub.req(), map[string]any{}, "com.other", []any{"o"})
 	pub.send(codec.PUBLISH, pub.req(), map[string]any{}, "com.a.log", []any{strings.Repeat("z", 100)})
 	pub.send(codec.PUBLISH, pub.req(), map[string]any{}, "com.a.log", []any{"small"})
+	pub.send(codec.PUBLISH, pub.req(), map[string]any{"eligible_authrole": []any{"admin"}}, "com.pre.z", []any{"admins only"})
+	pub.send(codec.PUBLISH, pub.req(), map[string]any{"exclude_authid": []any{"bob"}}, "com.pre.z", []any{"not for bob"})
 
 	reader := join(t, r, codec.JSON)
 	// Subscribing after the fact: history is kept per topic, so a new
@@ -213,7 +215,7 @@ func TestEventHistoryPatterns(t *testing.T) {
 		d := dictOf(t, e)
 		got = append(got, d["args"].([]any)[0].(string)+"@"+dictOf(t, d["details"])["topic"].(string))
 	}
-	must(t, strings.Join(got, ",") == "x1@com.pre.x,y1@com.pre.y,x2@com.pre.x", "prefix history %v", got)
+	must(t, strings.Join(got, ",") == "x1@com.pre.x,y1@com.pre.y,x2@com.pre.x,not for bob@com.pre.z", "prefix history %v", got)
 	evs = resultArgs(t, reader.callKw("wamp.subscription.get_events", []any{pre}, map[string]any{"topic": "com.pre.y"}))[0].([]any)
 	must(t, len(evs) == 1, "topic filter: %v", evs)
 
@@ -228,6 +230,16 @@ func TestEventHistoryPatterns(t *testing.T) {
 	w := reader.subscribe("com..log", map[string]any{"match": "wildcard"})
 	evs = resultArgs(t, reader.callKw("wamp.subscription.get_events", []any{w}, nil))[0].([]any)
 	must(t, len(evs) == 1 && equalValues(dictOf(t, evs[0])["args"], []any{"small"}), "byte limit: %v", evs)
+
+	// Events with authid/authrole lists are kept and filtered per reader.
+	z := reader.subscribe("com.pre.z", nil)
+	evs = resultArgs(t, reader.callKw("wamp.subscription.get_events", []any{z}, nil))[0].([]any)
+	must(t, len(evs) == 1 && equalValues(dictOf(t, evs[0])["args"], []any{"not for bob"}), "anonymous reader: %v", evs)
+	bob := connect(t, r, codec.CBOR)
+	bob.hello("realm1", map[string]any{"authid": "bob"})
+	bob.expect(codec.WELCOME)
+	evs = resultArgs(t, bob.callKw("wamp.subscription.get_events", []any{z}, nil))[0].([]any)
+	must(t, len(evs) == 0, "bob reads events filtered from him: %v", evs)
 }
 
 func TestEventHistoryOff(t *testing.T) {
