@@ -521,3 +521,10 @@ func (st *eventStore) historyFor(sub *subscription) []storedCopy {
 	}
 	return out
 }
+
+// EventStoreStats reports the realm's event store: bytes held against
+// Config.EventStoreMaxBytes and events not kept (budget spent, or larger
+// than their topic's byte limit).
+func (r *Realm) EventStoreStats() (bytes, refused int64) {
+	return r.store.bytes.Load(), r.store.refused.Load()
+}

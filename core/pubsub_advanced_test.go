@@ -266,6 +266,8 @@ func TestEventStoreBudget(t *testing.T) {
 	sid := reader.subscribe("com.pre", map[string]any{"match": "prefix"})
 	evs := resultArgs(t, reader.callKw("wamp.subscription.get_events", []any{sid}, nil))[0].([]any)
 	must(t, len(evs) > 0 && len(evs) < 40, "%d events kept within an 8 KiB budget", len(evs))
+	held, refused := r.Realm("realm1").EventStoreStats()
+	must(t, held <= 8<<10 && refused > 0, "store holds %d bytes, refused %d", held, refused)
 }
 
 func TestTestament(t *testing.T) {
