@@ -69,6 +69,7 @@ func (b *Batch) Flush() {
 	}
 	b.pending = b.pending[:0]
 	b.nowNS = 0
+	b.inRaw = nil
 }
 
 // Queue records that t has pending output this batch must flush: output
