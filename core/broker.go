@@ -259,6 +259,9 @@ func (r *Realm) deliver(b *Batch, pub *Session, m *codec.Message, pubID uint64) 
 	if disclose {
 		pub.disclose(od, codec.KeyPublisher)
 	}
+	if pub != nil {
+		r.router.setTrustLevel(od, m.URI, pub.authRole)
+	}
 	copyPPT(od, d)
 
 	var sent uint64

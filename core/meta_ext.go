@@ -67,6 +67,9 @@ func (r *Router) configuredFeatures() (broker, dealer codec.Feature) {
 	if r.cfg.AllowMetaKill {
 		broker |= codec.FeatureSubscriptionRevocation
 	}
+	if len(r.trust) > 0 {
+		broker |= codec.FeaturePublicationTrustlevels
+	}
 	return broker, dealer
 }
 
@@ -387,7 +390,7 @@ func getEvents(c *metaCall) (any, *metaError) {
 			"timestamp":    time.Unix(0, e.ts).UTC().Format(time.RFC3339Nano),
 			"subscription": sub.id,
 			"publication":  e.pub,
-			"details":      storedDetails(sub, e, &m),
+			"details":      storedDetails(c.r.router, sub, e, &m),
 		}
 		if m.Args.Present() {
 			ev["args"] = codec.Raw{Format: m.Args.Format, Bytes: append([]byte(nil), m.Args.Bytes...)}
@@ -410,8 +413,11 @@ func getEvents(c *metaCall) (any, *metaError) {
 }
 
 // storedDetails is EVENT.Details of a stored publication for sub.
-func storedDetails(sub *subscription, e *storedCopy, m *codec.Message) map[string]any {
+func storedDetails(r *Router, sub *subscription, e *storedCopy, m *codec.Message) map[string]any {
 	d := map[string]any{}
+	if level, ok := r.trustLevel(unsafeBytes(e.topic), e.authRole); ok {
+		d["trustlevel"] = level
+	}
 	if m.Details.DiscloseMe {
 		d["publisher"] = e.publisher
 		if e.authID != "" {
@@ -597,6 +603,7 @@ func (s *Session) sendRetained(b *Batch, sub *subscription) {
 				od.SetString(codec.KeyPublisherAuthRole, unsafeBytes(e.authRole))
 			}
 		}
+		s.realm.router.setTrustLevel(od, unsafeBytes(e.topic), e.authRole)
 		copyPPT(od, d)
 		if sub.policy != trie.Exact {
 			od.SetString(codec.KeyTopic, unsafeBytes(e.topic))

@@ -442,3 +442,36 @@ func TestMetaAPIEmptyAnswers(t *testing.T) {
 	list := p.callResult("wamp.session.list", []any{"nobody"}).([]any)
 	must(t, len(list) == 0, "session.list %v", list)
 }
+
+func TestPublicationTrustLevels(t *testing.T) {
+	must(t, welcomeFeatures(t, newRouter(t, core.Config{}), "broker")["publication_trustlevels"] == nil, "announced without rules")
+	r := newRouter(t, core.Config{PublicationTrustLevels: []core.TrustLevelRule{
+		{Topic: "com.secure", Match: "prefix", Level: 3},
+		{Topic: "com.other", AuthRole: "anonymous", Level: 1},
+		{Topic: "com.roleless", AuthRole: "admin", Level: 9},
+	}})
+	must(t, welcomeFeatures(t, r, "broker")["publication_trustlevels"] == true, "publication_trustlevels not announced")
+	s := join(t, r, codec.MsgPack)
+	for _, topic := range []string{"com.secure.x", "com.other", "com.roleless", "com.none"} {
+		s.subscribe(topic, nil)
+	}
+	s.subscribe("wamp.session.on_join", nil)
+	pub := join(t, r, codec.JSON)
+	ev := s.expect(codec.EVENT) // on_join: router events carry no trustlevel
+	_, has := dictOf(t, ev[3])["trustlevel"]
+	must(t, !has, "meta event with trustlevel: %v", ev)
+	want := map[string]any{"com.secure.x": int64(3), "com.other": int64(1), "com.roleless": nil, "com.none": nil}
+	for _, topic := range []string{"com.secure.x", "com.other", "com.roleless", "com.none"} {
+		pub.send(codec.PUBLISH, pub.req(), map[string]any{"retain": true}, topic, []any{topic})
+		ev := s.expect(codec.EVENT)
+		got, has := dictOf(t, ev[3])["trustlevel"]
+		must(t, (want[topic] == nil && !has) || equalValues(got, want[topic]), "%s: trustlevel %v, want %v", topic, got, want[topic])
+	}
+	// A retained event gets its trust level too.
+	w := join(t, r, codec.CBOR)
+	w.subscribe("com.secure", map[string]any{"match": "prefix", "get_retained": true})
+	ev = w.expect(codec.EVENT)
+	must(t, equalValues(dictOf(t, ev[3])["trustlevel"], int64(3)), "retained event: %v", ev)
+	_, err := core.NewRouter(core.Config{PublicationTrustLevels: []core.TrustLevelRule{{Topic: "x", Match: "fuzzy"}}})
+	must(t, err != nil, "bad rule accepted")
+}

@@ -80,6 +80,9 @@ type Config struct {
 	// EventStoreMaxBytes bounds, per realm, the memory held by event
 	// history and retained events together (0: DefaultEventStoreMaxBytes).
 	EventStoreMaxBytes int64
+	// PublicationTrustLevels assign EVENT.Details.trustlevel by topic and
+	// publisher authrole (trustlevel.go); the first matching rule wins.
+	PublicationTrustLevels []TrustLevelRule
 }
 
 // RealmConfig configures one realm.
@@ -115,6 +118,7 @@ type Router struct {
 	// are announced depends on the configuration.
 	rolesOnce sync.Once
 	rolesRaw  [codec.NumFormats]codec.Raw
+	trust     []trustRule // compiled Config.PublicationTrustLevels
 }
 
 type stats struct {
@@ -162,6 +166,9 @@ func NewRouter(cfg Config) (*Router, error) {
 		return nil, err
 	}
 	r.history = h
+	if r.trust, err = compileTrustLevels(cfg.PublicationTrustLevels); err != nil {
+		return nil, err
+	}
 	for _, rc := range cfg.Realms {
 		if err := r.AddRealm(rc); err != nil {
 			return nil, err
