@@ -48,6 +48,7 @@ type Config struct {
 	// (config_pubsub.go).
 	History            []HistoryConfig `json:"history"`
 	EventStoreMaxBytes int64           `json:"event_store_max_bytes"`
+	TrustLevels        []TrustConfig   `json:"publication_trustlevels"`
 
 	dynamics  []*auth.Dynamic        // built by routerConfig, attached by attachRouter
 	cookies   *auth.CookieStore      // see cookieStore (auth.go)

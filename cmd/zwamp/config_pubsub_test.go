@@ -13,7 +13,8 @@ func TestConfigPubSub(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "h.json")
 	body := `{"realms": [{"name": "realm1"}], "allow_meta_kill": true, "event_store_max_bytes": 1048576,
-		"history": [{"topic": "com.app.log", "match": "prefix", "limit": 10, "max_bytes": 4096}, {"topic": "com.app.state"}]}`
+		"history": [{"topic": "com.app.log", "match": "prefix", "limit": 10, "max_bytes": 4096}, {"topic": "com.app.state"}],
+		"publication_trustlevels": [{"topic": "com.app", "match": "prefix", "authrole": "backend", "level": 2}]}`
 	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -28,6 +29,9 @@ func TestConfigPubSub(t *testing.T) {
 	want := []core.HistoryRule{{Topic: "com.app.log", Match: "prefix", Limit: 10, MaxBytes: 4096}, {Topic: "com.app.state"}}
 	if !rc.AllowMetaKill || rc.EventStoreMaxBytes != 1<<20 || len(rc.History) != 2 || rc.History[0] != want[0] || rc.History[1] != want[1] {
 		t.Fatalf("router config %+v", rc)
+	}
+	if len(rc.PublicationTrustLevels) != 1 || rc.PublicationTrustLevels[0] != (core.TrustLevelRule{Topic: "com.app", Match: "prefix", AuthRole: "backend", Level: 2}) {
+		t.Fatalf("trust levels %+v", rc.PublicationTrustLevels)
 	}
 	if _, err := core.NewRouter(rc); err != nil {
 		t.Fatal(err)
