@@ -259,7 +259,7 @@ func (r *Realm) deliver(b *Batch, pub *Session, m *codec.Message, pubID uint64) 
 	if disclose {
 		pub.disclose(od, codec.KeyPublisher)
 	}
-	if pub != nil {
+	if pub != nil && len(r.router.trust) > 0 {
 		r.router.setTrustLevel(od, m.URI, pub.authRole)
 	}
 	copyPPT(od, d)
