@@ -27,9 +27,7 @@ import (
 // whose client uses 0x18 gets 0x18 back; everyone else gets 0x1e.
 
 const (
-	batchedSuffix   = ".batched"
-	recordSeparator = 0x1e
-	autobahnSep     = 0x18 // see above
+	batchedSuffix = ".batched"
 	// maxBatchPayload caps one batched WebSocket message; a message that
 	// would overflow it starts the next one.
 	maxBatchPayload = 64 << 10
@@ -93,38 +91,22 @@ func (c *conn) receiveBatched(payload []byte) error {
 	if len(payload) == 0 {
 		return &ws.CloseError{Code: ws.CloseProtocolError, Reason: "empty batch"}
 	}
+	binaryBatch := c.format != codec.JSON
 	for len(payload) > 0 {
-		var msg []byte
-		if c.format == codec.JSON {
-			i := bytes.IndexAny(payload, "\x1e\x18")
-			if i >= 0 && !c.sepSeen {
-				c.sepSeen = true
-				if payload[i] == autobahnSep {
-					c.mu.Lock()
-					c.jsonSep = autobahnSep
-					c.mu.Unlock()
-				}
-			}
-			if i < 0 {
-				// Tolerate a last message without its separator.
-				msg, payload = payload, nil
-			} else {
-				msg, payload = payload[:i], payload[i+1:]
-			}
-		} else {
-			if len(payload) < 4 {
-				return &ws.CloseError{Code: ws.CloseProtocolError, Reason: "truncated length prefix in batch"}
-			}
-			n := binary.BigEndian.Uint32(payload)
-			if uint64(n) > uint64(len(payload)-4) {
-				return &ws.CloseError{Code: ws.CloseProtocolError, Reason: "length prefix past the end of the batch"}
-			}
-			msg, payload = payload[4:4+n], payload[4+n:]
+		msg, rest, sep, err := ws.NextBatched(payload, binaryBatch)
+		if err != nil {
+			return &ws.CloseError{Code: ws.CloseProtocolError, Reason: err.Error()}
 		}
-		if len(msg) == 0 {
-			return &ws.CloseError{Code: ws.CloseProtocolError, Reason: "empty message in batch"}
+		if sep != 0 && !c.sepSeen {
+			c.sepSeen = true
+			if sep == ws.BatchSeparatorAutobahn {
+				c.mu.Lock()
+				c.jsonSep = sep
+				c.mu.Unlock()
+			}
 		}
 		c.core.Receive(c.batch, msg)
+		payload = rest
 	}
 	return nil
 }

@@ -113,7 +113,7 @@ type conn struct {
 }
 
 func newConn(s *Server, spec *listenerSpec, addr net.Addr) *conn {
-	c := &conn{srv: s, spec: spec, addr: addr, batchAt: -1, jsonSep: 0x1e}
+	c := &conn{srv: s, spec: spec, addr: addr, batchAt: -1, jsonSep: ws.BatchSeparator}
 	now := s.clock.Load()
 	c.opened = now
 	c.lastRead.Store(now)
