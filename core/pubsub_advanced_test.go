@@ -330,6 +330,7 @@ func TestTestament(t *testing.T) {
 
 func TestSessionKill(t *testing.T) {
 	r := newRouter(t, core.Config{})
+	must(t, welcomeFeatures(t, r, "broker")["subscription_revocation"] == nil, "subscription_revocation announced without AllowMetaKill")
 	admin := join(t, r, codec.JSON)
 	victim := join(t, r, codec.JSON)
 	for _, proc := range []string{"wamp.session.kill", "wamp.session.kill_by_authid", "wamp.session.kill_by_authrole", "wamp.session.kill_all", "wamp.subscription.remove_subscriber"} {
