@@ -300,9 +300,14 @@ func removeSubscriber(c *metaCall) (any, *metaError) {
 	if err != nil {
 		return nil, err
 	}
+	// remove_subscriber(subscription, session, reason=None): Crossbar's
+	// signature (the spec's meta API text does not define the procedure).
 	reason, _, err := c.kwString("reason")
 	if err != nil {
 		return nil, err
+	}
+	if len(c.args) > 2 && reason == "" {
+		reason, _ = c.args[2].(string)
 	}
 	t := c.r.sessions.get(id)
 	if t == nil {

@@ -408,7 +408,7 @@ func TestRemoveSubscriber(t *testing.T) {
 	must(t, asID(t, ev[4].([]any)[0]) == rev.id, "on_unsubscribe %v", ev)
 
 	// A subscriber without the feature gets no UNSUBSCRIBED but is removed.
-	admin.callKw("wamp.subscription.remove_subscriber", []any{sid, plain.id}, nil)
+	admin.callKw("wamp.subscription.remove_subscriber", []any{sid, plain.id, "positional reason"}, nil)
 	admin.expectAsync(codec.EVENT)
 	plain.quiet()
 	pub := join(t, r, codec.JSON)
@@ -417,6 +417,11 @@ func TestRemoveSubscriber(t *testing.T) {
 	plain.quiet()
 	m = admin.callKw("wamp.subscription.remove_subscriber", []any{sid, plain.id}, nil)
 	must(t, m[4] == core.ErrNoSuchSubscription, "second removal: %v", m)
+	sid2 := rev.subscribe("com.t2", nil)
+	resultArgs(t, admin.callKw("wamp.subscription.remove_subscriber", []any{sid2, rev.id, "positional"}, nil))
+	u = rev.expectAsync(codec.UNSUBSCRIBED)
+	must(t, asID(t, dictOf(t, u[2])["subscription"]) == sid2 && dictOf(t, u[2])["reason"] == "positional", "UNSUBSCRIBED %v", u)
+	admin.expectAsync(codec.EVENT) // on_unsubscribe
 	// An unsubscribe of the revoked subscription by the client is an error.
 	rq := rev.req()
 	rev.send(codec.UNSUBSCRIBE, rq, sid)
