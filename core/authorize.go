@@ -120,6 +120,17 @@ func (s *Session) decide(a Action, uri []byte, d *codec.Details) Decision {
 	return 0
 }
 
+// allowedNow reports whether s may do a on uri, for the checks a meta
+// procedure makes on the URI it acts on (get_events, add_testament). Such a
+// check cannot hold its message like an action can, so a decision still
+// pending at a dynamic authorizer counts as a refusal; the authorizer's
+// cached answer decides the caller's next try.
+func (s *Session) allowedNow(a Action, uri []byte) bool {
+	var d codec.Details
+	dec := s.decide(a, uri, &d)
+	return dec&Allow != 0 && dec&Pending == 0
+}
+
 // authorized applies the authorizer's decision on m (an action of type
 // reqType): it reports whether the handler goes on. A refusal is answered
 // with ERROR (for PUBLISH only when acknowledged); a pending answer holds

@@ -26,6 +26,8 @@ type Batch struct {
 	enc     [codec.NumFormats][]byte // per-serializer encode buffers (fan-out)
 	encOK   [codec.NumFormats]bool
 	buf     []byte // encode buffer for single replies
+	inRaw   []byte // the encoded form of in (a view into the driver's input)
+	nowNS   int64  // wall clock for this input batch, 0 until read (history.go)
 	welcome []byte // WELCOME.Details scratch
 	subs    []*subscription
 	rng     *rand.ChaCha8
@@ -66,6 +68,8 @@ func (b *Batch) Flush() {
 		b.pending[i] = nil
 	}
 	b.pending = b.pending[:0]
+	b.nowNS = 0
+	b.inRaw = nil
 }
 
 // Queue records that t has pending output this batch must flush: output

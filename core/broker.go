@@ -159,7 +159,11 @@ func (s *Session) handleSubscribe(b *Batch, m *codec.Message) {
 	if added {
 		s.subs = append(s.subs, sub)
 	}
+	getRetained := m.Details.Has(codec.KeyGetRetained) && m.Details.GetRetained
 	s.ack(b, codec.SUBSCRIBED, m.Request, sub.id)
+	if getRetained {
+		s.sendRetained(b, sub)
+	}
 	if added {
 		r.meta.subscribed(b, s, sub, created)
 	}
@@ -216,6 +220,7 @@ func (s *Session) handlePublish(b *Batch, m *codec.Message) {
 		return
 	}
 	pubID := b.globalID()
+	r.recordPublish(b, s, m, b.inRaw, pubID)
 	r.publish(b, s, m, pubID)
 	if ack {
 		s.ack(b, codec.PUBLISHED, m.Request, pubID)
@@ -249,6 +254,9 @@ func (r *Realm) deliver(b *Batch, pub *Session, m *codec.Message, pubID uint64) 
 	od := &out.Details
 	if disclose {
 		pub.disclose(od, codec.KeyPublisher)
+	}
+	if pub != nil && len(r.router.trust) > 0 {
+		r.router.setTrustLevel(od, m.URI, pub.authRole)
 	}
 	copyPPT(od, d)
 

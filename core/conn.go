@@ -102,6 +102,7 @@ func (c *Conn) receive(b *Batch, data []byte) {
 		return
 	}
 	b.counts.countIn(m.Type)
+	b.inRaw = data
 	switch c.state {
 	case connIdle:
 		switch m.Type {
@@ -210,6 +211,8 @@ func (c *Conn) endSession(b *Batch) {
 	for _, sub := range s.subs {
 		deleted = append(deleted, r.unsubscribe(s, sub))
 	}
+	// Testaments go out once the session can no longer receive them.
+	s.publishTestaments(b)
 	s.leaveDealer(b)
 	for i, sub := range s.subs {
 		r.meta.unsubscribed(b, s, sub, deleted[i])

@@ -58,6 +58,9 @@ func (m *metaAPI) joined(b *Batch, s *Session) {
 }
 
 func (m *metaAPI) left(b *Batch, s *Session) {
+	if s.quietEnd {
+		return
+	}
 	m.event(b, "wamp.session.on_leave", func() []any { return []any{s.id, s.authID, s.authRole} })
 }
 
@@ -105,6 +108,9 @@ type metaError struct{ uri, msg string }
 
 // call answers a wamp.* meta procedure; it reports false for an unknown one.
 func (m *metaAPI) call(b *Batch, s *Session, msg *codec.Message) bool {
+	if m.callExt(b, s, msg) {
+		return true
+	}
 	fn, ok := metaProcedures[string(msg.URI)]
 	if !ok {
 		return false

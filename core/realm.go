@@ -24,6 +24,7 @@ type Realm struct {
 	authenticators []Authenticator
 	denyAnonymous  bool
 	meta           metaAPI
+	store          eventStore // event history and retained events
 }
 
 func newRealm(r *Router, rc RealmConfig) *Realm {
@@ -39,6 +40,7 @@ func newRealm(r *Router, rc RealmConfig) *Realm {
 	realm.SetAuthorizer(rc.Authorizer)
 	realm.sessions.init()
 	realm.meta.realm = realm
+	realm.store.init(r.cfg.EventStoreMaxBytes)
 	return realm
 }
 

@@ -59,8 +59,9 @@ type Config struct {
 	Shards int
 	// Logger receives the router's logs (nil: slog.Default()).
 	Logger *slog.Logger
-	// AllowMetaKill enables the meta procedures that act on other sessions
-	// (wamp.registration.remove_callee, ...). Off by default: until
+	// AllowMetaKill enables the meta procedures that act on other sessions:
+	// wamp.registration.remove_callee, wamp.session.kill*,
+	// wamp.subscription.remove_subscriber. Off by default: until
 	// authorization can restrict them, any session could call them.
 	AllowMetaKill bool
 	// Limits bound what one session or realm may hold (zero: defaults).
@@ -73,6 +74,15 @@ type Config struct {
 	// Auth bounds authentication handshakes (worker pool, timeouts,
 	// failure rate limits); the zero value means the defaults.
 	Auth AuthLimits
+	// History turns on event history (wamp.subscription.get_events) for
+	// the topics matching any rule; none means no history is kept.
+	History []HistoryRule
+	// EventStoreMaxBytes bounds, per realm, the memory held by event
+	// history and retained events together (0: DefaultEventStoreMaxBytes).
+	EventStoreMaxBytes int64
+	// PublicationTrustLevels assign EVENT.Details.trustlevel by topic and
+	// publisher authrole (trustlevel.go); the first matching rule wins.
+	PublicationTrustLevels []TrustLevelRule
 }
 
 // RealmConfig configures one realm.
@@ -102,7 +112,13 @@ type Router struct {
 	rlog     *ratelog.Logger
 	limits   Limits // cfg.Limits resolved
 	authOnce sync.Once
-	authSt   *authState // see auth(); nil until the first challenged HELLO
+	authSt   *authState    // see auth(); nil until the first challenged HELLO
+	history  *historyRules // compiled Config.History; nil when empty
+	// WELCOME.Details.roles per serializer, encoded once: which features
+	// are announced depends on the configuration.
+	rolesOnce sync.Once
+	rolesRaw  [codec.NumFormats]codec.Raw
+	trust     []trustRule // compiled Config.PublicationTrustLevels
 }
 
 type stats struct {
@@ -146,6 +162,14 @@ func NewRouter(cfg Config) (*Router, error) {
 	}
 	r.rlog = ratelog.New(r.log, cfg.LogInterval)
 	r.limits = cfg.Limits.resolved()
+	h, err := compileHistory(cfg.History)
+	if err != nil {
+		return nil, err
+	}
+	r.history = h
+	if r.trust, err = compileTrustLevels(cfg.PublicationTrustLevels); err != nil {
+		return nil, err
+	}
 	for _, rc := range cfg.Realms {
 		if err := r.AddRealm(rc); err != nil {
 			return nil, err
@@ -313,7 +337,7 @@ func (r *Router) welcomeDetails(b *Batch, f codec.Format, s *Session, authExtra 
 	writePair(w, "authprovider", s.authProv)
 	writePair(w, "agent", agent)
 	w.WriteString(unsafeBytes("roles"))
-	_ = codec.WriteRaw(w, routerRoles(f))
+	_ = codec.WriteRaw(w, r.routerRoles(f))
 	w.End()
 	out, err := w.Bytes(), w.Err()
 	codec.ReleaseWriter(f, w)
@@ -332,23 +356,19 @@ func writePair(w codec.ValueWriter, k, v string) {
 	w.WriteString(unsafeBytes(v))
 }
 
-var (
-	rolesOnce sync.Once
-	rolesRaw  [codec.NumFormats]codec.Raw
-)
-
 // routerRoles returns WELCOME.Details.roles encoded in f.
-func routerRoles(f codec.Format) codec.Raw {
-	rolesOnce.Do(func() {
+func (r *Router) routerRoles(f codec.Format) codec.Raw {
+	r.rolesOnce.Do(func() {
+		bf, df := r.configuredFeatures()
 		roles := map[string]any{
-			"broker": map[string]any{"features": featureDict(brokerFeatures)},
-			"dealer": map[string]any{"features": featureDict(dealerFeatures)},
+			"broker": map[string]any{"features": featureDict(brokerFeatures | bf)},
+			"dealer": map[string]any{"features": featureDict(dealerFeatures | df)},
 		}
 		for g := codec.Format(1); g < codec.NumFormats; g++ {
 			if codec.ByFormat(g) != nil {
-				rolesRaw[g], _ = codec.EncodeGo(g, roles)
+				r.rolesRaw[g], _ = codec.EncodeGo(g, roles)
 			}
 		}
 	})
-	return rolesRaw[f]
+	return r.rolesRaw[f]
 }

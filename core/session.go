@@ -36,6 +36,11 @@ type Session struct {
 	holding bool
 	resumed Decision
 	azState any
+	// testaments by scope (testament.go); quietEnd suppresses them and
+	// on_leave when wamp.session.kill_all ends the session.
+	testaments [numScopes][]testament
+	quietEnd   bool
+	lastHist   *topicHistory // history ring of the last topic published to, if any
 
 	mu      sync.Mutex // guards the fields below
 	closed  bool

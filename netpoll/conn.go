@@ -80,7 +80,9 @@ type conn struct {
 	format   codec.Format
 	wsOp     ws.Opcode // text for JSON, binary otherwise
 	isWS     bool
-	peerMax  int // RawSocket: the largest message the peer accepts
+	batched  bool // wamp.2.*.batched: several WAMP messages per WebSocket message
+	sepSeen  bool // batched JSON: the client's first separator was seen (read side)
+	peerMax  int  // RawSocket: the largest message the peer accepts
 	protocol string
 	auth     map[string]any // transport-level authentication (transportauth.go)
 
@@ -93,6 +95,8 @@ type conn struct {
 	outBuf    *[]byte      // owner of out's memory when pooled
 	shut      bool         // no more output; closing
 	sentClose bool         // WebSocket close frame queued
+	batchAt   int          // offset in out of the open batched message's payload, -1 if none
+	jsonSep   byte         // batched JSON separator written (batched.go)
 	queued    atomic.Int64 // bytes handed to io.write
 	written   atomic.Int64 // bytes the kernel took (nbio OnWrittenSize)
 	ended     atomic.Bool  // closed() ran
@@ -109,7 +113,7 @@ type conn struct {
 }
 
 func newConn(s *Server, spec *listenerSpec, addr net.Addr) *conn {
-	c := &conn{srv: s, spec: spec, addr: addr}
+	c := &conn{srv: s, spec: spec, addr: addr, batchAt: -1, jsonSep: ws.BatchSeparator}
 	now := s.clock.Load()
 	c.opened = now
 	c.lastRead.Store(now)
@@ -229,12 +233,13 @@ func (c *conn) feedHTTP(data []byte) (int, bool) {
 		c.refuseHTTP(errOrigin)
 		return 0, false
 	}
-	proto := req.ChooseProtocol(ws.IsWAMPProtocol)
+	proto := req.ChooseProtocol(acceptWAMPProtocol)
 	if proto == nil {
 		c.refuseHTTP(ws.ErrNoWAMPProtocol)
 		return 0, false
 	}
-	f, _ := codec.ParseFormat(string(proto[len("wamp.2."):]))
+	f, batched := parseProtocol(proto)
+	protocol := string(proto)
 	was := c.lockOut()
 	var setCookie string
 	if c.spec.Cookies != nil {
@@ -250,12 +255,13 @@ func (c *conn) feedHTTP(data []byte) (int, bool) {
 	c.httpHS.Release()
 	c.httpHS = nil
 	c.isWS = true
+	c.batched = batched
 	c.wsd = &ws.Decoder{MaxMessageSize: c.srv.cfg.MaxMessageSize}
 	c.wsOp = ws.OpBinary
 	if f == codec.JSON {
 		c.wsOp = ws.OpText
 	}
-	c.start(f, f.Subprotocol())
+	c.start(f, protocol)
 	c.state = stWebSocket
 	return n, true
 }
@@ -345,6 +351,9 @@ func (h *wsHandler) OnMessage(op ws.Opcode, payload []byte) error {
 		// wamp.2.json is text only, the binary serializers binary only.
 		return &ws.CloseError{Code: ws.CloseUnsupportedData, Reason: "wrong message type for " + c.protocol}
 	}
+	if c.batched {
+		return c.receiveBatched(payload)
+	}
 	c.core.Receive(c.batch, payload)
 	return nil
 }
@@ -353,6 +362,7 @@ func (h *wsHandler) OnPing(payload []byte) error {
 	c := (*conn)(h)
 	was := c.lockOut()
 	if !c.shut {
+		c.sealBatch()
 		c.out = ws.AppendFrame(c.out, ws.OpPong, true, payload)
 	}
 	c.unlockOut(was)
@@ -389,6 +399,7 @@ func (c *conn) closeWS(code int, reason string) {
 		if len(reason) > ws.MaxControlPayload-2 {
 			reason = reason[:ws.MaxControlPayload-2]
 		}
+		c.sealBatch()
 		c.out = ws.AppendClose(c.out, code, reason)
 		c.sentClose = true
 	}
@@ -447,6 +458,11 @@ func (c *conn) Send(msg []byte) bool {
 		c.slowConsumer()
 		return false
 	}
+	if c.batched {
+		c.appendBatched(msg)
+		c.mu.Unlock()
+		return wasEmpty
+	}
 	if c.isWS {
 		c.out = ws.AppendHeader(c.out, c.wsOp, true, len(msg))
 	} else {
@@ -490,6 +506,7 @@ func (c *conn) drop() bool {
 	}
 	c.shut = true
 	c.out = c.out[:0]
+	c.batchAt = -1
 	c.mu.Unlock()
 	_ = c.io.close()
 	return true
@@ -503,6 +520,7 @@ func (c *conn) Flush() {
 }
 
 func (c *conn) flushLocked() {
+	c.sealBatch()
 	if len(c.out) == 0 || c.io == nil {
 		return
 	}
@@ -528,6 +546,7 @@ func (c *conn) releaseOut() {
 		c.outBuf = nil
 	}
 	c.out = nil
+	c.batchAt = -1
 }
 
 // Close implements core.Transport: flush what is pending (a WebSocket close
@@ -539,6 +558,7 @@ func (c *conn) Close() {
 		return
 	}
 	if c.isWS && !c.sentClose {
+		c.sealBatch()
 		c.out = ws.AppendClose(c.out, ws.CloseNormal, "")
 		c.sentClose = true
 	}
@@ -613,6 +633,7 @@ func (c *conn) keepalive(now int64) {
 	c.mu.Lock()
 	if !c.shut {
 		if c.isWS {
+			c.sealBatch()
 			c.out = ws.AppendFrame(c.out, ws.OpPing, true, []byte("zwamp"))
 		} else {
 			c.out, _ = rawsocket.AppendFrame(c.out, rawsocket.Ping, []byte("zwamp"), c.peerMax)

@@ -45,6 +45,11 @@ type Config struct {
 	// a count instead of logged each time. Default 10s.
 	LogInterval Duration         `json:"log_interval"`
 	AuthLimits  AuthLimitsConfig `json:"auth_limits"` // auth.go
+	// Event history, the event store's budget, trust levels
+	// (config_pubsub.go).
+	History            []HistoryConfig `json:"history"`
+	EventStoreMaxBytes int64           `json:"event_store_max_bytes"`
+	TrustLevels        []TrustConfig   `json:"publication_trustlevels"`
 
 	dynamics  []*auth.Dynamic        // built by routerConfig, attached by attachRouter
 	cookies   *auth.CookieStore      // see cookieStore (auth.go)
@@ -208,6 +213,9 @@ func (c *Config) routerConfig(log *slog.Logger) (core.Config, error) {
 			SessionsPerRealm:        c.Limits.MaxSessionsPerRealm,
 		},
 		Auth: c.authLimits(),
+	}
+	if err := c.pubsubConfig(&rc); err != nil {
+		return rc, err
 	}
 	for i, r := range c.Realms {
 		if r.Name == "" {
