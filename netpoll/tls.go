@@ -49,7 +49,10 @@ func (drainedError) Temporary() bool { return true }
 // rawConn is the net.Conn under a TLS connection's tls.Conn: the blocking
 // socket during the handshake, nbio afterwards.
 type rawConn struct {
-	nc  net.Conn                  // the accepted socket, during the handshake
+	// nc is the accepted socket, used during the handshake only; it is
+	// dropped at the hand-off (with its netFD and addresses, ~700 B a
+	// session).
+	nc  net.Conn
 	nbc atomic.Pointer[nbio.Conn] // set at the hand-off
 	c   *conn                     // set at the hand-off; counts ciphertext queued
 	in  []byte                    // ciphertext of the current OnData (poller only)
@@ -88,8 +91,19 @@ func (r *rawConn) Close() error {
 	return r.nc.Close()
 }
 
-func (r *rawConn) LocalAddr() net.Addr  { return r.nc.LocalAddr() }
-func (r *rawConn) RemoteAddr() net.Addr { return r.nc.RemoteAddr() }
+func (r *rawConn) LocalAddr() net.Addr {
+	if nbc := r.nbc.Load(); nbc != nil {
+		return nbc.LocalAddr()
+	}
+	return r.nc.LocalAddr()
+}
+
+func (r *rawConn) RemoteAddr() net.Addr {
+	if nbc := r.nbc.Load(); nbc != nil {
+		return nbc.RemoteAddr()
+	}
+	return r.nc.RemoteAddr()
+}
 
 // Deadlines apply to the handshake only; afterwards nothing blocks.
 func (r *rawConn) SetDeadline(t time.Time) error {
@@ -231,6 +245,7 @@ func (s *Server) serveTLS(nc net.Conn, spec *listenerSpec) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	raw.nbc.Store(nbc)
+	raw.nc = nil // closed by NBConn; only nbc is used from here on
 	c.published.Store(true)
 	if _, err := s.engine.AddConn(nbc); err != nil {
 		s.log.Warn("register connection", "error", err)
