@@ -36,9 +36,17 @@ var blockingReadPool = sync.Pool{New: func() any { b := make([]byte, blockingLar
 func (s *Server) serveBlocking(nc net.Conn, spec *listenerSpec) {
 	var bc net.Conn = nc
 	if spec.TLS != nil {
+		addr := nc.RemoteAddr()
+		if !s.admitHandshake(addr) {
+			_ = nc.Close()
+			return
+		}
 		tc := tls.Server(nc, s.tlsListener(spec).base)
 		_ = tc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
-		if err := tc.Handshake(); err != nil {
+		err := tc.Handshake()
+		s.endHandshake(addr)
+		if err != nil {
+			s.tlsStats.failures.Add(1)
 			s.stats.handshakeFailures.Add(1)
 			s.log.Debug("tls handshake failed", "remote", nc.RemoteAddr().String(), "error", err)
 			_ = tc.Close()
@@ -46,6 +54,10 @@ func (s *Server) serveBlocking(nc net.Conn, spec *listenerSpec) {
 				s.releaseIP(nc.RemoteAddr())
 			}
 			return
+		}
+		s.tlsStats.handshakes.Add(1)
+		if tc.ConnectionState().DidResume {
+			s.tlsStats.resumed.Add(1)
 		}
 		_ = tc.SetDeadline(time.Time{})
 		bc = tc

@@ -420,3 +420,24 @@ func isTimeout(err error) bool {
 	ne, ok := err.(net.Error)
 	return ok && ne.Timeout()
 }
+
+// TestTLSHandshakeTimeout: a connection that never completes its TLS
+// handshake is closed after Config.HandshakeTimeout and counted.
+func TestTLSHandshakeTimeout(t *testing.T) {
+	cert, _ := testCert(t, "zwamp test")
+	srv, _, addr := startServer(t, netpoll.Config{
+		Listeners:        []netpoll.Listener{{Addr: "127.0.0.1:0", TLS: &tls.Config{Certificates: []tls.Certificate{cert}}}},
+		HandshakeTimeout: 300 * time.Millisecond,
+	})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, _ = c.Write([]byte{0x16, 0x03, 0x01}) // the start of a ClientHello, then nothing
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadAll(c); err != nil {
+		t.Fatalf("stalled handshake not closed: %v", err)
+	}
+	waitFor(t, func() bool { st := srv.TLSStats(); return st.Failures == 1 && st.InProgress == 0 })
+}
