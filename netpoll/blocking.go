@@ -39,6 +39,9 @@ func (s *Server) serveBlocking(nc net.Conn, spec *listenerSpec) {
 		addr := nc.RemoteAddr()
 		if !s.admitHandshake(addr) {
 			_ = nc.Close()
+			if s.cfg.MaxConnsPerIP > 0 {
+				s.releaseIP(addr)
+			}
 			return
 		}
 		tc := tls.Server(nc, s.tlsListener(spec).base)

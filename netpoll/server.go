@@ -207,8 +207,8 @@ type Server struct {
 	conns     map[*conn]struct{}
 	closing   bool
 
-	ipMu  sync.Mutex // guards perIP; taken alone
-	perIP map[netip.Addr]int
+	ipMu     sync.Mutex // guards perIP; taken alone
+	perIP    map[netip.Addr]int
 	tlsl     sync.Map // *listenerSpec → *tlsListener (tls.go)
 	hs       handshakes
 	tlsStats tlsCounters

@@ -206,8 +206,16 @@ func (w tlsWriter) close() error { return w.t.tc.Close() }
 // hands the socket to nbio.
 func (s *Server) serveTLS(nc net.Conn, spec *listenerSpec) {
 	addr := nc.RemoteAddr()
-	if !s.admitHandshake(addr) {
+	// fail closes a connection that never became a conn, giving back its
+	// place under MaxConnsPerIP (taken at accept).
+	fail := func() {
 		_ = nc.Close()
+		if s.cfg.MaxConnsPerIP > 0 {
+			s.releaseIP(addr)
+		}
+	}
+	if !s.admitHandshake(addr) {
+		fail()
 		return
 	}
 	raw := &rawConn{nc: nc}
@@ -219,7 +227,7 @@ func (s *Server) serveTLS(nc net.Conn, spec *listenerSpec) {
 		s.stats.handshakeFailures.Add(1)
 		s.tlsStats.failures.Add(1)
 		s.log.Debug("tls handshake failed", "remote", addr.String(), "error", err)
-		_ = nc.Close()
+		fail()
 		return
 	}
 	s.tlsStats.handshakes.Add(1)
@@ -232,11 +240,14 @@ func (s *Server) serveTLS(nc net.Conn, spec *listenerSpec) {
 	}
 	nbc, err := nbio.NBConn(nc) // dups the fd and closes nc
 	if err != nil {
-		s.log.Warn("register connection", "error", err)
-		_ = nc.Close()
+		s.stats.registerFailures.Add(1)
+		s.rlog.Warn("register", "register connection", "error", err)
+		fail()
 		return
 	}
 	c := newConn(s, spec, addr)
+	c.ipHeld.Store(s.cfg.MaxConnsPerIP > 0)
+	c.auth = tlsAuth(tc.ConnectionState())
 	t := &tlsStream{c: c, tc: tc, raw: raw}
 	c.tls = t
 	c.io = tlsWriter{t}
@@ -248,7 +259,9 @@ func (s *Server) serveTLS(nc net.Conn, spec *listenerSpec) {
 	raw.nc = nil // closed by NBConn; only nbc is used from here on
 	c.published.Store(true)
 	if _, err := s.engine.AddConn(nbc); err != nil {
-		s.log.Warn("register connection", "error", err)
+		s.stats.registerFailures.Add(1)
+		s.rlog.Warn("register", "register connection", "error", err)
+		c.releaseIP()
 		return
 	}
 	// crypto/tls may have read past the handshake (a client's first

@@ -71,6 +71,13 @@ func tlsReloader(srv *netpoll.Server, running *Config) func(c *Config) (commit f
 			if err != nil {
 				return nil, fmt.Errorf("tls reload: listener %d (%s): %w", i, l.Address, err)
 			}
+			// The client CA (auth.go) is reloaded with the certificates.
+			nl := netpoll.Listener{TLS: cfg}
+			lc := l
+			lc.Cookie = nil
+			if err := c.listenerAuth(i, &nl, &lc); err != nil {
+				return nil, fmt.Errorf("tls reload: %w", err)
+			}
 			cfgs[i] = cfg
 		}
 		return func() {
