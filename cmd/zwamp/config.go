@@ -106,6 +106,10 @@ type LimitsConfig struct {
 	// MaxConnsPerIP bounds the open connections from one source address,
 	// refused at accept. Default 0: no limit.
 	MaxConnsPerIP int `json:"max_conns_per_ip"`
+	// TLS handshakes in progress, overall and from one source address;
+	// more are closed at once. 0: netpoll's defaults (1024, 64); -1: none.
+	MaxTLSHandshakes      int `json:"max_tls_handshakes"`
+	MaxTLSHandshakesPerIP int `json:"max_tls_handshakes_per_ip"`
 }
 
 // Duration is a time.Duration written as a string ("30s", "1m").
@@ -243,6 +247,9 @@ func (c *Config) serverConfig(log *slog.Logger) (netpoll.Config, error) {
 		Logger:           log,
 		MaxConnsPerIP:    c.Limits.MaxConnsPerIP,
 		LogInterval:      time.Duration(c.LogInterval),
+
+		MaxTLSHandshakes:      c.Limits.MaxTLSHandshakes,
+		MaxTLSHandshakesPerIP: c.Limits.MaxTLSHandshakesPerIP,
 	}
 	for i, l := range c.Listeners {
 		kind, err := netpoll.ParseKind(l.Kind)

@@ -149,3 +149,22 @@ func TestTLSConfigSNIAndReload(t *testing.T) {
 		t.Fatal("reload with a moved listener accepted")
 	}
 }
+
+// TestTLSHandshakeLimitsConfig: the handshake bounds reach netpoll.
+func TestTLSHandshakeLimitsConfig(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "z.json")
+	if err := os.WriteFile(p, []byte(`{"limits": {"max_tls_handshakes": 10, "max_tls_handshakes_per_ip": -1}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := cfg.serverConfig(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.MaxTLSHandshakes != 10 || sc.MaxTLSHandshakesPerIP != -1 {
+		t.Fatalf("netpoll config %d, %d", sc.MaxTLSHandshakes, sc.MaxTLSHandshakesPerIP)
+	}
+}
