@@ -1,9 +1,9 @@
 #!/bin/sh
 # cpu-tls.sh — router CPU per message over wss:// against ws://, same
 # router process, runs alternated: pubsub 1→1, pubsub 1→100 and rpc 16×16
-# (16 callers, 16 calls in flight each, 1 callee... see MODES). Router on
-# CPU 0, tool on CPU 1; prints one line per run (mode, transport, router
-# CPU per message from the tool's JSON).
+# (16 callers with 16 calls in flight each, one callee). Router on CPU 0,
+# tool on CPU 1; prints one line per run: scenario, transport and the tool's
+# JSON (router_cpu.ns_per_msg is the figure compared).
 #
 #   bench/cpu-tls.sh                 # RUNS=3 DURATION=5s
 set -eu
