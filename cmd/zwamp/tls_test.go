@@ -168,3 +168,7 @@ func TestTLSHandshakeLimitsConfig(t *testing.T) {
 		t.Fatalf("netpoll config %d, %d", sc.MaxTLSHandshakes, sc.MaxTLSHandshakesPerIP)
 	}
 }
+
+// tlsReloader has the shape of the SIGHUP reload steps (reload.go), so
+// main can append it to its reloaders once the server exists.
+var _ reloader = tlsReloader(nil, nil)
