@@ -47,9 +47,10 @@ func (t *TLSConfig) load() (*tls.Config, error) {
 // new configuration it loads them all (any error refuses the reload and
 // leaves the running ones), and its commit installs them through
 // netpoll.Server.ReloadTLS. Established sessions keep their connections;
-// session tickets stay valid. Listeners are matched by position; adding,
-// removing or moving listeners needs a restart, so a configuration whose
-// listeners differ in address or TLS-ness is refused.
+// session tickets stay valid. Listeners are matched by position; adding
+// or removing listeners, or TLS on one, needs a restart, so such a
+// configuration is refused. Addresses are not compared: `serve --listen`
+// overrides the first one, so the file's may differ from the running one.
 //
 // Its signature is that of the SIGHUP reloaders `zwamp serve` runs (the
 // signal handling itself is wired in main.go).
@@ -61,8 +62,8 @@ func tlsReloader(srv *netpoll.Server, running *Config) func(c *Config) (commit f
 		cfgs := make([]*tls.Config, len(c.Listeners))
 		for i, l := range c.Listeners {
 			was := running.Listeners[i]
-			if l.Address != was.Address || (l.TLS == nil) != (was.TLS == nil) {
-				return nil, fmt.Errorf("tls reload: listener %d changed address or TLS (needs a restart)", i)
+			if (l.TLS == nil) != (was.TLS == nil) {
+				return nil, fmt.Errorf("tls reload: listener %d turned TLS on or off (needs a restart)", i)
 			}
 			if l.TLS == nil {
 				continue

@@ -141,12 +141,16 @@ func TestTLSConfigSNIAndReload(t *testing.T) {
 	if err != nil || !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 101") {
 		t.Fatalf("connection from before the reload: %q %v", buf[:n], err)
 	}
-	// Changing the listeners needs a restart.
-	moved := *cfg
-	moved.Listeners = append([]ListenerConfig{}, cfg.Listeners...)
-	moved.Listeners[0].Address = "127.0.0.1:1"
-	if _, err := reload(&moved); err == nil {
-		t.Fatal("reload with a moved listener accepted")
+	// Turning TLS off, or adding a listener, needs a restart.
+	plain := *cfg
+	plain.Listeners = []ListenerConfig{{Address: "127.0.0.1:0"}}
+	if _, err := reload(&plain); err == nil {
+		t.Fatal("reload turning TLS off accepted")
+	}
+	more := *cfg
+	more.Listeners = append(append([]ListenerConfig{}, cfg.Listeners...), ListenerConfig{Address: "127.0.0.1:0"})
+	if _, err := reload(&more); err == nil {
+		t.Fatal("reload adding a listener accepted")
 	}
 }
 
