@@ -31,7 +31,8 @@ modes:
            message, or with --coalesce one write per destination per read
 
 common flags:
-  --url URL            router: ws://127.0.0.1:8080/ws, rs://127.0.0.1:8080 (default ws://127.0.0.1:8080/ws)
+  --url URL            router: ws://127.0.0.1:8080/ws, rs://127.0.0.1:8080 (default ws://127.0.0.1:8080/ws);
+                       wss://, rss:// for TLS (loopback only, certificate not verified)
   --serializer NAME    json | msgpack | cbor (default json)
   --realm NAME         realm to join (default realm1)
   --duration D         measured time after warmup (default 10s); with --count, a cap

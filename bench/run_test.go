@@ -247,7 +247,8 @@ func TestMainUsage(t *testing.T) {
 		want string
 	}{
 		{[]string{"pubsub", "--url", "ws://192.0.2.1:8080/"}, "not a loopback"},
-		{[]string{"rpc", "--url", "wss://127.0.0.1:1/"}, "TLS"},
+		{[]string{"rpc", "--url", "wss://192.0.2.1:8443/", "--allow-remote"}, "TLS targets must be loopback"},
+		{[]string{"rpc", "--url", "ftp://127.0.0.1:1/"}, "scheme must be"},
 		{[]string{"pubsub", "--url", "ws://127.0.0.1:1/", "--payload", "5"}, "payload"},
 		{[]string{"conns", "--url", "ws://127.0.0.1:1/", "--serializer", "xml"}, "serializer"},
 		{[]string{"pubsub", "--url", "ws://127.0.0.1:1/", "--window", "-1"}, "window"},

@@ -16,8 +16,11 @@ import (
 // Target is where and how the tool connects: a parsed --url and
 // --serializer.
 type Target struct {
-	// WebSocket is true for ws:// URLs, false for RawSocket (rs://, tcp://).
+	// WebSocket is true for ws:// and wss:// URLs, false for RawSocket
+	// (rs://, tcp://, rss://, tcps://).
 	WebSocket bool
+	// TLS is true for wss://, rss:// and tcps:// (see tls.go).
+	TLS bool
 	// Addr is host:port to dial.
 	Addr string
 	// Host is the Host header (the URL's host, with its port if given).
@@ -45,10 +48,12 @@ func ParseTarget(rawURL, serializer string, allowRemote bool) (*Target, error) {
 	case "ws":
 		t.WebSocket = true
 	case "rs", "rawsocket", "tcp":
-	case "wss", "rss", "tls":
-		return nil, fmt.Errorf("bench: --url %q: TLS is not supported by the load tool (it would measure crypto/tls, not the router)", rawURL)
+	case "wss":
+		t.WebSocket, t.TLS = true, true
+	case "rss", "tcps":
+		t.TLS = true
 	default:
-		return nil, fmt.Errorf("bench: --url %q: scheme must be ws, rs or tcp", rawURL)
+		return nil, fmt.Errorf("bench: --url %q: scheme must be ws, rs, tcp, wss, rss or tcps", rawURL)
 	}
 	if u.User != nil {
 		return nil, fmt.Errorf("bench: --url %q: credentials in the URL are not supported", rawURL)
@@ -87,6 +92,9 @@ func ParseTarget(rawURL, serializer string, allowRemote bool) (*Target, error) {
 	}
 	if !t.Loopback && !allowRemote {
 		return nil, fmt.Errorf("bench: %s is not a loopback address; pass --allow-remote to load a remote router", host)
+	}
+	if t.TLS && !t.Loopback {
+		return nil, errTLSRemote(rawURL)
 	}
 	return t, nil
 }

@@ -95,6 +95,11 @@ func dial(ctx context.Context, t *Target, src *net.TCPAddr, clk *clock, rbuf int
 	if err != nil {
 		return nil, fmt.Errorf("bench: dial %s: %w", t.Addr, err)
 	}
+	if t.TLS {
+		if nc, err = tlsClient(ctx, nc, t); err != nil {
+			return nil, err
+		}
+	}
 	c := newConn(nc, t, clk, rbuf)
 	_ = nc.SetDeadline(time.Now().Add(setupTimeout))
 	if t.WebSocket {

@@ -61,6 +61,7 @@ type conn struct {
 	spec *listenerSpec
 	io   writer
 	addr net.Addr
+	tls  *tlsStream // TLS on nbio (tls.go); nil otherwise
 
 	// Read side: touched only by the goroutine delivering this
 	// connection's input (an nbio poller, or the TLS reader).

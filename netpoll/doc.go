@@ -7,9 +7,12 @@
 // Listeners run one accept goroutine each and hand plain TCP connections to
 // nbio, whose pollers call OnData; the framing (netpoll/ws,
 // netpoll/rawsocket), the codec and the router run inline there, with a
-// core.Batch per read. TLS and unix-socket connections run on a reader and
-// a writer goroutine each (see blocking.go); they feed the same state
-// machine. One sweeper goroutine per Server drives keepalive pings,
+// core.Batch per read. A TLS connection over TCP runs its handshake on a
+// short-lived goroutine, bounded in time and in number (overall and per
+// source address), then moves to nbio with Go's crypto/tls on top (see
+// tls.go). Unix-socket connections (and TLS over them) run on a reader
+// goroutine and a writer goroutine that exists only while output is
+// pending (see blocking.go); they feed the same state machine. One sweeper goroutine per Server drives keepalive pings,
 // handshake timeouts and the coarse clock.
 //
 // # Output

@@ -118,6 +118,13 @@ type Config struct {
 	// HandshakeTimeout bounds the WebSocket/RawSocket opening handshake.
 	// Default 10s.
 	HandshakeTimeout time.Duration
+	// MaxTLSHandshakes bounds the TLS handshakes in progress on the whole
+	// server, MaxTLSHandshakesPerIP those from one source address; a
+	// connection over a bound is closed at once (TLSStats.Refused). 0
+	// means the default (DefaultMaxTLSHandshakes, ...PerIP), negative no
+	// bound. See tls.go.
+	MaxTLSHandshakes      int
+	MaxTLSHandshakesPerIP int
 	// Pollers is the number of nbio event loops. Default GOMAXPROCS.
 	Pollers int
 	// Logger receives the server's logs. Default slog.Default().
@@ -200,8 +207,11 @@ type Server struct {
 	conns     map[*conn]struct{}
 	closing   bool
 
-	ipMu  sync.Mutex // guards perIP; taken alone
-	perIP map[netip.Addr]int
+	ipMu     sync.Mutex // guards perIP; taken alone
+	perIP    map[netip.Addr]int
+	tlsl     sync.Map // *listenerSpec → *tlsListener (tls.go)
+	hs       handshakes
+	tlsStats tlsCounters
 
 	clock  atomic.Int64 // coarse unix nanoseconds, updated by the sweeper
 	stats  counters
@@ -340,6 +350,10 @@ func (s *Server) accept(ln net.Listener, spec *listenerSpec) {
 			_ = nc.Close()
 			continue
 		}
+		if spec.TLS != nil && spec.Network != "unix" {
+			go s.serveTLS(nc, spec) // handshake, then nbio (tls.go)
+			continue
+		}
 		if spec.TLS != nil || spec.Network == "unix" {
 			go s.serveBlocking(nc, spec)
 			continue
@@ -389,7 +403,7 @@ func (s *Server) onOpen(nc *nbio.Conn) {
 
 func (s *Server) onData(nc *nbio.Conn, data []byte) {
 	if c, ok := nc.Session().(*conn); ok {
-		c.onData(data)
+		c.onWire(data)
 	} else if p, ok := nc.Session().(*probe); ok {
 		select {
 		case <-p.seen:

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -70,10 +69,12 @@ type ListenerConfig struct {
 	AllowedOrigins []string `json:"allowed_origins"`
 }
 
-// TLSConfig names a certificate and key in PEM files.
+// TLSConfig names a certificate and key in PEM files; Certificates adds
+// more pairs, chosen by the client's server name (SNI). See tls.go.
 type TLSConfig struct {
-	Cert string `json:"cert"`
-	Key  string `json:"key"`
+	Cert         string    `json:"cert"`
+	Key          string    `json:"key"`
+	Certificates []CertKey `json:"certificates"`
 	// ClientCA, a PEM file, makes the listener ask for client certificates
 	// verified against it (the "tls" authmethod; auth.go).
 	ClientCA string `json:"client_ca"`
@@ -110,6 +111,10 @@ type LimitsConfig struct {
 	// MaxConnsPerIP bounds the open connections from one source address,
 	// refused at accept. Default 0: no limit.
 	MaxConnsPerIP int `json:"max_conns_per_ip"`
+	// TLS handshakes in progress, overall and from one source address;
+	// more are closed at once. 0: netpoll's defaults (1024, 64); -1: none.
+	MaxTLSHandshakes      int `json:"max_tls_handshakes"`
+	MaxTLSHandshakesPerIP int `json:"max_tls_handshakes_per_ip"`
 }
 
 // Duration is a time.Duration written as a string ("30s", "1m").
@@ -250,6 +255,9 @@ func (c *Config) serverConfig(log *slog.Logger) (netpoll.Config, error) {
 		Logger:           log,
 		MaxConnsPerIP:    c.Limits.MaxConnsPerIP,
 		LogInterval:      time.Duration(c.LogInterval),
+
+		MaxTLSHandshakes:      c.Limits.MaxTLSHandshakes,
+		MaxTLSHandshakesPerIP: c.Limits.MaxTLSHandshakesPerIP,
 	}
 	for i, l := range c.Listeners {
 		kind, err := netpoll.ParseKind(l.Kind)
@@ -270,11 +278,9 @@ func (c *Config) serverConfig(log *slog.Logger) (netpoll.Config, error) {
 		if l.TLS != nil {
 			// Named like netpoll's listen errors, so that every listener
 			// problem reads the same in the one line serve prints.
-			cert, err := tls.LoadX509KeyPair(l.TLS.Cert, l.TLS.Key)
-			if err != nil {
-				return sc, fmt.Errorf("listener %d (%s %s %s): tls cert %s / key %s: %w", i, kind, network, l.Address, l.TLS.Cert, l.TLS.Key, err)
+			if nl.TLS, err = l.TLS.load(); err != nil {
+				return sc, fmt.Errorf("listener %d (%s %s %s): %w", i, kind, network, l.Address, err)
 			}
-			nl.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		}
 		if err := c.listenerAuth(i, &nl, &l); err != nil {
 			return sc, err

@@ -129,7 +129,8 @@ func serve(args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer azs.close()
-	// Reloaded on SIGHUP; the authentication side appends its principals.
+	// Reloaded on SIGHUP: roles, principals and (once the server exists)
+	// the listeners' TLS certificates.
 	reloaders := []reloader{azs.reloadRoles, cfg.reloadAuth}
 	for _, w := range originWarnings(cfg, usesCookieAuth) {
 		log.Warn(w)
@@ -144,6 +145,7 @@ func serve(args []string, stderr io.Writer) int {
 		log.Error("invalid configuration", "error", err)
 		return 1
 	}
+	reloaders = append(reloaders, tlsReloader(srv, cfg))
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {

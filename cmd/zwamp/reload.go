@@ -9,8 +9,8 @@ import "errors"
 type reloader func(c *Config) (commit func(), err error)
 
 // reloadConfig re-reads path on SIGHUP and applies what can change without
-// dropping sessions: roles and permissions, and authentication principals
-// (serve's reloaders). Listeners, limits and the realm list need a
+// dropping sessions: roles and permissions, authentication principals and
+// the listeners' TLS certificates (serve's reloaders). Listeners, limits and the realm list need a
 // restart; changes to them are not applied.
 func reloadConfig(path string, reloaders []reloader) error {
 	if path == "" {
