@@ -1,14 +1,3 @@
-// Command zwamp is the zwamp WAMP router daemon and a WAMP command-line
-// client.
-//
-//	zwamp serve [--config FILE] [--listen ADDR]   run the router
-//	zwamp version                                 print the version
-//	zwamp bench MODE [flags]                      load a WAMP router
-//	zwamp pub|sub|call|register|join ...          WAMP client (cli.go)
-//
-// With no configuration, `zwamp serve` listens on 127.0.0.1:8080 — WebSocket
-// (any path; wamp.2.json, wamp.2.msgpack, wamp.2.cbor) and RawSocket on the
-// same port — with the realm "realm1", anonymous sessions, and the meta API.
 package main
 
 import (
