@@ -605,29 +605,6 @@ func (c *Conn) open(b *Batch, realm *Realm, id Identity, roles codec.Role, featu
 	realm.meta.joined(b, s)
 }
 
-// addPreferred adds s under id when id is free, else under a fresh one;
-// like add, it refuses past max sessions.
-func (t *sessionTable) addPreferred(s *Session, b *Batch, id uint64, max int) (uint64, bool) {
-	if id == 0 || id > codec.MaxID {
-		return t.add(s, b, max)
-	}
-	if t.n.Add(1) > int64(max) {
-		t.n.Add(-1)
-		return 0, false
-	}
-	sh := &t.shards[id%uint64(len(t.shards))]
-	sh.mu.Lock()
-	if _, taken := sh.m[id]; !taken {
-		s.id = id
-		sh.m[id] = s
-		sh.mu.Unlock()
-		return id, true
-	}
-	sh.mu.Unlock()
-	t.n.Add(-1)
-	return t.add(s, b, max)
-}
-
 // String names a connection state for logs.
 func (s connState) String() string {
 	switch s {

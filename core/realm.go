@@ -92,22 +92,52 @@ func (t *sessionTable) init() {
 // add assigns s a fresh random global id and stores it, unless the table
 // already holds max sessions (then ok is false and s is not stored).
 func (t *sessionTable) add(s *Session, b *Batch, max int) (id uint64, ok bool) {
-	if t.n.Add(1) > int64(max) {
-		t.n.Add(-1)
+	if !t.reserve(max) {
 		return 0, false
 	}
 	for {
-		id := b.globalID()
-		sh := &t.shards[id%uint64(len(t.shards))]
-		sh.mu.Lock()
-		if _, taken := sh.m[id]; !taken {
-			s.id = id
-			sh.m[id] = s
-			sh.mu.Unlock()
+		if id := b.globalID(); t.store(s, id) {
 			return id, true
 		}
-		sh.mu.Unlock()
 	}
+}
+
+// addPreferred adds s under id when id is free, else under a fresh one;
+// like add, it refuses past max sessions.
+func (t *sessionTable) addPreferred(s *Session, b *Batch, id uint64, max int) (uint64, bool) {
+	if id == 0 || id > codec.MaxID {
+		return t.add(s, b, max)
+	}
+	if !t.reserve(max) {
+		return 0, false
+	}
+	if t.store(s, id) {
+		return id, true
+	}
+	t.n.Add(-1)
+	return t.add(s, b, max)
+}
+
+// reserve counts one more session unless the table holds max already.
+func (t *sessionTable) reserve(max int) bool {
+	if t.n.Add(1) > int64(max) {
+		t.n.Add(-1)
+		return false
+	}
+	return true
+}
+
+// store puts s under id if no session has it.
+func (t *sessionTable) store(s *Session, id uint64) bool {
+	sh := &t.shards[id%uint64(len(t.shards))]
+	sh.mu.Lock()
+	_, taken := sh.m[id]
+	if !taken {
+		s.id = id
+		sh.m[id] = s
+	}
+	sh.mu.Unlock()
+	return !taken
 }
 
 func (t *sessionTable) remove(s *Session) {

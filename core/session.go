@@ -187,19 +187,13 @@ func takeByID[T interface{ routerID() uint64 }](list *[]T, id uint64) (T, bool) 
 // replyError sends ERROR for a request of s; msg, when set, becomes the
 // error's single argument (the convention of Crossbar and Autobahn).
 func (s *Session) replyError(b *Batch, reqType codec.Type, req uint64, uri, msg string) {
-	s.realm.router.stats.errors.Add(1)
-	out := &b.out
-	out.Reset()
-	out.Type = codec.ERROR
-	out.ErrorType = reqType
-	out.Request = req
-	out.URI = unsafeBytes(uri)
+	var args codec.Raw
 	if msg != "" {
-		if args, err := codec.EncodeGo(s.format, []any{msg}); err == nil {
-			out.Args = args
+		if a, err := codec.EncodeGo(s.format, []any{msg}); err == nil {
+			args = a
 		}
 	}
-	_ = s.send(b, out)
+	s.replyErrorArgs(b, reqType, req, uri, args)
 }
 
 // unsafeBytes views a string's bytes without copying. The result must not
