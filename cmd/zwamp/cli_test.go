@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -19,10 +18,7 @@ import (
 // TestCLI runs the client subcommands as a user would: the built binary
 // against a running daemon, each command a process of its own.
 func TestCLI(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "zwamp")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := daemonBinary(t)
 	url := "ws://" + cliDaemon(t, bin) + "/ws"
 
 	// zwamp runs the CLI with ZWAMP_URL pointing at the daemon (the env

@@ -20,10 +20,7 @@ import (
 // WebSocket, calls a meta procedure, and checks that SIGTERM sends GOODBYE
 // wamp.close.system_shutdown and exits 0.
 func TestDaemon(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "zwamp")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := daemonBinary(t)
 	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0")
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {

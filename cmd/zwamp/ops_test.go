@@ -55,11 +55,7 @@ func opsDaemon(t *testing.T, bin, cfg string) (wampAddr, adminAddr string, cmd *
 // TestOpsDaemon drives the admin listener and the HTTP bridge of a running
 // daemon with net/http, against WebSocket clients.
 func TestOpsDaemon(t *testing.T) {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "zwamp")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := daemonBinary(t)
 	cfg := `{"listeners": [{"address": "127.0.0.1:0"}], "realms": [{"name": "realm1"}],
 		"admin": {"address": "127.0.0.1:0"},
 		"bridges": [{"realm": "realm1", "token": "t0ken", "max_body": 256}]}`
@@ -154,10 +150,7 @@ func TestOpsDaemon(t *testing.T) {
 // connections and sends the sessions GOODBYE spread over drain_period, then
 // the daemon exits 0.
 func TestDrain(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "zwamp")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := daemonBinary(t)
 	for _, how := range []string{"SIGUSR1", "POST /drain"} {
 		t.Run(how, func(t *testing.T) {
 			const period, n = 1500 * time.Millisecond, 10

@@ -19,10 +19,7 @@ import (
 // opened before the reload stays.
 func TestReloadPrincipalsOnSIGHUP(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "zwamp")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := daemonBinary(t)
 	zwamp := func(stdin string, args ...string) (string, string, int) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -33,10 +33,7 @@ const rolesConfig = `{
 // config is refused with the old one kept and the error logged.
 func TestReloadOnSIGHUP(t *testing.T) {
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "zwamp")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := daemonBinary(t)
 	cfgPath := filepath.Join(dir, "zwamp.json")
 	write := func(body string) {
 		if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
