@@ -2,25 +2,19 @@ package admin_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/zwamp/zwamp/admin"
 	"github.com/zwamp/zwamp/client"
 	_ "github.com/zwamp/zwamp/codec/json"
 	"github.com/zwamp/zwamp/core"
+	"github.com/zwamp/zwamp/internal/testcert"
 )
 
 func get(t *testing.T, url, token string) (int, string) {
@@ -130,23 +124,14 @@ func TestAdminAddressInUse(t *testing.T) {
 }
 
 func TestAdminTLS(t *testing.T) {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
+	cert, leaf := testcert.New(t, "admin")
 	r, _ := core.NewRouter(core.Config{Realms: []core.RealmConfig{{Name: "realm1"}}})
-	s := admin.New(admin.Config{Address: "127.0.0.1:0", TLS: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}}, r, nil, nil)
+	s := admin.New(admin.Config{Address: "127.0.0.1:0", TLS: &tls.Config{Certificates: []tls.Certificate{cert}}}, r, nil, nil)
 	if err := s.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer s.Shutdown(context.Background())
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: testcert.Pool(leaf)}}}
 	resp, err := hc.Get("https://" + s.Addr() + "/healthz")
 	if err != nil {
 		t.Fatal(err)

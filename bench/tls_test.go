@@ -3,43 +3,30 @@ package bench
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
 	"io"
 	"log/slog"
-	"math/big"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/zwamp/zwamp/core"
+	"github.com/zwamp/zwamp/internal/testcert"
 	"github.com/zwamp/zwamp/netpoll"
 )
 
 // TestTLSTargets runs pubsub, rpc and conns over wss:// and rss:// against
 // the real stack with a TLS universal listener.
 func TestTLSTargets(t *testing.T) {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bench"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert, _ := testcert.New(t, "bench")
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	r, err := core.NewRouter(core.Config{Realms: []core.RealmConfig{{Name: "realm1"}}, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s, err := netpoll.NewServer(r, netpoll.Config{Logger: log, Listeners: []netpoll.Listener{{Addr: "127.0.0.1:0",
-		TLS: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}}}})
+		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,14 +3,8 @@ package client_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"math/big"
 	"net"
 	"path/filepath"
 	"strings"
@@ -21,6 +15,7 @@ import (
 	"github.com/zwamp/zwamp/client"
 	"github.com/zwamp/zwamp/codec"
 	"github.com/zwamp/zwamp/core"
+	"github.com/zwamp/zwamp/internal/testcert"
 	"github.com/zwamp/zwamp/netpoll"
 	"github.com/zwamp/zwamp/netpoll/rawsocket"
 	"github.com/zwamp/zwamp/netpoll/ws"
@@ -454,32 +449,10 @@ func TestConnectErrors(t *testing.T) {
 	must(t, errors.As(err, &he) && he.Status == 404, "refused upgrade: %v", err)
 }
 
-// selfSigned returns a server certificate for 127.0.0.1 and a pool trusting it.
-func selfSigned(t testing.TB) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	noErr(t, err)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "zwamp test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	noErr(t, err)
-	cert, err := x509.ParseCertificate(der)
-	noErr(t, err)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
-}
-
 // TestConnectNetpoll runs the client against zwamp's real listeners.
 func TestConnectNetpoll(t *testing.T) {
-	cert, pool := selfSigned(t)
+	cert, leaf := testcert.New(t, "zwamp test")
+	pool := testcert.Pool(leaf)
 	serverTLS := &tls.Config{Certificates: []tls.Certificate{cert}}
 	clientTLS := &tls.Config{RootCAs: pool}
 	sock := filepath.Join(t.TempDir(), "zwamp.sock")

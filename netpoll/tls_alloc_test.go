@@ -8,6 +8,7 @@ import (
 
 	"github.com/zwamp/zwamp/codec"
 	"github.com/zwamp/zwamp/internal/alloctest"
+	"github.com/zwamp/zwamp/internal/testcert"
 	"github.com/zwamp/zwamp/netpoll"
 	"github.com/zwamp/zwamp/netpoll/rawsocket"
 	"github.com/zwamp/zwamp/netpoll/ws"
@@ -60,7 +61,7 @@ func newTLSWireClient(t testing.TB, addr string, raw bool, f codec.Format, pool 
 // nothing allocates per message: one allocation per EVENT alone would be
 // 10 per PUBLISH.
 func TestAllocsTLSPublish(t *testing.T) {
-	cert, leaf := testCert(t, "zwamp test")
+	cert, leaf := testcert.New(t, "zwamp test")
 	pool := x509.NewCertPool()
 	pool.AddCert(leaf)
 	for _, raw := range []bool{false, true} {

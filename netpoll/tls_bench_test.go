@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"github.com/zwamp/zwamp/internal/testcert"
 	"math/big"
 	"net"
 	"testing"
@@ -18,7 +19,7 @@ import (
 // sides' CPU; full handshakes with an ECDSA P-256 and an RSA-2048
 // certificate, and resumed ones (session ticket).
 func BenchmarkTLSHandshake(b *testing.B) {
-	ecdsaCert, _ := testCert(b, "bench")
+	ecdsaCert, _ := testcert.New(b, "bench")
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		b.Fatal(err)

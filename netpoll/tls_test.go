@@ -3,15 +3,10 @@ package netpoll_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -20,38 +15,9 @@ import (
 
 	"github.com/zwamp/zwamp/client"
 	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/internal/testcert"
 	"github.com/zwamp/zwamp/netpoll"
 )
-
-// testCert returns a self-signed certificate for 127.0.0.1 and the given
-// DNS names, and its parsed leaf.
-func testCert(t testing.TB, cn string, dns ...string) (tls.Certificate, *x509.Certificate) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
-		DNSNames:     dns,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, leaf
-}
 
 // seen records what a client's handshakes saw.
 type seen struct {
@@ -122,7 +88,7 @@ func echoOver(t *testing.T, callee, caller *client.Client, proc string) {
 // 1.2 and 1.3 and each serializer, and checks the negotiated version and
 // ALPN.
 func TestTLSRoundTrips(t *testing.T) {
-	cert, leaf := testCert(t, "zwamp test")
+	cert, leaf := testcert.New(t, "zwamp test")
 	pool := x509.NewCertPool()
 	pool.AddCert(leaf)
 	_, _, addr := startServer(t, netpoll.Config{Listeners: []netpoll.Listener{
@@ -195,7 +161,7 @@ func (s *slowConn) Write(p []byte) (int, error) {
 // not sticky). Breaking that contract (a permanent error from rawConn)
 // fails the connection.
 func TestTLSRecordsSplitAnywhere(t *testing.T) {
-	cert, leaf := testCert(t, "zwamp test")
+	cert, leaf := testcert.New(t, "zwamp test")
 	pool := x509.NewCertPool()
 	pool.AddCert(leaf)
 	_, _, addr := startServer(t, netpoll.Config{Listeners: []netpoll.Listener{
@@ -251,8 +217,8 @@ func TestTLSRecordsSplitAnywhere(t *testing.T) {
 // TestTLSSNI serves two certificates on one listener and checks that each
 // server name gets its own.
 func TestTLSSNI(t *testing.T) {
-	certA, leafA := testCert(t, "a", "a.example")
-	certB, leafB := testCert(t, "b", "b.example")
+	certA, leafA := testcert.New(t, "a", "a.example")
+	certB, leafB := testcert.New(t, "b", "b.example")
 	pool := x509.NewCertPool()
 	pool.AddCert(leafA)
 	pool.AddCert(leafB)
@@ -279,8 +245,8 @@ func TestTLSSNI(t *testing.T) {
 func TestTLSReload(t *testing.T) {
 	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
 		t.Run(tls.VersionName(version), func(t *testing.T) {
-			cert1, leaf1 := testCert(t, "one", "zwamp.example")
-			cert2, leaf2 := testCert(t, "two", "zwamp.example")
+			cert1, leaf1 := testcert.New(t, "one", "zwamp.example")
+			cert2, leaf2 := testcert.New(t, "two", "zwamp.example")
 			pool := x509.NewCertPool()
 			pool.AddCert(leaf1)
 			pool.AddCert(leaf2)
@@ -343,7 +309,7 @@ func TestTLSReload(t *testing.T) {
 // reached, are closed at once, and an established session's calls go on
 // meanwhile (its messages never wait behind a handshake).
 func TestTLSHandshakeBound(t *testing.T) {
-	cert, leaf := testCert(t, "zwamp test")
+	cert, leaf := testcert.New(t, "zwamp test")
 	pool := x509.NewCertPool()
 	pool.AddCert(leaf)
 	srv, _, addr := startServer(t, netpoll.Config{
@@ -424,7 +390,7 @@ func isTimeout(err error) bool {
 // TestTLSHandshakeTimeout: a connection that never completes its TLS
 // handshake is closed after Config.HandshakeTimeout and counted.
 func TestTLSHandshakeTimeout(t *testing.T) {
-	cert, _ := testCert(t, "zwamp test")
+	cert, _ := testcert.New(t, "zwamp test")
 	srv, _, addr := startServer(t, netpoll.Config{
 		Listeners:        []netpoll.Listener{{Addr: "127.0.0.1:0", TLS: &tls.Config{Certificates: []tls.Certificate{cert}}}},
 		HandshakeTimeout: 300 * time.Millisecond,

@@ -3,17 +3,10 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/binary"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -27,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zwamp/zwamp/internal/testcert"
 	"github.com/zwamp/zwamp/netpoll/rawsocket"
 )
 
@@ -79,28 +73,6 @@ func writeFile(t *testing.T, dir, name, body string) string {
 	return p
 }
 
-// selfSigned writes a self-signed certificate and its key as PEM files.
-func selfSigned(t *testing.T, dir, name string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile = writeFile(t, dir, name+".crt", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
-	keyFile = writeFile(t, dir, name+".key", string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})))
-	return certFile, keyFile
-}
-
 // TestServeListenerErrors: every way a listener can fail to start makes
 // `zwamp serve` exit non-zero within a second with one error line naming
 // the listener and the cause.
@@ -112,8 +84,8 @@ func TestServeListenerErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer held.Close()
-	certA, _ := selfSigned(t, dir, "a")
-	_, keyB := selfSigned(t, dir, "b")
+	certA, _, _ := testcert.WriteFiles(t, dir, "a")
+	_, keyB, _ := testcert.WriteFiles(t, dir, "b")
 	unreadable := writeFile(t, dir, "unreadable.key", "secret")
 	if err := os.Chmod(unreadable, 0); err != nil {
 		t.Fatal(err)
