@@ -181,10 +181,14 @@ var (
 
 	descAuth   = prometheus.NewDesc("zwamp_auth_handshakes_total", "Authentication handshakes by outcome (success, failure, rate_limited, timeout, busy).", []string{"outcome"}, nil)
 	descLimits = prometheus.NewDesc("zwamp_limit_refusals_total", "Requests refused with zwamp.error.limit_exceeded, by limit.", []string{"limit"}, nil)
+
+	descCalls   = prometheus.NewDesc("zwamp_calls_total", "Calls answered, by outcome as the caller sees it (result, error, canceled, timeout); counted when the final RESULT or ERROR is sent (core.CallCounts).", []string{"outcome"}, nil)
+	descCallLat = prometheus.NewDesc("zwamp_call_duration_seconds", "Router-measured call latency, CALL handled to final RESULT/ERROR sent to the caller; power-of-two buckets from 1 µs, bounds exclusive (core.CallLatency).", nil, nil)
+	descFanOut  = prometheus.NewDesc("zwamp_publish_fanout", "Subscribers reached per publication (PUBLISH or meta event); buckets 0, 1, 3, 7, … (core.FanOutHistogram).", nil, nil)
 )
 
 func (c routerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descConns, descSessions, descRealm, descViolations, descDecode, descEncode, descErrors, descMsgIn, descMsgOut, descLimits, descAuth, descTables} {
+	for _, d := range []*prometheus.Desc{descConns, descSessions, descRealm, descViolations, descDecode, descEncode, descErrors, descMsgIn, descMsgOut, descLimits, descAuth, descTables, descCalls, descCallLat, descFanOut} {
 		ch <- d
 	}
 }
@@ -222,6 +226,15 @@ func (c routerCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descMsgIn, prometheus.CounterValue, float64(mc.In), name)
 		ch <- prometheus.MustNewConstMetric(descMsgOut, prometheus.CounterValue, float64(mc.Out), name)
 	}
+	cc := core.CallCounts()
+	for _, o := range []struct {
+		name string
+		n    uint64
+	}{{"result", cc.Result}, {"error", cc.Error}, {"canceled", cc.Canceled}, {"timeout", cc.Timeout}} {
+		ch <- prometheus.MustNewConstMetric(descCalls, prometheus.CounterValue, float64(o.n), o.name)
+	}
+	ch <- constHistogram(descCallLat, core.CallLatency())
+	ch <- constHistogram(descFanOut, core.FanOutHistogram())
 	tab := c.r.Tables()
 	for _, e := range []struct {
 		name string
@@ -234,4 +247,16 @@ func (c routerCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, realm := range c.r.Realms() {
 		ch <- prometheus.MustNewConstMetric(descRealm, prometheus.GaugeValue, float64(realm.SessionCount()), realm.Name())
 	}
+}
+
+// constHistogram converts h (per-bucket counts, last bucket +Inf) to
+// Prometheus's cumulative buckets; the +Inf bucket is implied by the count.
+func constHistogram(d *prometheus.Desc, h core.Histogram) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(h.Upper)-1)
+	var cum uint64
+	for i := 0; i < len(h.Upper)-1; i++ {
+		cum += h.Counts[i]
+		buckets[h.Upper[i]] = cum
+	}
+	return prometheus.MustNewConstHistogram(d, h.Count, h.Sum, buckets)
 }

@@ -73,7 +73,7 @@ func TestAdminEndpoints(t *testing.T) {
 	}
 	defer c.Close()
 	code, body := get(t, base+"/metrics", "tok")
-	for _, want := range []string{"zwamp_sessions 1\n", `zwamp_realm_sessions{realm="realm2"} 1`, `zwamp_realm_sessions{realm="realm1"} 0`, "zwamp_protocol_violations_total 0\n", `zwamp_auth_handshakes_total{outcome="failure"} 0`, "go_goroutines ", `zwamp_messages_received_total{type="HELLO"} `, `zwamp_messages_sent_total{type="WELCOME"} `, `zwamp_limit_refusals_total{limit="subscriptions_per_session"} 0`, `zwamp_router_table_entries{table="sessions"} 1`, `zwamp_router_table_entries{table="pending_calls"} 0`} {
+	for _, want := range []string{"zwamp_sessions 1\n", `zwamp_realm_sessions{realm="realm2"} 1`, `zwamp_realm_sessions{realm="realm1"} 0`, "zwamp_protocol_violations_total 0\n", `zwamp_auth_handshakes_total{outcome="failure"} 0`, "go_goroutines ", `zwamp_messages_received_total{type="HELLO"} `, `zwamp_messages_sent_total{type="WELCOME"} `, `zwamp_limit_refusals_total{limit="subscriptions_per_session"} 0`, `zwamp_router_table_entries{table="sessions"} 1`, `zwamp_router_table_entries{table="pending_calls"} 0`, `zwamp_calls_total{outcome="result"} `, `zwamp_calls_total{outcome="error"} `, `zwamp_calls_total{outcome="canceled"} `, `zwamp_calls_total{outcome="timeout"} `, `zwamp_call_duration_seconds_bucket{le="1e-06"} `, `zwamp_call_duration_seconds_count `, `zwamp_publish_fanout_bucket{le="0"} `, `zwamp_publish_fanout_bucket{le="+Inf"} `, "zwamp_publish_fanout_sum "} {
 		if code != 200 || !strings.Contains(body, want) {
 			t.Errorf("/metrics: %d, no %q in\n%s", code, want, body)
 		}

@@ -33,6 +33,12 @@ type Batch struct {
 	rng     *rand.ChaCha8
 	strict  bool
 	counts  batchCounts // messages by type since the last Flush (msgstats.go)
+	calls   callCounts  // call outcomes, latency, fan-out since the last Flush (callstats.go)
+	// callStart is the start (callNow) of the recorded call whose answer
+	// is about to be sent, 0 for an answer made while its CALL is handled;
+	// set just before the send and cleared by it (callstats.go).
+	callStart int64
+	monoNS    int64 // monotonic clock for this input batch, 0 until read (callNow)
 }
 
 var batchPool = sync.Pool{New: func() any { return newBatch() }}
@@ -63,12 +69,15 @@ func (b *Batch) Release() {
 // of each one.
 func (b *Batch) Flush() {
 	b.counts.fold()
+	b.calls.fold(b.counts.shard)
 	for i, t := range b.pending {
 		t.Flush()
 		b.pending[i] = nil
 	}
 	b.pending = b.pending[:0]
 	b.nowNS = 0
+	b.monoNS = 0
+	b.callStart = 0
 	b.inRaw = nil
 }
 
@@ -86,6 +95,9 @@ func (b *Batch) send(t Transport, m *codec.Message) error {
 	}
 	b.buf = out
 	b.counts.countOut(m.Type, 1)
+	if m.Type == codec.RESULT && !m.Details.Progress || m.Type == codec.ERROR && m.ErrorType == codec.CALL {
+		b.callAnswered(m) // the final answer to a call
+	}
 	b.sendRaw(t, out)
 	return nil
 }

@@ -233,6 +233,8 @@ func (r *Realm) publish(b *Batch, pub *Session, m *codec.Message, pubID uint64) 
 	b.subs = r.subs.Match(m.URI, b.subs[:0])
 	if len(b.subs) > 0 {
 		r.deliver(b, pub, m, pubID)
+	} else {
+		b.calls.fanOut(0)
 	}
 }
 
@@ -294,6 +296,7 @@ func (r *Realm) deliver(b *Batch, pub *Session, m *codec.Message, pubID uint64) 
 		}
 	}
 	b.counts.countOut(codec.EVENT, sent)
+	b.calls.fanOut(sent)
 	for i := range subs {
 		subs[i] = nil
 	}

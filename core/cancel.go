@@ -61,8 +61,11 @@ func (s *Session) handleCancel(b *Batch, m *codec.Message) {
 		return
 	}
 	delete(s.calls, m.Request)
+	start := inv.start // read while the record is s's: the callee may release it now
 	s.mu.Unlock()
+	b.callStart = start
 	s.replyErrorArgs(b, codec.CALL, m.Request, ErrCanceled, canceledArgs.get(s.format))
+	b.callStart = 0
 	if mode == codec.ModeKillNoWait {
 		callee.interruptNoWait(b, inv, id)
 	}
@@ -125,9 +128,11 @@ func (r *Router) expireCalls(due []timerEntry) {
 			continue // answered, canceled, or the caller left
 		}
 		delete(caller.calls, e.req)
-		callee, id := inv.callee, inv.id.Load()
+		callee, id, start := inv.callee, inv.id.Load(), inv.start
 		caller.mu.Unlock()
+		b.callStart = start
 		caller.replyErrorArgs(b, codec.CALL, e.req, ErrTimeout, timeoutArgs.get(caller.format))
+		b.callStart = 0
 		if id != 0 && callee.features[roleCallee]&codec.FeatureCallCanceling != 0 {
 			callee.interruptNoWait(b, inv, id)
 		}

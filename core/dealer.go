@@ -68,6 +68,8 @@ type invocation struct {
 
 	disclose bool // every INVOCATION of the call names the caller (set on CALL)
 
+	start int64 // Batch.callNow of the CALL, for the latency histogram (callstats.go)
+
 	// Timeout (timer.go): deadline in unix ns (0: none), position+1 in
 	// the timer shard's heap (guarded by the shard lock).
 	deadline int64
@@ -121,6 +123,7 @@ func freeInvocation(inv *invocation) {
 	inv.caller, inv.callerReq, inv.reg, inv.callee = nil, 0, nil, nil
 	inv.progress, inv.wantProg, inv.canceled, inv.streaming, inv.disclose = false, false, false, false, false
 	inv.deadline, inv.tidx, inv.tshard, inv.fwdTimeout = 0, 0, 0, 0
+	inv.start = 0
 	inv.kept = nil
 	invocationPool.Put(inv)
 }
@@ -345,6 +348,7 @@ func (s *Session) handleCall(b *Batch, m *codec.Message) {
 	inv.progress = d.ReceiveProgress && cf&codec.FeatureProgressiveCallResults != 0
 	inv.streaming = d.Progress
 	inv.disclose = d.DiscloseMe || reg.discloseCaller.Load()
+	inv.start = b.callNow()
 	if d.Timeout > 0 {
 		if cf&codec.FeatureCallTimeout != 0 && reg.forwardTimeout.Load() {
 			inv.fwdTimeout = d.Timeout
@@ -656,9 +660,13 @@ func (s *Session) handleYield(b *Batch, m *codec.Message) {
 			out.Details.SetBool(codec.KeyProgress, true)
 		}
 		copyPPT(&out.Details, &m.Details)
+		if !progress {
+			b.callStart = inv.start
+		}
 		if err := caller.send(b, out); err != nil {
 			caller.replyError(b, codec.CALL, inv.callerReq, ErrInvalidArgument, "result cannot be sent to the caller: "+err.Error())
 		}
+		b.callStart = 0
 	}
 	if !progress {
 		s.realm.router.release(inv)
@@ -690,9 +698,11 @@ func (s *Session) handleInvocationError(b *Batch, m *codec.Message) {
 		out.Args = m.Args
 		out.Kwargs = m.Kwargs
 		copyPPT(&out.Details, &m.Details)
+		b.callStart = inv.start
 		if err := caller.send(b, out); err != nil {
 			caller.replyError(b, codec.CALL, inv.callerReq, ErrInvalidArgument, "error cannot be sent to the caller: "+err.Error())
 		}
+		b.callStart = 0
 	}
 	s.realm.router.release(inv)
 }
@@ -734,7 +744,9 @@ func (s *Session) leaveDealer(b *Batch) {
 	for _, inv := range invs {
 		caller := inv.caller
 		if caller.dropCall(inv) && !shutdown {
+			b.callStart = inv.start
 			caller.replyError(b, codec.CALL, inv.callerReq, ErrCanceled, "callee left before answering")
+			b.callStart = 0
 		}
 		router.release(inv)
 	}

@@ -85,7 +85,8 @@ func (c *batchCounts) fold() {
 
 type msgShard struct {
 	in, out [numCounted]atomic.Uint64
-	_       [64]byte // keep the next shard's first counters off this one's last line
+	callShard
+	_ [64]byte // keep the next shard's first counters off this one's last line
 }
 
 var (

@@ -39,7 +39,9 @@ func (s *Session) reroute(b *Batch, inv *invocation) {
 		if canceled {
 			// Canceled in kill mode: the callee's answer ends the call.
 			if caller.dropCall(inv) {
+				b.callStart = inv.start
 				caller.replyError(b, codec.CALL, inv.callerReq, ErrCanceled, "canceled by the caller (kill)")
+				b.callStart = 0
 			}
 			router.release(inv)
 			return
@@ -53,7 +55,9 @@ func (s *Session) reroute(b *Batch, inv *invocation) {
 		}
 		if err != nil && err != errCalleeBusy { // a busy callee is skipped like one that left
 			if caller.dropCall(inv) {
+				b.callStart = inv.start
 				caller.replyError(b, codec.CALL, inv.callerReq, ErrInvalidArgument, "payload cannot be sent to the callee: "+err.Error())
+				b.callStart = 0
 			}
 			router.release(inv)
 			return
@@ -61,7 +65,9 @@ func (s *Session) reroute(b *Batch, inv *invocation) {
 		kc.tried = append(kc.tried, next) // left meanwhile
 	}
 	if caller.dropCall(inv) {
+		b.callStart = inv.start
 		caller.replyError(b, codec.CALL, inv.callerReq, ErrNoAvailableCallee, "no callee of "+quote(unsafeBytes(inv.reg.uri))+" is available")
+		b.callStart = 0
 	}
 	router.release(inv)
 }
