@@ -5,10 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/zwamp/zwamp/auth"
 )
@@ -30,7 +28,6 @@ func seedPub(seed string) string {
 // `zwamp passwd` prints them.
 func startSecureDaemon(t *testing.T) *daemon {
 	t.Helper()
-	bin := daemonBinary(t)
 	kdf := auth.KDFParams{KDF: auth.KDFPBKDF2, Iterations: auth.MinPBKDF2Iterations}
 	tk, err := auth.HashTicket("joe-ticket", kdf)
 	if err != nil {
@@ -40,12 +37,8 @@ func startSecureDaemon(t *testing.T) *daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := map[string]any{
-		"listeners": []any{map[string]any{"kind": "universal", "address": addr}},
+		"listeners": []any{map[string]any{"kind": "universal", "address": "127.0.0.1:0"}}, // startDaemon's --listen decides
 		"realms": []any{
 			map[string]any{"name": "realm1"},
 			map[string]any{"name": "secure", "auth": map[string]any{
@@ -64,23 +57,7 @@ func startSecureDaemon(t *testing.T) *daemon {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{addr: addr, exited: make(chan struct{})}
-	d.cmd = exec.Command(bin, "serve", "--config", path)
-	d.cmd.Stdout = &d.log
-	d.cmd.Stderr = &d.log
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		d.waitErr = d.cmd.Wait()
-		close(d.exited)
-	}()
-	if err := d.waitAccepting(20 * time.Second); err != nil {
-		d.kill()
-		t.Fatal(err)
-	}
-	t.Cleanup(d.kill)
-	return d
+	return startDaemon(t, "--config", path)
 }
 
 type loginCase struct {

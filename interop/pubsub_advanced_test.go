@@ -2,10 +2,8 @@ package interop
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 )
 
 // advancedConfig turns on what interop/python/pubsub_advanced.py exercises:
@@ -17,39 +15,15 @@ const advancedConfig = `{
   "history": [{"topic": "com.adv.hist", "limit": 3}]
 }`
 
-// startDaemonConfig is startDaemon with a configuration file.
+// startDaemonConfig is startDaemon with a configuration file (whose first
+// listener --listen overrides).
 func startDaemonConfig(t *testing.T, config string) *daemon {
 	t.Helper()
-	bin := daemonBinary(t)
 	path := filepath.Join(t.TempDir(), "zwamp.json")
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		addr, err := freePort()
-		if err != nil {
-			t.Fatalf("free port: %v", err)
-		}
-		d := &daemon{addr: addr, exited: make(chan struct{})}
-		d.cmd = exec.Command(bin, "serve", "--config", path, "--listen", addr)
-		d.cmd.Stdout = &d.log
-		d.cmd.Stderr = &d.log
-		if err := d.cmd.Start(); err != nil {
-			t.Fatalf("start %s: %v", bin, err)
-		}
-		go func() {
-			d.waitErr = d.cmd.Wait()
-			close(d.exited)
-		}()
-		if lastErr = d.waitAccepting(20 * time.Second); lastErr == nil {
-			t.Cleanup(d.kill)
-			return d
-		}
-		d.kill()
-	}
-	t.Fatalf("daemon did not start: %v", lastErr)
-	return nil
+	return startDaemon(t, "--config", path)
 }
 
 // TestAutobahnPythonPubSubAdvanced: Autobahn|Python gets the retained event
