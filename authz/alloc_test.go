@@ -8,6 +8,7 @@ import (
 
 	"github.com/zwamp/zwamp/codec"
 	"github.com/zwamp/zwamp/core"
+	"github.com/zwamp/zwamp/internal/alloctest"
 )
 
 // rawPeer is a WAMP peer on an in-process connection that writes encoded
@@ -176,12 +177,7 @@ func TestAllocsAuthorized(t *testing.T) {
 					t.Fatal("subscriber got no event (decision not cached?)")
 				}
 			}
-			for i := 0; i < 10; i++ {
-				publish()
-			}
-			if n := testing.AllocsPerRun(200, publish); n != 0 {
-				t.Fatalf("PUBLISH → EVENT as %s: %v allocs, want 0", role, n)
-			}
+			alloctest.Zero(t, "PUBLISH → EVENT as "+role, publish)
 
 			callee := rawJoin(t, r, role)
 			callee.send(codec.REGISTER, callee.req(), map[string]any{}, "com.app.echo_"+role)
@@ -208,12 +204,7 @@ func TestAllocsAuthorized(t *testing.T) {
 					t.Fatal("no RESULT")
 				}
 			}
-			for i := 0; i < 10; i++ {
-				call()
-			}
-			if n := testing.AllocsPerRun(200, call); n != 0 {
-				t.Fatalf("CALL round trip as %s: %v allocs, want 0", role, n)
-			}
+			alloctest.Zero(t, "CALL round trip as "+role, call)
 		})
 	}
 }

@@ -119,12 +119,7 @@ func TestAllocsCallWithTimeout(t *testing.T) {
 			t.Fatal("no RESULT")
 		}
 	}
-	for i := 0; i < 10; i++ {
-		run()
-	}
-	if n := testing.AllocsPerRun(200, run); n != 0 {
-		t.Fatalf("call with timeout: %v allocs, want 0", n)
-	}
+	alloctest.Zero(t, "CALL with timeout → RESULT", run)
 }
 
 // TestAllocsCallSharedRegistration: a CALL to a shared registration with
@@ -163,10 +158,5 @@ func TestAllocsCallSharedRegistration(t *testing.T) {
 			t.Fatal("no RESULT")
 		}
 	}
-	for i := 0; i < 10; i++ {
-		run()
-	}
-	if n := testing.AllocsPerRun(200, run); n != 0 {
-		t.Fatalf("call to a shared registration: %v allocs, want 0", n)
-	}
+	alloctest.Zero(t, "CALL to a shared registration → RESULT", run)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/internal/alloctest"
 	"github.com/zwamp/zwamp/netpoll"
 	"github.com/zwamp/zwamp/netpoll/ws"
 )
@@ -323,12 +324,7 @@ func TestAllocsOnTheWireBatched(t *testing.T) {
 			t.Fatalf("got %q", ev)
 		}
 	}
-	for i := 0; i < 100; i++ {
-		run()
-	}
-	if n := testing.AllocsPerRun(500, run); n > 0 {
-		t.Fatalf("%v allocations per message, want 0", n)
-	}
+	alloctest.Zero(t, "PUBLISH → EVENT over wamp.2.json.batched", run)
 }
 
 // TestBatchedJSONAutobahnSeparator: a client that separates JSON messages
