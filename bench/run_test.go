@@ -173,37 +173,7 @@ func TestCeiling(t *testing.T) {
 		t.Skip("nbio's nbhttp is not race-detector clean")
 	}
 	s, addr := startCeiling(t)
-	for _, ser := range []string{"json", "msgpack"} {
-		t.Run(ser, func(t *testing.T) {
-			res, err := RunPubSub(testCtx(t), Config{
-				URL: urlFor("ws", addr), Serializer: ser, Count: 2000, Duration: 30 * time.Second,
-				Publishers: 2, Subscribers: 3, Window: 100,
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !res.Complete || res.TotalDelivered != 3*2000 || res.Lost != 0 || res.Gaps != 0 {
-				t.Fatalf("pubsub: %+v", res)
-			}
-			rpc, err := RunRPC(testCtx(t), Config{
-				URL: urlFor("ws", addr), Serializer: ser, Count: 2000, Duration: 30 * time.Second,
-				Callers: 2, InFlight: 4,
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !rpc.Complete || rpc.TotalCalls != 2000 || rpc.Errors != 0 || rpc.Latency.Count != 2000 {
-				t.Fatalf("rpc: %+v", rpc)
-			}
-			cr, err := RunConns(testCtx(t), Config{URL: urlFor("ws", addr), Serializer: ser, Sessions: 50, Events: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !cr.Complete || cr.Conns.Sessions != 50 {
-				t.Fatalf("conns: %+v %+v", cr, cr.Conns)
-			}
-		})
-	}
+	runEveryMode(t, addr, 2000, 2, 4)
 	if s.Delivered.Load() < 2*3*2000 {
 		t.Fatalf("ceiling delivered %d events", s.Delivered.Load())
 	}
