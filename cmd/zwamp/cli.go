@@ -174,7 +174,13 @@ func (cx *cliContext) fail(err error) int {
 		if cx.opts.json {
 			cx.printJSON(cx.stderr, map[string]any{"error": we.URI, "args": orEmpty(we.Args), "kwargs": orEmptyMap(we.Kwargs)})
 		} else {
-			fmt.Fprintf(cx.stderr, "%s %s\n", we.URI, payloadText(we.Args, we.Kwargs))
+			// An ABORT carries its explanation in Details.message, an ERROR
+			// in its arguments.
+			text := payloadText(we.Args, we.Kwargs)
+			if msg, ok := we.Details["message"].(string); ok && text == "" {
+				text = jsonText(msg)
+			}
+			fmt.Fprintln(cx.stderr, strings.TrimSpace(we.URI+" "+text))
 		}
 		return 1
 	}
