@@ -197,16 +197,24 @@ func (s *Session) queue(b *Batch, data []byte) {
 // again). Safe to call from any goroutine; a session that has ended since
 // ignores it. The output is flushed before Resume returns.
 func (s *Session) Resume(dec Decision) {
+	s.resumeHeld(func() { s.resumed = (dec &^ Pending) | decided }, func() { s.resumed = 0 })
+}
+
+// resumeHeld re-runs the held message with the answer it waited for (set
+// before the replay, reset after it), then the messages queued behind it.
+// It reports whether a held message was still waiting.
+func (s *Session) resumeHeld(set, reset func()) bool {
 	c := s.conn
 	b := AcquireBatch()
 	c.mu.Lock()
-	if c.sess == s && s.holding && len(s.held) > 0 {
+	waiting := c.sess == s && s.holding && len(s.held) > 0
+	if waiting {
 		s.holding = false
 		first := s.held[0]
 		s.held = s.held[1:]
-		s.resumed = (dec &^ Pending) | decided
+		set()
 		c.replay(b, first)
-		s.resumed = 0
+		reset()
 		for !s.holding && len(s.held) > 0 && c.sess == s && c.state == connEstablished {
 			next := s.held[0]
 			s.held[0] = nil
@@ -219,6 +227,7 @@ func (s *Session) Resume(dec Decision) {
 	}
 	c.mu.Unlock()
 	b.Release()
+	return waiting
 }
 
 // replay re-runs a held message whose request id was already checked.
@@ -231,6 +240,7 @@ func (c *Conn) replay(b *Batch, data []byte) {
 		return
 	}
 	c.raw = data
+	b.inRaw = data // recorded and forwarded as the publication
 	c.sess.handle(b, m)
 	c.raw = nil
 }

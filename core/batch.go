@@ -39,6 +39,8 @@ type Batch struct {
 	// set just before the send and cleared by it (callstats.go).
 	callStart int64
 	monoNS    int64 // monotonic clock for this input batch, 0 until read (callNow)
+	// ghost stands for a publisher on another node (Realm.DeliverRemote).
+	ghost Session
 }
 
 var batchPool = sync.Pool{New: func() any { return newBatch() }}

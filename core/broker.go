@@ -148,6 +148,9 @@ func (s *Session) handleSubscribe(b *Batch, m *codec.Message) {
 		if !ok {
 			old = newSubscription(r.router.nextID(), m.URI, policy)
 			created = true
+			if cl := r.router.cluster; cl != nil {
+				cl.Interest(r, old.uri, policy, true)
+			}
 		}
 		sub = old
 		added = old.add(s)
@@ -190,6 +193,9 @@ func (r *Realm) unsubscribe(s *Session, sub *subscription) (deleted bool) {
 		}
 		sub.remove(s)
 		deleted = sub.live == 0
+		if cl := r.router.cluster; cl != nil && deleted {
+			cl.Interest(r, sub.uri, sub.policy, false)
+		}
 		return sub, !deleted
 	})
 	if deleted {
@@ -222,6 +228,7 @@ func (s *Session) handlePublish(b *Batch, m *codec.Message) {
 	pubID := b.globalID()
 	r.recordPublish(b, s, m, b.inRaw, pubID)
 	r.publish(b, s, m, pubID)
+	r.forward(s, s.format, b.inRaw, pubID)
 	if ack {
 		s.ack(b, codec.PUBLISHED, m.Request, pubID)
 	}

@@ -67,6 +67,9 @@ type invocation struct {
 	streaming bool // progressive call invocations: the caller's final CALL is still to come
 
 	disclose bool // every INVOCATION of the call names the caller (set on CALL)
+	// origin is the caller to disclose for a call forwarded from another
+	// node (PeerCall); nil otherwise.
+	origin *Origin
 
 	start int64 // Batch.callNow of the CALL, for the latency histogram (callstats.go)
 
@@ -125,6 +128,7 @@ func freeInvocation(inv *invocation) {
 	inv.deadline, inv.tidx, inv.tshard, inv.fwdTimeout = 0, 0, 0, 0
 	inv.start = 0
 	inv.kept = nil
+	inv.origin = nil
 	invocationPool.Put(inv)
 }
 
@@ -161,6 +165,13 @@ func (s *Session) handleRegister(b *Batch, m *codec.Message) {
 		s.refuseLimit(b, &r.router.stats.limits.registrations, codec.REGISTER, m.Request, "registrations per session", lim)
 		return
 	}
+	admitted, ok := s.clusterRegister(b, m, policy)
+	if !ok {
+		return
+	}
+	if admitted {
+		r.evictPeers(m.URI, policy)
+	}
 	var reg *registration
 	var created, exists, mismatch bool
 	r.regs.Update(m.URI, policy, func(old *registration, ok bool) (*registration, bool) {
@@ -195,6 +206,10 @@ func (s *Session) handleRegister(b *Batch, m *codec.Message) {
 		msg := "procedure " + quote(m.URI) + " is already registered"
 		if mismatch {
 			msg += " with invocation policy " + reg.invoke.String()
+		}
+		if admitted {
+			// The cluster admitted what this node refuses: withdraw it.
+			r.router.cluster.Unregistered(r, s, string(m.URI), policy)
 		}
 		s.replyError(b, codec.REGISTER, m.Request, ErrProcedureAlreadyExists, msg)
 		return
@@ -263,6 +278,9 @@ func (r *Realm) unregister(s *Session, reg *registration) (deleted bool) {
 	})
 	if deleted {
 		r.regByID.Delete(reg.id)
+	}
+	if cl := r.router.cluster; cl != nil && !s.peer {
+		cl.Unregistered(r, s, reg.uri, reg.policy)
 	}
 	return deleted
 }
@@ -334,6 +352,15 @@ func (s *Session) handleCall(b *Batch, m *codec.Message) {
 		s.replyError(b, codec.CALL, m.Request, ErrNoSuchProcedure, "no callee registered for procedure "+quote(m.URI))
 		return
 	}
+	s.invoke(b, m, reg, callee, nil)
+}
+
+// invoke makes the call in m to callee of reg: record it on both sides and
+// send the INVOCATION. origin, for a CALL forwarded by another node
+// (PeerCall), is the caller to disclose, nil for no disclosure.
+func (s *Session) invoke(b *Batch, m *codec.Message, reg *registration, callee *Session, origin *Origin) {
+	r := s.realm
+	d := &m.Details
 	cf := callee.features[roleCallee]
 	if d.Progress && cf&(codec.FeatureProgressiveCallInvocations|codec.FeatureCallCanceling) != codec.FeatureProgressiveCallInvocations|codec.FeatureCallCanceling {
 		s.replyError(b, codec.CALL, m.Request, ErrFeatureNotSupported, "the callee of "+quote(m.URI)+" does not support progressive call invocations")
@@ -347,7 +374,13 @@ func (s *Session) handleCall(b *Batch, m *codec.Message) {
 	inv.wantProg = d.ReceiveProgress
 	inv.progress = d.ReceiveProgress && cf&codec.FeatureProgressiveCallResults != 0
 	inv.streaming = d.Progress
-	inv.disclose = d.DiscloseMe || reg.discloseCaller.Load()
+	if s.peer {
+		// The caller's node decided disclosure.
+		inv.disclose = origin != nil
+		inv.origin = origin
+	} else {
+		inv.disclose = d.DiscloseMe || reg.discloseCaller.Load()
+	}
 	inv.start = b.callNow()
 	if d.Timeout > 0 {
 		if cf&codec.FeatureCallTimeout != 0 && reg.forwardTimeout.Load() {
@@ -370,7 +403,7 @@ func (s *Session) handleCall(b *Batch, m *codec.Message) {
 	if s.calls == nil {
 		s.calls = make(map[uint64]*invocation)
 	}
-	if lim := r.router.limits.CallsPerSession; len(s.calls) >= lim {
+	if lim := r.router.limits.CallsPerSession; len(s.calls) >= lim && !s.peer {
 		s.mu.Unlock()
 		freeInvocation(inv)
 		s.refuseLimit(b, &r.router.stats.limits.calls, codec.CALL, m.Request, "outstanding calls per caller", lim)
@@ -453,7 +486,15 @@ func (inv *invocation) buildInvocation(out *codec.Message, src *callSource) {
 	if inv.progress {
 		od.SetBool(codec.KeyReceiveProgress, true)
 	}
-	if inv.disclose {
+	if o := inv.origin; o != nil {
+		od.SetUint(codec.KeyCaller, o.Session)
+		if o.AuthID != "" {
+			od.SetString(codec.KeyCallerAuthID, unsafeBytes(o.AuthID))
+		}
+		if o.AuthRole != "" {
+			od.SetString(codec.KeyCallerAuthRole, unsafeBytes(o.AuthRole))
+		}
+	} else if inv.disclose {
 		inv.caller.disclose(od, codec.KeyCaller)
 	}
 	if inv.reg.policy != trie.Exact {
@@ -527,7 +568,8 @@ const (
 // continues a streaming call or — the spec's MAY, no grace-period table —
 // is discarded. With Config.LaxRequestIDs only the calls table decides.
 func (s *Session) classifyCall(req uint64) callKind {
-	if !s.realm.router.cfg.LaxRequestIDs {
+	lax := s.realm.router.cfg.LaxRequestIDs || s.peer
+	if !lax {
 		want := nextRequestID(s.lastReq)
 		if req == want {
 			s.lastReq = want
@@ -546,7 +588,7 @@ func (s *Session) classifyCall(req uint64) callKind {
 		return callContinue
 	case inv != nil:
 		return callInUse
-	case s.realm.router.cfg.LaxRequestIDs:
+	case lax:
 		return callNew
 	}
 	return callDiscard
@@ -753,7 +795,9 @@ func (s *Session) leaveDealer(b *Batch) {
 
 	for _, reg := range regs {
 		deleted := s.realm.unregister(s, reg)
-		s.realm.meta.unregistered(b, s, reg, deleted)
+		if !s.peer {
+			s.realm.meta.unregistered(b, s, reg, deleted)
+		}
 	}
 }
 

@@ -23,7 +23,8 @@ func (m *metaAPI) event(b *Batch, topic string, args func() []any) {
 	r := m.realm
 	t := unsafeBytes(topic)
 	b.subs = r.subs.Match(t, b.subs[:0])
-	if len(b.subs) == 0 {
+	cl := r.router.cluster
+	if len(b.subs) == 0 && cl == nil {
 		return
 	}
 	raw, err := codec.EncodeGo(codec.JSON, args())
@@ -34,7 +35,17 @@ func (m *metaAPI) event(b *Batch, topic string, args func() []any) {
 		return
 	}
 	msg := codec.Message{Type: codec.PUBLISH, URI: t, Args: raw}
-	r.deliver(b, nil, &msg, b.globalID())
+	pubID := b.globalID()
+	if len(b.subs) > 0 {
+		r.deliver(b, nil, &msg, pubID)
+	}
+	if cl != nil {
+		// Subscribers on other nodes see this node's meta events too.
+		enc, err := codec.ByFormat(codec.JSON).Append(nil, &msg)
+		if err == nil {
+			cl.Published(r, nil, codec.JSON, enc, pubID)
+		}
+	}
 }
 
 func sessionDetails(s *Session) map[string]any {

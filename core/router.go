@@ -119,6 +119,9 @@ type Router struct {
 	rolesOnce sync.Once
 	rolesRaw  [codec.NumFormats]codec.Raw
 	trust     []trustRule // compiled Config.PublicationTrustLevels
+	// cluster spreads realms over several nodes (cluster.go); nil when
+	// the router runs alone. Set before serving, read without a lock.
+	cluster Cluster
 }
 
 type stats struct {

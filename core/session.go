@@ -36,6 +36,11 @@ type Session struct {
 	holding bool
 	resumed Decision
 	azState any
+	// clusterAns is the cluster's answer to the REGISTER being replayed
+	// (cluster.go); touched under conn.mu.
+	clusterAns *clusterAnswer
+	// peer marks a session that stands for one on another node (JoinPeer).
+	peer bool
 	// testaments by scope (testament.go); quietEnd suppresses them and
 	// on_leave when wamp.session.kill_all ends the session.
 	testaments [numScopes][]testament
