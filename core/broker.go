@@ -228,7 +228,7 @@ func (s *Session) handlePublish(b *Batch, m *codec.Message) {
 	pubID := b.globalID()
 	r.recordPublish(b, s, m, b.inRaw, pubID)
 	r.publish(b, s, m, pubID)
-	r.forward(s, s.format, b.inRaw, pubID)
+	r.forward(s, m, b.inRaw, pubID)
 	if ack {
 		s.ack(b, codec.PUBLISHED, m.Request, pubID)
 	}

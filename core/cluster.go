@@ -18,11 +18,11 @@ import (
 // With no Cluster set (the default) none of this costs the hot path more
 // than a nil check.
 type Cluster interface {
-	// Published forwards an event this node accepted: raw is its PUBLISH
-	// as encoded in format f (a view valid only during the call), pub the
-	// publisher (nil for the router's own meta events), pubID the
-	// publication id every node uses for it.
-	Published(r *Realm, pub *Session, f codec.Format, raw []byte, pubID uint64)
+	// Published forwards an event this node accepted: m is the decoded
+	// PUBLISH and raw its encoding in format f (views valid only during the
+	// call), pub the publisher (nil for the router's own meta events),
+	// pubID the publication id every node uses for it.
+	Published(r *Realm, pub *Session, m *codec.Message, f codec.Format, raw []byte, pubID uint64)
 
 	// Interest reports that this node gained (on) or lost its last
 	// subscription on (uri, p) in r. Called under the subscription trie's
@@ -142,9 +142,9 @@ func (r *Realm) evictPeers(uri []byte, p trie.Policy) {
 }
 
 // forward hands an accepted publication to the cluster, if there is one.
-func (r *Realm) forward(pub *Session, f codec.Format, raw []byte, pubID uint64) {
+func (r *Realm) forward(pub *Session, m *codec.Message, raw []byte, pubID uint64) {
 	if cl := r.router.cluster; cl != nil && raw != nil {
-		cl.Published(r, pub, f, raw, pubID)
+		cl.Published(r, pub, m, pub.format, raw, pubID)
 	}
 }
 
@@ -218,12 +218,13 @@ func (r *Router) JoinPeer(realm string, t Transport, id uint64, features [codec.
 }
 
 // PeerRegister registers peer session s as a callee of (uri, p) with the
-// given options, as the cluster's registry says it is on its node. A local
+// given options, as the cluster's registry says it is on its node, and
+// returns the registration's id on this node (INVOCATIONs name it). A local
 // registration that conflicts only through other peers is taken over (those
 // peers are stale); one that conflicts with a local callee is refused.
-func (s *Session) PeerRegister(uri string, p trie.Policy, invoke codec.Invoke, discloseCaller, forwardTimeout bool) error {
+func (s *Session) PeerRegister(uri string, p trie.Policy, invoke codec.Invoke, discloseCaller, forwardTimeout bool) (uint64, error) {
 	if !s.peer {
-		return ErrNotPeer
+		return 0, ErrNotPeer
 	}
 	r := s.realm
 	for attempt := 0; ; attempt++ {
@@ -251,11 +252,11 @@ func (s *Session) PeerRegister(uri string, p trie.Policy, invoke codec.Invoke, d
 			return old, true
 		})
 		if dup {
-			return nil
+			return reg.id, nil
 		}
 		if conflict {
 			if attempt > 0 || slices.ContainsFunc(reg.calleeList(), func(c *Session) bool { return !c.peer }) {
-				return errors.New("core: peer register " + uri + ": conflicts with a local callee")
+				return 0, errors.New("core: peer register " + uri + ": conflicts with a local callee")
 			}
 			r.evictPeers(unsafeBytes(uri), p)
 			continue
@@ -272,7 +273,7 @@ func (s *Session) PeerRegister(uri string, p trie.Policy, invoke codec.Invoke, d
 		s.mu.Lock()
 		s.regs = append(s.regs, reg)
 		s.mu.Unlock()
-		return nil
+		return reg.id, nil
 	}
 }
 

@@ -43,7 +43,7 @@ func (m *metaAPI) event(b *Batch, topic string, args func() []any) {
 		// Subscribers on other nodes see this node's meta events too.
 		enc, err := codec.ByFormat(codec.JSON).Append(nil, &msg)
 		if err == nil {
-			cl.Published(r, nil, codec.JSON, enc, pubID)
+			cl.Published(r, nil, &msg, codec.JSON, enc, pubID)
 		}
 	}
 }

@@ -115,7 +115,7 @@ func (s *Session) publishTestaments(b *Batch) {
 			pubID := b.globalID()
 			r.recordPublish(b, s, &m, t, pubID)
 			r.publish(b, s, &m, pubID)
-			r.forward(s, s.format, t, pubID)
+			r.forward(s, &m, t, pubID)
 		}
 		s.testaments[scope] = nil
 	}

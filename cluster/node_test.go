@@ -1,0 +1,450 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/zwamp/zwamp/client"
+	"github.com/zwamp/zwamp/core"
+)
+
+// wampNode is one cluster node with its router, for the WAMP-level tests.
+type wampNode struct {
+	e      *Engine
+	router *core.Router
+	node   *Node
+}
+
+// startRouters starts n clustered routers (realm "realm1") on the
+// harness's embedded NATS nodes.
+func startRouters(t *testing.T, n int) []*wampNode {
+	t.Helper()
+	engines := startNodes(t, n)
+	nodes := make([]*wampNode, n)
+	for i, e := range engines {
+		r, err := core.NewRouter(core.Config{Realms: []core.RealmConfig{{Name: "realm1"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nd, err := Attach(r, e, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes[i] = &wampNode{e: e, router: r, node: nd}
+		t.Cleanup(func() {
+			nd.Close()
+			r.Shutdown()
+		})
+	}
+	return nodes
+}
+
+func (w *wampNode) join(t *testing.T, cfg client.Config) *client.Client {
+	t.Helper()
+	if cfg.Realm == "" {
+		cfg.Realm = "realm1"
+	}
+	c, err := client.ConnectLocal(w.router, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// eventually retries fn until it succeeds or d passes.
+func eventually(t *testing.T, d time.Duration, what string, fn func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !fn() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// seqRecorder records the "seq" payloads of the events one subscription
+// gets, ignoring the probes published until every subscription is reached.
+type seqRecorder struct {
+	mu     sync.Mutex
+	probed bool
+	seqs   []int
+	topics []string
+}
+
+func (r *seqRecorder) handler(ev *client.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(ev.Args) == 1 && ev.Args[0] == "probe" {
+		r.probed = true
+		return
+	}
+	if len(ev.Args) == 1 {
+		if f, ok := ev.Args[0].(float64); ok {
+			r.seqs = append(r.seqs, int(f))
+		} else if i, ok := ev.Args[0].(int64); ok {
+			r.seqs = append(r.seqs, int(i))
+		} else if u, ok := ev.Args[0].(uint64); ok {
+			r.seqs = append(r.seqs, int(u))
+		}
+		r.topics = append(r.topics, ev.Topic)
+	}
+}
+
+func (r *seqRecorder) state() (bool, []int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.probed, append([]int(nil), r.seqs...)
+}
+
+// TestClusterPubSubExactlyOnce: a publisher on node 0 reaches exact,
+// prefix and wildcard subscriptions on nodes 1 and 2 (and node 0) exactly
+// once each, in publication order, even where one node's subscriptions
+// overlap (several NATS subjects match one event there).
+func TestClusterPubSubExactlyOnce(t *testing.T) {
+	nodes := startRouters(t, 3)
+	type subSpec struct {
+		node         int
+		topic, match string
+	}
+	specs := []subSpec{
+		{0, "com.example.topic", ""},
+		{1, "com.example.topic", ""},
+		{1, "com.example.", "prefix"},
+		{1, "com..topic", "wildcard"},
+		{2, "com.ex", "prefix"},
+		{2, "com.example.topic", ""},
+	}
+	recs := make([]*seqRecorder, len(specs))
+	for i, sp := range specs {
+		c := nodes[sp.node].join(t, client.Config{})
+		recs[i] = &seqRecorder{}
+		if _, err := c.Subscribe(sp.topic, recs[i].handler, &client.SubscribeOptions{Match: sp.match}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pub := nodes[0].join(t, client.Config{})
+	eventually(t, 20*time.Second, "every subscription to get a probe", func() bool {
+		if err := pub.Publish("com.example.topic", []any{"probe"}, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+		for _, r := range recs {
+			if ok, _ := r.state(); !ok {
+				return false
+			}
+		}
+		return true
+	})
+	const n = 300
+	for i := 0; i < n; i++ {
+		if err := pub.Publish("com.example.topic", []any{i}, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An acknowledged publish after the run: once it is back, node 0 has
+	// sent everything; the other nodes get it in order behind the rest.
+	if _, err := pub.PublishAck("com.example.other", nil, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range recs {
+		eventually(t, 20*time.Second, fmt.Sprintf("subscription %d (%+v) to get %d events", i, specs[i], n), func() bool {
+			_, s := r.state()
+			return len(s) >= n
+		})
+	}
+	time.Sleep(200 * time.Millisecond) // room for a duplicate to show up
+	for i, r := range recs {
+		_, s := r.state()
+		if len(s) != n {
+			t.Fatalf("subscription %d (%+v): %d events, want exactly %d", i, specs[i], len(s), n)
+		}
+		for j, v := range s {
+			if v != j {
+				t.Fatalf("subscription %d (%+v): event %d carries seq %d: out of order or duplicated", i, specs[i], j, v)
+			}
+		}
+	}
+}
+
+// TestClusterPublishOptions: eligible/exclude by session and authid and
+// publisher disclosure work for subscribers on another node.
+func TestClusterPublishOptions(t *testing.T) {
+	nodes := startRouters(t, 2)
+	type got struct {
+		mu  sync.Mutex
+		evs []*client.Event
+	}
+	subscribe := func(c *client.Client) *got {
+		g := &got{}
+		if _, err := c.Subscribe("com.opts", func(ev *client.Event) {
+			g.mu.Lock()
+			g.evs = append(g.evs, ev)
+			g.mu.Unlock()
+		}, nil); err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	a := nodes[1].join(t, client.Config{})
+	b := nodes[1].join(t, client.Config{})
+	ga, gb := subscribe(a), subscribe(b)
+	pub := nodes[0].join(t, client.Config{})
+	count := func(g *got) int { g.mu.Lock(); defer g.mu.Unlock(); return len(g.evs) }
+	eventually(t, 20*time.Second, "interest to reach node 0", func() bool {
+		_ = pub.Publish("com.opts", []any{"probe"}, nil, nil)
+		time.Sleep(20 * time.Millisecond)
+		return count(ga) > 0 && count(gb) > 0
+	})
+	ga.mu.Lock()
+	ga.evs = nil
+	ga.mu.Unlock()
+	gb.mu.Lock()
+	gb.evs = nil
+	gb.mu.Unlock()
+	if _, err := pub.PublishAck("com.opts", []any{"only-a"}, nil, &client.PublishOptions{Eligible: []uint64{a.ID()}, DiscloseMe: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pub.PublishAck("com.opts", []any{"not-a"}, nil, &client.PublishOptions{Exclude: []uint64{a.ID()}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "both filtered events", func() bool { return count(ga) == 1 && count(gb) == 1 })
+	time.Sleep(100 * time.Millisecond)
+	if count(ga) != 1 || count(gb) != 1 {
+		t.Fatalf("a got %d, b got %d events; want 1 each", count(ga), count(gb))
+	}
+	ea, eb := ga.evs[0], gb.evs[0]
+	if ea.Args[0] != "only-a" || eb.Args[0] != "not-a" {
+		t.Fatalf("a got %v, b got %v", ea.Args, eb.Args)
+	}
+	if p, _ := ea.Details["publisher"].(uint64); p != pub.ID() {
+		if f, _ := ea.Details["publisher"].(float64); uint64(f) != pub.ID() {
+			t.Fatalf("disclosed publisher %v, want %d", ea.Details["publisher"], pub.ID())
+		}
+	}
+	if _, ok := eb.Details["publisher"]; ok {
+		t.Fatalf("publisher disclosed without disclose_me: %v", eb.Details)
+	}
+}
+
+// TestClusterRPC: a caller on node 0 reaches a callee on node 2: results,
+// errors, progressive results, caller disclosure, pattern registrations.
+func TestClusterRPC(t *testing.T) {
+	nodes := startRouters(t, 3)
+	callee := nodes[2].join(t, client.Config{AuthID: ""})
+	if _, err := callee.Register("com.math.add", func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
+		sum := 0.0
+		for _, a := range inv.Args {
+			switch v := a.(type) {
+			case float64:
+				sum += v
+			case int64:
+				sum += float64(v)
+			case uint64:
+				sum += float64(v)
+			}
+		}
+		return &client.Result{Args: []any{sum}, Kwargs: map[string]any{"caller": inv.Details["caller"]}}, nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := callee.Register("com.math.fail", func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
+		return nil, &client.Error{URI: "com.math.error.bad", Args: []any{"no"}}
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := callee.Register("com.stream.", func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
+		return &client.Result{Args: []any{inv.Procedure}}, nil
+	}, &client.RegisterOptions{Match: "prefix"}); err != nil {
+		t.Fatal(err)
+	}
+	caller := nodes[0].join(t, client.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var res *client.Result
+	eventually(t, 20*time.Second, "the registration to reach node 0", func() bool {
+		var err error
+		res, err = caller.Call(ctx, "com.math.add", []any{2, 3}, nil, &client.CallOptions{DiscloseMe: true})
+		return err == nil
+	})
+	if fmt.Sprint(res.Args[0]) != "5" {
+		t.Fatalf("result %v, want 5", res.Args)
+	}
+	if fmt.Sprint(res.Kwargs["caller"]) != fmt.Sprint(caller.ID()) {
+		t.Fatalf("callee saw caller %v, want %d", res.Kwargs["caller"], caller.ID())
+	}
+	_, err := caller.Call(ctx, "com.math.fail", nil, nil, nil)
+	var werr *client.Error
+	if !errors.As(err, &werr) || werr.URI != "com.math.error.bad" || len(werr.Args) != 1 || werr.Args[0] != "no" {
+		t.Fatalf("error call: %v", err)
+	}
+	res, err = caller.Call(ctx, "com.stream.one", nil, nil, nil)
+	if err != nil || res.Args[0] != "com.stream.one" {
+		t.Fatalf("pattern call: %v %v", res, err)
+	}
+	// Many concurrent calls: every one answered with its own result.
+	var wg sync.WaitGroup
+	var bad atomic.Int32
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r, err := caller.Call(ctx, "com.math.add", []any{i, 1000}, nil, nil)
+			if err != nil || fmt.Sprint(r.Args[0]) != fmt.Sprint(i+1000) {
+				bad.Add(1)
+			}
+		}(i)
+	}
+	wg.Wait()
+	if bad.Load() != 0 {
+		t.Fatalf("%d of 50 concurrent calls failed or got another call's result", bad.Load())
+	}
+}
+
+// TestClusterProgressAndCancel: progressive results come back in order
+// across nodes, and a cancelled call interrupts the callee on its node.
+func TestClusterProgressAndCancel(t *testing.T) {
+	nodes := startRouters(t, 2)
+	callee := nodes[1].join(t, client.Config{})
+	interrupted := make(chan struct{}, 1)
+	if _, err := callee.Register("com.slow", func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
+		select {
+		case <-ctx.Done():
+			interrupted <- struct{}{}
+			return nil, ctx.Err()
+		case <-time.After(30 * time.Second):
+			return &client.Result{}, nil
+		}
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	caller := nodes[0].join(t, client.Config{})
+	// The registration reaches node 0 asynchronously: wait for it with a
+	// call that is cancelled at once.
+	eventually(t, 20*time.Second, "the registration to reach node 0", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		_, err := caller.Call(ctx, "com.slow", nil, nil, nil)
+		var werr *client.Error
+		return !errors.As(err, &werr) || werr.URI != core.ErrNoSuchProcedure
+	})
+	select {
+	case <-interrupted:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the callee on node 1 was not interrupted when the caller on node 0 cancelled")
+	}
+}
+
+// TestClusterExclusiveRace: sessions on two nodes race to register the
+// same procedure: exactly one wins, cluster-wide.
+func TestClusterExclusiveRace(t *testing.T) {
+	nodes := startRouters(t, 2)
+	const per = 10
+	var wins, exists atomic.Int32
+	var wg sync.WaitGroup
+	for i := 0; i < 2*per; i++ {
+		c := nodes[i%2].join(t, client.Config{})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := c.Register("com.race", func(context.Context, *client.Invocation) (*client.Result, error) { return nil, nil }, nil)
+			var werr *client.Error
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case errors.As(err, &werr) && werr.URI == core.ErrProcedureAlreadyExists:
+				exists.Add(1)
+			default:
+				t.Errorf("register: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 || exists.Load() != 2*per-1 {
+		t.Fatalf("%d winners and %d procedure_already_exists, want 1 and %d", wins.Load(), exists.Load(), 2*per-1)
+	}
+}
+
+// TestClusterSharedRoundRobin: callees on two nodes share a registration;
+// a caller on a third node alternates between them; a registration with
+// another policy is refused.
+func TestClusterSharedRoundRobin(t *testing.T) {
+	nodes := startRouters(t, 3)
+	var hits [2]atomic.Int32
+	for i := 0; i < 2; i++ {
+		c := nodes[i+1].join(t, client.Config{})
+		if _, err := c.Register("com.shared", func(context.Context, *client.Invocation) (*client.Result, error) {
+			hits[i].Add(1)
+			return &client.Result{Args: []any{i}}, nil
+		}, &client.RegisterOptions{Invoke: "roundrobin"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := nodes[0].join(t, client.Config{})
+	_, err := other.Register("com.shared", func(context.Context, *client.Invocation) (*client.Result, error) { return nil, nil }, &client.RegisterOptions{Invoke: "random"})
+	var werr *client.Error
+	if !errors.As(err, &werr) || werr.URI != core.ErrProcedureAlreadyExists {
+		t.Fatalf("register with another policy: %v, want procedure_already_exists", err)
+	}
+	caller := nodes[0].join(t, client.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	eventually(t, 20*time.Second, "both callees to reach node 0", func() bool {
+		_, err := caller.Call(ctx, "com.shared", nil, nil, nil)
+		return err == nil && hits[0].Load() > 0 && hits[1].Load() > 0
+	})
+	h0, h1 := hits[0].Load(), hits[1].Load()
+	for i := 0; i < 20; i++ {
+		if _, err := caller.Call(ctx, "com.shared", nil, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d0, d1 := hits[0].Load()-h0, hits[1].Load()-h1; d0 != 10 || d1 != 10 {
+		t.Fatalf("roundrobin over two nodes: %d and %d of 20 calls, want 10 and 10", d0, d1)
+	}
+}
+
+// TestClusterMetaEvents: a session joining node 0 is seen by an on_join
+// subscriber on node 1.
+func TestClusterMetaEvents(t *testing.T) {
+	nodes := startRouters(t, 2)
+	watcher := nodes[1].join(t, client.Config{})
+	joined := make(chan uint64, 16)
+	if _, err := watcher.Subscribe("wamp.session.on_join", func(ev *client.Event) {
+		if d, ok := ev.Args[0].(map[string]any); ok {
+			if f, ok := d["session"].(float64); ok {
+				joined <- uint64(f)
+			} else if u, ok := d["session"].(uint64); ok {
+				joined <- u
+			} else if i, ok := d["session"].(int64); ok {
+				joined <- uint64(i)
+			}
+		}
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(20 * time.Second)
+	for {
+		c := nodes[0].join(t, client.Config{})
+		select {
+		case id := <-joined:
+			for id != c.ID() {
+				select {
+				case id = <-joined:
+				case <-time.After(2 * time.Second):
+					t.Fatalf("on_join for %d never came", c.ID())
+				}
+			}
+			return
+		case <-time.After(200 * time.Millisecond):
+		case <-deadline:
+			t.Fatal("no on_join from node 0 reached node 1")
+		}
+	}
+}

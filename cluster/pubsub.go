@@ -1,0 +1,267 @@
+package cluster
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/zwamp/zwamp/codec"
+	"github.com/zwamp/zwamp/core"
+	"github.com/zwamp/zwamp/trie"
+)
+
+// eventQueueLen bounds the events received from other nodes and not yet
+// delivered here. The receiving goroutine never waits on a WAMP peer (a
+// slow subscriber is the transport's slow-consumer policy), so the queue
+// only fills when this node is out of CPU; past it NATS counts the drops
+// rather than cutting the node's connection.
+const eventQueueLen = 1 << 16
+
+// dedupeLen is how many recent publications a node remembers to drop the
+// extra copies NATS delivers when several of the node's subjects match one
+// event (an exact and a prefix subscription, say).
+const dedupeLen = 4096
+
+// events forwards this node's publications to the nodes with interest and
+// delivers theirs here.
+//
+// Every NATS subscription of the node feeds one channel read by one
+// goroutine, so the events of one publisher are delivered here in the order
+// its node sent them, and duplicates meet in one place.
+type events struct {
+	n  *Node
+	ch chan *nats.Msg
+
+	// pubMu guards the encode buffer of Published, called from any driver.
+	pubMu sync.Mutex
+	pub   []byte
+	subj  []byte
+
+	// Interest changes, queued in order by Interest (under core's trie
+	// locks) and applied by the interest goroutine.
+	imu     sync.Mutex
+	iq      []interestChange
+	ikick   chan struct{}
+	subsMu  sync.Mutex
+	subs    map[string]*interestSub // by NATS subject
+	done    chan struct{}
+	dropped atomic.Int64 // envelopes that could not be parsed or decoded
+	remote  atomic.Int64 // events delivered from other nodes
+}
+
+type interestChange struct {
+	realm, uri string
+	policy     trie.Policy
+	on         bool
+}
+
+type interestSub struct {
+	refs int
+	sub  *nats.Subscription
+}
+
+func (ev *events) start(n *Node) error {
+	ev.n = n
+	ev.ch = make(chan *nats.Msg, eventQueueLen)
+	ev.ikick = make(chan struct{}, 1)
+	ev.subs = make(map[string]*interestSub)
+	ev.done = make(chan struct{})
+	n.wg.Add(2)
+	go ev.receive()
+	go ev.applyInterest()
+	return nil
+}
+
+func (ev *events) close() {
+	select {
+	case <-ev.done:
+	default:
+		close(ev.done)
+	}
+	ev.subsMu.Lock()
+	for _, s := range ev.subs {
+		_ = s.sub.Unsubscribe()
+	}
+	ev.subs = map[string]*interestSub{}
+	ev.subsMu.Unlock()
+}
+
+// Published implements core.Cluster: one NATS message per publication, on
+// the subject derived from its topic; NATS hands it only to nodes with a
+// matching interest subject.
+func (n *Node) Published(r *core.Realm, pub *core.Session, m *codec.Message, f codec.Format, raw []byte, pubID uint64) {
+	ev := &n.ev
+	h := eventHeader{origin: n.self, realm: r.Name(), pubID: pubID, format: f}
+	if pub != nil {
+		h.publisher, h.authID, h.authRole = pub.ID(), pub.AuthID(), pub.AuthRole()
+	}
+	ev.pubMu.Lock()
+	ev.subj = AppendEventSubject(ev.subj[:0], h.realm, m.URI)
+	ev.pub = appendEvent(ev.pub[:0], &h, raw)
+	// PublishMsg copies into the connection's buffer; ordering per
+	// publisher holds because one connection carries all of them.
+	err := n.nc.Publish(unsafeString(ev.subj), ev.pub)
+	ev.pubMu.Unlock()
+	if err != nil {
+		ev.dropped.Add(1)
+	}
+}
+
+// Interest implements core.Cluster.
+func (n *Node) Interest(r *core.Realm, uri string, p trie.Policy, on bool) {
+	ev := &n.ev
+	ev.imu.Lock()
+	ev.iq = append(ev.iq, interestChange{realm: r.Name(), uri: uri, policy: p, on: on})
+	ev.imu.Unlock()
+	select {
+	case ev.ikick <- struct{}{}:
+	default:
+	}
+}
+
+// applyInterest keeps the node's NATS subscriptions equal to the union of
+// the interest subjects of its WAMP subscriptions (reference counted: an
+// exact and a prefix subscription may share a subject).
+func (ev *events) applyInterest() {
+	defer ev.n.wg.Done()
+	for {
+		select {
+		case <-ev.done:
+			return
+		case <-ev.ikick:
+		}
+		ev.imu.Lock()
+		q := ev.iq
+		ev.iq = nil
+		ev.imu.Unlock()
+		for _, c := range q {
+			ev.change(c)
+		}
+	}
+}
+
+func (ev *events) change(c interestChange) {
+	ev.subsMu.Lock()
+	defer ev.subsMu.Unlock()
+	for _, subj := range InterestSubjects(c.realm, c.uri, matchName(c.policy)) {
+		s := ev.subs[subj]
+		if c.on {
+			if s == nil {
+				sub, err := ev.n.nc.ChanSubscribe(subj, ev.ch)
+				if err != nil {
+					ev.n.log.Warn("cluster subscribe failed", "subject", subj, "error", err)
+					continue
+				}
+				_ = sub.SetPendingLimits(-1, -1) // the channel bounds it
+				s = &interestSub{sub: sub}
+				ev.subs[subj] = s
+			}
+			s.refs++
+			continue
+		}
+		if s == nil {
+			continue
+		}
+		if s.refs--; s.refs == 0 {
+			_ = s.sub.Unsubscribe()
+			delete(ev.subs, subj)
+		}
+	}
+}
+
+// receive delivers events from other nodes, a run of queued ones per
+// Batch (one flush per destination connection per run).
+func (ev *events) receive() {
+	defer ev.n.wg.Done()
+	var seen dedupe
+	var h eventHeader
+	var m codec.Message
+	for {
+		var msg *nats.Msg
+		select {
+		case <-ev.done:
+			return
+		case msg = <-ev.ch:
+		}
+		b := core.AcquireBatch()
+		for i := 0; ; i++ {
+			ev.deliver(b, msg, &seen, &h, &m)
+			if i == 63 {
+				break
+			}
+			select {
+			case msg = <-ev.ch:
+				continue
+			default:
+			}
+			break
+		}
+		b.Release()
+	}
+}
+
+func (ev *events) deliver(b *core.Batch, msg *nats.Msg, seen *dedupe, h *eventHeader, m *codec.Message) {
+	raw, err := parseEvent(msg.Data, h)
+	if err != nil || h.origin == ev.n.self {
+		if err != nil {
+			ev.dropped.Add(1)
+		}
+		return
+	}
+	if !seen.add(h.origin, h.pubID) {
+		return
+	}
+	r := ev.n.router.Realm(h.realm)
+	if r == nil {
+		return
+	}
+	c := codec.ByFormat(h.format)
+	if c == nil {
+		ev.dropped.Add(1)
+		return
+	}
+	m.MaxDepth = 0
+	if err := c.Decode(m, raw); err != nil || m.Type != codec.PUBLISH {
+		ev.dropped.Add(1)
+		return
+	}
+	var pub *core.Origin
+	var o core.Origin
+	if h.publisher != 0 {
+		o = core.Origin{Session: h.publisher, AuthID: h.authID, AuthRole: h.authRole}
+		pub = &o
+	}
+	r.DeliverRemote(b, m, raw, h.format, h.pubID, pub)
+	ev.remote.Add(1)
+}
+
+// dedupe remembers the last dedupeLen (origin, publication) pairs.
+type dedupe struct {
+	ring [dedupeLen]dedupeKey
+	set  map[dedupeKey]struct{}
+	next int
+}
+
+type dedupeKey struct {
+	origin string
+	pub    uint64
+}
+
+// add records k and reports whether it was new.
+func (d *dedupe) add(origin string, pub uint64) bool {
+	if d.set == nil {
+		d.set = make(map[dedupeKey]struct{}, dedupeLen)
+	}
+	k := dedupeKey{origin, pub}
+	if _, ok := d.set[k]; ok {
+		return false
+	}
+	if old := d.ring[d.next]; old.origin != "" {
+		delete(d.set, old)
+	}
+	d.ring[d.next] = k
+	d.set[k] = struct{}{}
+	d.next = (d.next + 1) % dedupeLen
+	return true
+}
