@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
 )
 
 // Config is the "cluster" section of the daemon config.
@@ -20,10 +22,12 @@ type Config struct {
 	Node string `json:"node"`
 	// Listen is the host:port the embedded server accepts NATS routes on
 	// ("" = no routes: a one-node cluster). Port 0 picks a free port
-	// (Engine.ClusterAddr tells which).
+	// (Engine.ClusterAddr tells which). With Listen, Routes must not be
+	// empty.
 	Listen string `json:"listen"`
 	// Routes are the nats-route://host:port URLs of other nodes. The list
-	// may include this node itself: NATS detects and ignores that.
+	// may include this node itself: NATS detects and ignores that, and the
+	// same list can then be given to every node.
 	Routes []string `json:"routes"`
 	// JetStreamDir is where the embedded JetStream keeps its state ("" = a
 	// temporary directory removed by Close).
@@ -47,6 +51,13 @@ type Config struct {
 	// OpTimeout bounds each registry operation (Register, Unregister, one
 	// key of Reap); 0 means 2s.
 	OpTimeout time.Duration `json:"op_timeout"`
+
+	// serverOptions, if set, adjusts the embedded server's options before
+	// it starts (tests: NoAdvertise for partitions through proxies).
+	serverOptions func(*server.Options)
+	// onServer, if set, is called once the embedded server runs, before
+	// Start waits for the cluster (tests: learn the route address).
+	onServer func(*server.Server)
 }
 
 const (
@@ -104,6 +115,11 @@ func (c *Config) Validate() error {
 		}
 		if len(c.Routes) > 0 && c.Listen == "" {
 			return errors.New("cluster.listen: required when cluster.routes is set (other nodes must be able to route to this one)")
+		}
+		if c.Listen != "" && len(c.Routes) == 0 {
+			// nats-server refuses to start clustered JetStream without a
+			// route ("JetStream cluster requires configured routes").
+			return errors.New("cluster.routes: required when cluster.listen is set (JetStream needs at least one route; the first node may list its own address)")
 		}
 	}
 	if c.KVReplicas < 0 || c.KVReplicas > 5 {

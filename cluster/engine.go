@@ -26,6 +26,7 @@ type Engine struct {
 
 	srv    *server.Server // nil with ExternalNATS
 	tmpDir string         // removed by Close
+	token  string         // the embedded server's client token
 	nc     *nats.Conn
 	closed chan struct{} // closed by nc's ClosedHandler
 	js     jetstream.JetStream
@@ -103,7 +104,7 @@ func (e *Engine) start(ctx context.Context) error {
 		if err := e.startServer(); err != nil {
 			return err
 		}
-		e.nc, err = nats.Connect("", append(opts, nats.InProcessServer(e.srv))...)
+		e.nc, err = nats.Connect("", append(opts, nats.InProcessServer(e.srv), nats.Token(e.token))...)
 		if err != nil {
 			return fmt.Errorf("in-process connection: %w", err)
 		}
@@ -130,8 +131,8 @@ func (e *Engine) start(ctx context.Context) error {
 	return nil
 }
 
-// startServer starts the embedded nats-server: no client port (the router
-// connects in-process), routes on cfg.Listen, JetStream.
+// startServer starts the embedded nats-server: routes on cfg.Listen,
+// JetStream, the router's connection in-process.
 func (e *Engine) startServer() error {
 	cfg := e.cfg
 	dir := cfg.JetStreamDir
@@ -142,12 +143,22 @@ func (e *Engine) startServer() error {
 		}
 		e.tmpDir, dir = d, d
 	}
+	// The client port: the router connects in-process, but nats-server
+	// v2.15.3 starts routing only after its client accept loop, which
+	// DontListen skips (StartRouting waits forever for it), so the server
+	// listens on a random loopback port that a random token closes to
+	// everyone else.
+	var tok [16]byte
+	_, _ = rand.Read(tok[:])
+	e.token = hex.EncodeToString(tok[:])
 	o := &server.Options{
-		ServerName: cfg.Node,
-		DontListen: true,
-		JetStream:  true,
-		StoreDir:   dir,
-		NoSigs:     true,
+		ServerName:    cfg.Node,
+		Host:          "127.0.0.1",
+		Port:          server.RANDOM_PORT,
+		Authorization: e.token,
+		JetStream:     true,
+		StoreDir:      dir,
+		NoSigs:        true,
 		// A route or JetStream message is never as large as this, but the
 		// registry's values (one per registration, all callees) may be.
 		MaxPayload: 8 << 20,
@@ -162,6 +173,9 @@ func (e *Engine) startServer() error {
 			o.Routes = server.RoutesFromStr(strings.Join(cfg.Routes, ","))
 		}
 	}
+	if cfg.serverOptions != nil {
+		cfg.serverOptions(o)
+	}
 	s, err := server.NewServer(o)
 	if err != nil {
 		return fmt.Errorf("nats-server: %w", err)
@@ -171,6 +185,12 @@ func (e *Engine) startServer() error {
 	s.Start()
 	if !s.ReadyForConnections(10 * time.Second) {
 		return errors.New("nats-server not ready after 10s")
+	}
+	if !s.JetStreamEnabled() {
+		return errors.New("nats-server started without JetStream (see its log)")
+	}
+	if cfg.onServer != nil {
+		cfg.onServer(s)
 	}
 	return nil
 }
