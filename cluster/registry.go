@@ -343,7 +343,7 @@ func (r *Registry) local(kk string, k RegKey) (state, error) {
 		return state{}, nil
 	}
 	if e.key != k {
-		return state{}, fmt.Errorf("%w: key hash collision between %q and %q", ErrInvalid, e.key.URI, k.URI)
+		return state{}, fmt.Errorf("%w: key hash collision between %q and %q", ErrInvalid, short(e.key.URI), short(k.URI))
 	}
 	return state{e.val, e.rev}, nil
 }
@@ -362,7 +362,7 @@ func (r *Registry) leader(ctx context.Context, kk string, k RegKey) (state, erro
 		return state{}, fmt.Errorf("cluster: registry value of %q: %w", kk, err)
 	}
 	if (RegKey{d.Realm, d.URI, d.Match}) != k {
-		return state{}, fmt.Errorf("%w: key hash collision between %q and %q", ErrInvalid, d.URI, k.URI)
+		return state{}, fmt.Errorf("%w: key hash collision between %q and %q", ErrInvalid, short(d.URI), short(k.URI))
 	}
 	return state{&RegValue{d.Invoke, d.Callees}, e.Revision()}, nil
 }
@@ -442,7 +442,7 @@ func (r *Registry) write(ctx context.Context, kk string, k RegKey, st state, nex
 		return err
 	}
 	if mp := r.nc.MaxPayload(); mp > 0 && int64(len(b)) > mp-int64(len(kk))-256 {
-		return fmt.Errorf("%w: %d bytes for %d callees of %q, the NATS limit is %d", ErrTooLarge, len(b), len(next.Callees), k.URI, mp)
+		return fmt.Errorf("%w: %d bytes for %d callees of %q, the NATS limit is %d", ErrTooLarge, len(b), len(next.Callees), short(k.URI), mp)
 	}
 	if st.val == nil {
 		_, err = r.kv.Create(ctx, kk, b)
@@ -483,14 +483,14 @@ func (r *Registry) Register(ctx context.Context, k RegKey, invoke string, c Call
 			return &RegValue{invoke, []Callee{c}}, nil
 		}
 		if cur.Invoke != invoke {
-			return nil, fmt.Errorf("%w: %q is registered with %q, not %q", ErrPolicyMismatch, k.URI, cur.Invoke, invoke)
+			return nil, fmt.Errorf("%w: %q is registered with %q, not %q", ErrPolicyMismatch, short(k.URI), cur.Invoke, invoke)
 		}
 		if invoke == "single" {
-			return nil, fmt.Errorf("%w: %q", ErrExists, k.URI)
+			return nil, fmt.Errorf("%w: %q", ErrExists, short(k.URI))
 		}
 		for _, o := range cur.Callees {
 			if o.Instance == c.Instance && o.Session == c.Session {
-				return nil, fmt.Errorf("%w: %q already has session %d of %s", ErrExists, k.URI, c.Session, c.Instance)
+				return nil, fmt.Errorf("%w: %q already has session %d of %s", ErrExists, short(k.URI), c.Session, c.Instance)
 			}
 		}
 		cs := make([]Callee, len(cur.Callees), len(cur.Callees)+1)
@@ -505,13 +505,13 @@ func (r *Registry) Register(ctx context.Context, k RegKey, invoke string, c Call
 func (r *Registry) Unregister(ctx context.Context, k RegKey, instance string, session uint64) error {
 	return r.update(ctx, k, func(cur *RegValue) (*RegValue, error) {
 		if cur == nil {
-			return nil, fmt.Errorf("%w: %q", ErrNotRegistered, k.URI)
+			return nil, fmt.Errorf("%w: %q", ErrNotRegistered, short(k.URI))
 		}
 		cs := slices.DeleteFunc(slices.Clone(cur.Callees), func(o Callee) bool {
 			return o.Instance == instance && o.Session == session
 		})
 		if len(cs) == len(cur.Callees) {
-			return nil, fmt.Errorf("%w: %q has no session %d of %s", ErrNotRegistered, k.URI, session, instance)
+			return nil, fmt.Errorf("%w: %q has no session %d of %s", ErrNotRegistered, short(k.URI), session, instance)
 		}
 		if len(cs) == 0 {
 			return nil, nil
@@ -597,7 +597,15 @@ func (r *Registry) close() {
 	}
 }
 
-// keyString is for logs and errors.
+// String is for logs and errors (long realms and URIs shortened).
 func (k RegKey) String() string {
-	return strings.Join([]string{k.Realm, k.URI, k.Match}, " ")
+	return strings.Join([]string{short(k.Realm), short(k.URI), k.Match}, " ")
+}
+
+// short shortens s to at most 100 bytes for messages.
+func short(s string) string {
+	if len(s) <= 100 {
+		return s
+	}
+	return s[:97] + "..."
 }
