@@ -37,6 +37,9 @@ type Engine struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	resyncCh chan struct{}
+	wasDead  map[string]bool // instances declared dead, for onLiveChange
+
 	reapMu  sync.Mutex
 	reaping map[string]bool
 	suspect map[string]bool // instances seen in the registry, never alive (sweep)
@@ -71,6 +74,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Engine, error) {
 		closed:   make(chan struct{}),
 		reaping:  make(map[string]bool),
 		suspect:  make(map[string]bool),
+		resyncCh: make(chan struct{}, 1),
+		wasDead:  make(map[string]bool),
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	if err := e.start(ctx); err != nil {
@@ -126,8 +131,9 @@ func (e *Engine) start(ctx context.Context) error {
 	if err := e.live.start(); err != nil {
 		return fmt.Errorf("liveness: %w", err)
 	}
-	e.wg.Add(1)
+	e.wg.Add(2)
 	go e.sweepLoop()
+	go e.resyncLoop()
 	return nil
 }
 
@@ -168,7 +174,13 @@ func (e *Engine) startServer() error {
 		if port == 0 {
 			port = server.RANDOM_PORT
 		}
-		o.Cluster = server.ClusterOpts{Name: cfg.Name, Host: host, Port: port}
+		o.Cluster = server.ClusterOpts{
+			Name: cfg.Name, Host: host, Port: port,
+			// A silent route (a blackholed link, a frozen peer) would
+			// otherwise stay up for minutes (2 min pings, 2 out).
+			PingInterval: max(time.Second, 2*cfg.Heartbeat),
+			MaxPingsOut:  3,
+		}
 		if len(cfg.Routes) > 0 {
 			o.Routes = server.RoutesFromStr(strings.Join(cfg.Routes, ","))
 		}
@@ -259,10 +271,52 @@ func (e *Engine) tryBucket(ctx context.Context, bucket string, scfg jetstream.St
 	return kv, nil
 }
 
-// onLiveChange reaps an instance declared dead.
+// onLiveChange reaps an instance declared dead, and renews the registry
+// watcher when a peer dies or one declared dead comes back (a healed
+// partition), see Registry.resync. It runs on Liveness's dispatch
+// goroutine only.
 func (e *Engine) onLiveChange(inst string, alive bool) {
+	if alive && !e.wasDead[inst] {
+		return
+	}
+	if alive {
+		delete(e.wasDead, inst)
+	} else {
+		e.wasDead[inst] = true
+	}
+	select {
+	case e.resyncCh <- struct{}{}:
+	default:
+	}
 	if !alive {
 		e.reap(inst)
+	}
+}
+
+// resyncLoop renews the registry watcher when asked, retrying while the
+// cluster elects leaders, coalescing requests that arrive meanwhile.
+func (e *Engine) resyncLoop() {
+	defer e.wg.Done()
+	for {
+		select {
+		case <-e.ctx.Done():
+			return
+		case <-e.resyncCh:
+		}
+		for delay := 100 * time.Millisecond; ; delay = min(2*delay, 2*time.Second) {
+			ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
+			err := e.reg.resync(ctx)
+			cancel()
+			if err == nil || e.ctx.Err() != nil {
+				break
+			}
+			e.log.Debug("cluster: registry watcher renewal failed, retrying", "err", err)
+			select {
+			case <-e.ctx.Done():
+				return
+			case <-time.After(delay):
+			}
+		}
 	}
 }
 

@@ -117,7 +117,13 @@ func startCluster(t testing.TB, n int, o clusterOptions) *testCluster {
 					c.Routes = append(c.Routes, "nats-route://"+tc.proxies[[2]int{i, j}].Addr())
 				}
 			}
-			c.serverOptions = func(so *server.Options) { so.Cluster.NoAdvertise = true }
+			c.serverOptions = func(so *server.Options) {
+				// Nodes tell each other their route address and connect to
+				// it directly ("implicit routes"), which would bypass the
+				// proxies: advertise a port where nothing listens.
+				so.Cluster.Advertise = "127.0.0.1:1"
+				so.Cluster.NoAdvertise = true
+			}
 		}
 		if o.Config != nil {
 			o.Config(i, &c)
