@@ -24,9 +24,16 @@ type wampNode struct {
 // harness's embedded NATS nodes.
 func startRouters(t *testing.T, n int) []*wampNode {
 	t.Helper()
-	engines := startNodes(t, n)
+	_, nodes := startRoutersWith(t, n, clusterOptions{})
+	return nodes
+}
+
+// startRoutersWith is startRouters on a cluster started with o.
+func startRoutersWith(t *testing.T, n int, o clusterOptions) (*testCluster, []*wampNode) {
+	t.Helper()
+	tc := startCluster(t, n, o)
 	nodes := make([]*wampNode, n)
-	for i, e := range engines {
+	for i, e := range tc.Nodes {
 		r, err := core.NewRouter(core.Config{Realms: []core.RealmConfig{{Name: "realm1"}}})
 		if err != nil {
 			t.Fatal(err)
@@ -41,7 +48,27 @@ func startRouters(t *testing.T, n int) []*wampNode {
 			r.Shutdown()
 		})
 	}
-	return nodes
+	return tc, nodes
+}
+
+// TestClusterWAMP runs the WAMP-level behaviours that need no fault on one
+// 3-node cluster (each subtest uses its own URIs).
+func TestClusterWAMP(t *testing.T) {
+	nodes := startRouters(t, 3)
+	for _, tt := range []struct {
+		name string
+		fn   func(*testing.T, []*wampNode)
+	}{
+		{"PubSubExactlyOnce", clusterPubSubExactlyOnce},
+		{"PublishOptions", clusterPublishOptions},
+		{"RPC", clusterRPC},
+		{"ProgressAndCancel", clusterProgressAndCancel},
+		{"ExclusiveRace", clusterExclusiveRace},
+		{"SharedRoundRobin", clusterSharedRoundRobin},
+		{"MetaEvents", clusterMetaEvents},
+	} {
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, nodes) })
+	}
 }
 
 func (w *wampNode) join(t *testing.T, cfg client.Config) *client.Client {
@@ -103,12 +130,11 @@ func (r *seqRecorder) state() (bool, []int) {
 	return r.probed, append([]int(nil), r.seqs...)
 }
 
-// TestClusterPubSubExactlyOnce: a publisher on node 0 reaches exact,
+// clusterPubSubExactlyOnce: a publisher on node 0 reaches exact,
 // prefix and wildcard subscriptions on nodes 1 and 2 (and node 0) exactly
 // once each, in publication order, even where one node's subscriptions
 // overlap (several NATS subjects match one event there).
-func TestClusterPubSubExactlyOnce(t *testing.T) {
-	nodes := startRouters(t, 3)
+func clusterPubSubExactlyOnce(t *testing.T, nodes []*wampNode) {
 	type subSpec struct {
 		node         int
 		topic, match string
@@ -173,10 +199,9 @@ func TestClusterPubSubExactlyOnce(t *testing.T) {
 	}
 }
 
-// TestClusterPublishOptions: eligible/exclude by session and authid and
+// clusterPublishOptions: eligible/exclude by session and authid and
 // publisher disclosure work for subscribers on another node.
-func TestClusterPublishOptions(t *testing.T) {
-	nodes := startRouters(t, 2)
+func clusterPublishOptions(t *testing.T, nodes []*wampNode) {
 	type got struct {
 		mu  sync.Mutex
 		evs []*client.Event
@@ -223,20 +248,17 @@ func TestClusterPublishOptions(t *testing.T) {
 	if ea.Args[0] != "only-a" || eb.Args[0] != "not-a" {
 		t.Fatalf("a got %v, b got %v", ea.Args, eb.Args)
 	}
-	if p, _ := ea.Details["publisher"].(uint64); p != pub.ID() {
-		if f, _ := ea.Details["publisher"].(float64); uint64(f) != pub.ID() {
-			t.Fatalf("disclosed publisher %v, want %d", ea.Details["publisher"], pub.ID())
-		}
+	if p := fmt.Sprint(ea.Details["publisher"]); p != fmt.Sprint(pub.ID()) {
+		t.Fatalf("disclosed publisher %v, want %d", p, pub.ID())
 	}
 	if _, ok := eb.Details["publisher"]; ok {
 		t.Fatalf("publisher disclosed without disclose_me: %v", eb.Details)
 	}
 }
 
-// TestClusterRPC: a caller on node 0 reaches a callee on node 2: results,
+// clusterRPC: a caller on node 0 reaches a callee on node 2: results,
 // errors, progressive results, caller disclosure, pattern registrations.
-func TestClusterRPC(t *testing.T) {
-	nodes := startRouters(t, 3)
+func clusterRPC(t *testing.T, nodes []*wampNode) {
 	callee := nodes[2].join(t, client.Config{AuthID: ""})
 	if _, err := callee.Register("com.math.add", func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
 		sum := 0.0
@@ -307,10 +329,9 @@ func TestClusterRPC(t *testing.T) {
 	}
 }
 
-// TestClusterProgressAndCancel: progressive results come back in order
+// clusterProgressAndCancel: progressive results come back in order
 // across nodes, and a cancelled call interrupts the callee on its node.
-func TestClusterProgressAndCancel(t *testing.T) {
-	nodes := startRouters(t, 2)
+func clusterProgressAndCancel(t *testing.T, nodes []*wampNode) {
 	callee := nodes[1].join(t, client.Config{})
 	interrupted := make(chan struct{}, 1)
 	if _, err := callee.Register("com.slow", func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
@@ -341,10 +362,9 @@ func TestClusterProgressAndCancel(t *testing.T) {
 	}
 }
 
-// TestClusterExclusiveRace: sessions on two nodes race to register the
+// clusterExclusiveRace: sessions on two nodes race to register the
 // same procedure: exactly one wins, cluster-wide.
-func TestClusterExclusiveRace(t *testing.T) {
-	nodes := startRouters(t, 2)
+func clusterExclusiveRace(t *testing.T, nodes []*wampNode) {
 	const per = 10
 	var wins, exists atomic.Int32
 	var wg sync.WaitGroup
@@ -371,11 +391,10 @@ func TestClusterExclusiveRace(t *testing.T) {
 	}
 }
 
-// TestClusterSharedRoundRobin: callees on two nodes share a registration;
+// clusterSharedRoundRobin: callees on two nodes share a registration;
 // a caller on a third node alternates between them; a registration with
 // another policy is refused.
-func TestClusterSharedRoundRobin(t *testing.T) {
-	nodes := startRouters(t, 3)
+func clusterSharedRoundRobin(t *testing.T, nodes []*wampNode) {
 	var hits [2]atomic.Int32
 	for i := 0; i < 2; i++ {
 		c := nodes[i+1].join(t, client.Config{})
@@ -410,10 +429,9 @@ func TestClusterSharedRoundRobin(t *testing.T) {
 	}
 }
 
-// TestClusterMetaEvents: a session joining node 0 is seen by an on_join
+// clusterMetaEvents: a session joining node 0 is seen by an on_join
 // subscriber on node 1.
-func TestClusterMetaEvents(t *testing.T) {
-	nodes := startRouters(t, 2)
+func clusterMetaEvents(t *testing.T, nodes []*wampNode) {
 	watcher := nodes[1].join(t, client.Config{})
 	joined := make(chan uint64, 16)
 	if _, err := watcher.Subscribe("wamp.session.on_join", func(ev *client.Event) {
@@ -447,4 +465,90 @@ func TestClusterMetaEvents(t *testing.T) {
 			t.Fatal("no on_join from node 0 reached node 1")
 		}
 	}
+}
+
+// TestClusterNodeKilled: the callee's node dies (its NATS server stops
+// without a goodbye). A call in flight to it fails with
+// wamp.error.canceled once the death is detected, the procedure is gone
+// everywhere, its exclusive registration can be taken on another node,
+// and routing between the survivors carries on.
+func TestClusterNodeKilled(t *testing.T) {
+	tc, nodes := startRoutersWith(t, 3, clusterOptions{})
+	callee := nodes[2].join(t, client.Config{})
+	for _, p := range []string{"com.death.slow", "com.death.ping"} {
+		slow := p == "com.death.slow"
+		if _, err := callee.Register(p, func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
+			if slow {
+				<-ctx.Done()
+			}
+			return &client.Result{}, nil
+		}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	caller := nodes[0].join(t, client.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	eventually(t, 20*time.Second, "the registrations to reach node 0", func() bool {
+		_, err := caller.Call(ctx, "com.death.ping", nil, nil, nil)
+		return err == nil
+	})
+	type answer struct {
+		err error
+		at  time.Time
+	}
+	done := make(chan answer, 1)
+	go func() {
+		_, err := caller.Call(ctx, "com.death.slow", nil, nil, nil)
+		done <- answer{err, time.Now()}
+	}()
+	time.Sleep(300 * time.Millisecond) // the INVOCATION is on node 2 by now
+	killed := time.Now()
+	tc.Kill(2)
+	var a answer
+	select {
+	case a = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the call in flight to the dead node was never answered")
+	}
+	var werr *client.Error
+	if !errors.As(a.err, &werr) || werr.URI != core.ErrCanceled {
+		t.Fatalf("call in flight to the dead node: %v, want %s", a.err, core.ErrCanceled)
+	}
+	t.Logf("call in flight failed %v after the kill", a.at.Sub(killed).Round(time.Millisecond))
+	_, err := caller.Call(ctx, "com.death.ping", nil, nil, nil)
+	if !errors.As(err, &werr) || werr.URI != core.ErrNoSuchProcedure {
+		t.Fatalf("call after the death: %v, want %s", err, core.ErrNoSuchProcedure)
+	}
+	// The registry is reaped: the exclusive procedure can be had elsewhere.
+	other := nodes[1].join(t, client.Config{})
+	eventually(t, 20*time.Second, "com.death.slow to be free again", func() bool {
+		_, err := other.Register("com.death.slow", func(context.Context, *client.Invocation) (*client.Result, error) {
+			return &client.Result{Args: []any{"node1"}}, nil
+		}, nil)
+		return err == nil
+	})
+	eventually(t, 20*time.Second, "node 0 to route to the new callee", func() bool {
+		r, err := caller.Call(ctx, "com.death.slow", nil, nil, nil)
+		return err == nil && len(r.Args) == 1 && r.Args[0] == "node1"
+	})
+	// Pubsub between the survivors.
+	got := make(chan struct{}, 1)
+	if _, err := other.Subscribe("com.death.after", func(*client.Event) {
+		select {
+		case got <- struct{}{}:
+		default:
+		}
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "an event from node 0 on node 1 after the death", func() bool {
+		_ = caller.Publish("com.death.after", nil, nil, nil)
+		select {
+		case <-got:
+			return true
+		case <-time.After(50 * time.Millisecond):
+			return false
+		}
+	})
 }
