@@ -165,9 +165,10 @@ func (e *Engine) startServer() error {
 		JetStream:     true,
 		StoreDir:      dir,
 		NoSigs:        true,
-		// A route or JetStream message is never as large as this, but the
-		// registry's values (one per registration, all callees) may be.
-		MaxPayload: 8 << 20,
+		// Forwarded WAMP messages go up to the router's largest (16 MiB)
+		// plus an envelope; the registry's values (one per registration,
+		// all its callees) may be large too.
+		MaxPayload: 17 << 20,
 	}
 	if cfg.Listen != "" {
 		host, port, _ := splitHostPort(cfg.Listen)

@@ -290,7 +290,15 @@ func clusterRPC(t *testing.T, nodes []*wampNode) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var res *client.Result
-	eventually(t, 20*time.Second, "the registration to reach node 0", func() bool {
+	// Each registration reaches node 0 on its own (one registry key each).
+	eventually(t, 20*time.Second, "the registrations to reach node 0", func() bool {
+		for _, p := range []string{"com.math.fail", "com.stream.x"} {
+			_, err := caller.Call(ctx, p, nil, nil, nil)
+			var werr *client.Error
+			if errors.As(err, &werr) && werr.URI == core.ErrNoSuchProcedure {
+				return false
+			}
+		}
 		var err error
 		res, err = caller.Call(ctx, "com.math.add", []any{2, 3}, nil, &client.CallOptions{DiscloseMe: true})
 		return err == nil

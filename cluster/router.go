@@ -72,13 +72,13 @@ func Attach(router *core.Router, e *Engine, log *slog.Logger) (*Node, error) {
 // Close stops forwarding; proxies for other nodes' callees leave (their
 // pending calls fail with wamp.error.canceled).
 func (n *Node) Close() {
+	n.kv.flush(2 * n.e.Config().OpTimeout)
 	if n.stopWatch != nil {
 		n.stopWatch()
 	}
 	n.stop()
 	n.ev.close()
 	n.rpc.close()
-	n.kv.close()
 	n.wg.Wait()
 }
 

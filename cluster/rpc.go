@@ -504,6 +504,7 @@ type kvQueue struct {
 type kvWorker struct {
 	mu   sync.Mutex
 	q    []func(context.Context)
+	busy bool // running an operation taken off q
 	kick chan struct{}
 }
 
@@ -518,7 +519,25 @@ func (kq *kvQueue) start(n *Node) {
 	}
 }
 
-func (kq *kvQueue) close() {}
+// flush waits (at most d) until every queued operation has run: a node
+// that stops after its sessions left withdraws their registrations itself
+// rather than leaving them to the reapers.
+func (kq *kvQueue) flush(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		idle := true
+		for i := range kq.workers {
+			w := &kq.workers[i]
+			w.mu.Lock()
+			idle = idle && len(w.q) == 0 && !w.busy
+			w.mu.Unlock()
+		}
+		if idle {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
 
 func (kq *kvQueue) do(k RegKey, fn func(context.Context)) {
 	var h maphash.Hash
@@ -547,12 +566,14 @@ func (kq *kvQueue) run(w *kvWorker) {
 		for {
 			w.mu.Lock()
 			if len(w.q) == 0 {
+				w.busy = false
 				w.mu.Unlock()
 				break
 			}
 			fn := w.q[0]
 			w.q[0] = nil
 			w.q = w.q[1:]
+			w.busy = true
 			w.mu.Unlock()
 			ctx, cancel := context.WithTimeout(kq.n.ctx, kq.n.e.Config().OpTimeout)
 			fn(ctx)

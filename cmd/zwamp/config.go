@@ -31,6 +31,7 @@ type Config struct {
 	Limits           LimitsConfig     `json:"limits"`
 	Admin            *AdminConfig     `json:"admin"`   // ops.go
 	Bridges          []BridgeConfig   `json:"bridges"` // ops.go
+	Cluster          *ClusterConfig   `json:"cluster"` // cluster.go
 
 	// ShutdownTimeout bounds the graceful part of a shutdown (GOODBYE to
 	// every session, wait for the replies); after it the daemon closes

@@ -135,6 +135,14 @@ func serve(args []string, stderr io.Writer) int {
 		return 1
 	}
 	reloaders = append(reloaders, tlsReloader(srv, cfg))
+	// The cluster is joined before the listeners open: a session must
+	// never see a router whose registrations are not yet cluster-wide.
+	leaveCluster, err := joinCluster(cfg, router, log)
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		return 1
+	}
+	defer leaveCluster()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
