@@ -66,6 +66,7 @@ func TestClusterWAMP(t *testing.T) {
 		{"ExclusiveRace", clusterExclusiveRace},
 		{"SharedRoundRobin", clusterSharedRoundRobin},
 		{"MetaEvents", clusterMetaEvents},
+		{"MetaSessions", clusterMetaSessions},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, nodes) })
 	}
@@ -559,4 +560,46 @@ func TestClusterNodeKilled(t *testing.T) {
 			return false
 		}
 	})
+}
+
+// clusterMetaSessions: wamp.session.count, list and get answer for the
+// whole cluster, whichever node is asked.
+func clusterMetaSessions(t *testing.T, nodes []*wampNode) {
+	far := nodes[2].join(t, client.Config{AuthID: ""})
+	asker := nodes[0].join(t, client.Config{})
+	_ = nodes[1].join(t, client.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	want := 0
+	for _, n := range nodes {
+		want += n.router.Realm("realm1").SessionCount()
+	}
+	r, err := asker.Call(ctx, "wamp.session.count", nil, nil, nil)
+	if err != nil || fmt.Sprint(r.Args[0]) != fmt.Sprint(want) {
+		t.Fatalf("wamp.session.count: %v %v, want %d (sessions on all nodes)", r, err, want)
+	}
+	r, err = asker.Call(ctx, "wamp.session.list", nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := r.Args[0].([]any)
+	found := false
+	for _, id := range ids {
+		found = found || fmt.Sprint(id) == fmt.Sprint(far.ID())
+	}
+	if len(ids) != want || !found {
+		t.Fatalf("wamp.session.list: %d ids (want %d), contains node 2's session %d: %v", len(ids), want, far.ID(), found)
+	}
+	r, err = asker.Call(ctx, "wamp.session.get", []any{far.ID()}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := r.Args[0].(map[string]any); fmt.Sprint(d["session"]) != fmt.Sprint(far.ID()) {
+		t.Fatalf("wamp.session.get of node 2's session from node 0: %v", r.Args)
+	}
+	_, err = asker.Call(ctx, "wamp.session.get", []any{12345}, nil, nil)
+	var werr *client.Error
+	if !errors.As(err, &werr) || werr.URI != core.ErrNoSuchSession {
+		t.Fatalf("wamp.session.get of an unknown id: %v, want %s", err, core.ErrNoSuchSession)
+	}
 }

@@ -36,6 +36,7 @@ type Node struct {
 	kv  kvQueue
 
 	stopWatch func()
+	metaSub   *nats.Subscription
 }
 
 // Attach makes router a node of e's cluster. Call it before the router
@@ -63,6 +64,13 @@ func Attach(router *core.Router, e *Engine, log *slog.Logger) (*Node, error) {
 		return nil, err
 	}
 	n.kv.start(n)
+	var err error
+	if n.metaSub, err = n.startMeta(); err != nil {
+		n.ev.close()
+		n.rpc.close()
+		stop()
+		return nil, err
+	}
 	n.e.Liveness().OnChange(n.nodeChanged)
 	n.stopWatch = e.Registry().Watch(n.registryChanged)
 	router.SetCluster(n)
@@ -77,6 +85,9 @@ func (n *Node) Close() {
 		n.stopWatch()
 	}
 	n.stop()
+	if n.metaSub != nil {
+		_ = n.metaSub.Unsubscribe()
+	}
 	n.ev.close()
 	n.rpc.close()
 	n.wg.Wait()

@@ -37,6 +37,67 @@ type Cluster interface {
 	// Unregistered reports that local callee s left the registration
 	// (uri, p) (UNREGISTER, remove_callee or the session's end).
 	Unregistered(r *Realm, s *Session, uri string, p trie.Policy)
+
+	// MetaCall may take over a session meta procedure whose answer covers
+	// every node (wamp.session.count, list, get): it reports true when it
+	// will answer the CALL (request req of s) with Session.Reply or
+	// Session.ReplyError, false to let this node answer alone.
+	MetaCall(r *Realm, s *Session, proc string, args []any, req uint64) bool
+}
+
+// clusterMeta are the meta procedures offered to Cluster.MetaCall.
+var clusterMeta = map[string]bool{"wamp.session.count": true, "wamp.session.list": true, "wamp.session.get": true}
+
+// MetaLocal runs meta procedure proc with args on this node only and
+// returns its result or its error URI and message (uri "" on success);
+// for the cluster's scatter-gather of MetaCall.
+func (r *Realm) MetaLocal(proc string, args []any) (res any, uri, msg string) {
+	fn, ok := metaProcedures[proc]
+	if !ok {
+		return nil, ErrNoSuchProcedure, "no meta procedure " + proc
+	}
+	res, merr := fn(r, args)
+	if merr != nil {
+		return nil, merr.uri, merr.msg
+	}
+	return res, "", ""
+}
+
+// Reply sends RESULT with res as the only argument for request req of s,
+// from any goroutine (a CALL answered later, e.g. by Cluster.MetaCall). A
+// session that has ended since is skipped.
+func (s *Session) Reply(req uint64, res any) {
+	c := s.conn
+	b := AcquireBatch()
+	c.mu.Lock()
+	if c.sess == s {
+		raw, err := codec.EncodeGo(s.format, []any{res})
+		if err != nil {
+			s.replyError(b, codec.CALL, req, ErrInvalidArgument, err.Error())
+		} else {
+			out := &b.out
+			out.Reset()
+			out.Type = codec.RESULT
+			out.Request = req
+			out.Args = raw
+			_ = s.send(b, out)
+		}
+	}
+	c.mu.Unlock()
+	b.Release()
+}
+
+// ReplyError answers request req (a CALL) of s with ERROR uri and msg, from
+// any goroutine.
+func (s *Session) ReplyError(req uint64, uri, msg string) {
+	c := s.conn
+	b := AcquireBatch()
+	c.mu.Lock()
+	if c.sess == s {
+		s.replyError(b, codec.CALL, req, uri, msg)
+	}
+	c.mu.Unlock()
+	b.Release()
 }
 
 // ClusterRegistration is a REGISTER that the cluster must admit.

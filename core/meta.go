@@ -131,6 +131,13 @@ func (m *metaAPI) call(b *Batch, s *Session, msg *codec.Message) bool {
 		s.replyError(b, codec.CALL, msg.Request, ErrInvalidArgument, err.Error())
 		return true
 	}
+	if cl := m.realm.router.cluster; cl != nil && clusterMeta[string(msg.URI)] {
+		// The answer covers every node: the cluster gathers it and replies
+		// later (Session.Reply).
+		if cl.MetaCall(m.realm, s, string(msg.URI), args, msg.Request) {
+			return true
+		}
+	}
 	res, merr := fn(m.realm, args)
 	if merr != nil {
 		s.replyError(b, codec.CALL, msg.Request, merr.uri, merr.msg)
