@@ -603,3 +603,86 @@ func clusterMetaSessions(t *testing.T, nodes []*wampNode) {
 		t.Fatalf("wamp.session.get of an unknown id: %v, want %s", err, core.ErrNoSuchSession)
 	}
 }
+
+// TestClusterPartitionHeal: node 2 is cut off. The majority declares it
+// dead, its exclusive procedure is taken by a callee on node 0; node 2
+// keeps routing its own callers to its own callee and cannot register
+// anything new (no quorum). After the partition heals there is exactly one
+// owner — the one the registry chose — and every node routes to it.
+func TestClusterPartitionHeal(t *testing.T) {
+	tc, nodes := startRoutersWith(t, 3, clusterOptions{Proxies: true})
+	handler := func(who string, hits *atomic.Int32) client.InvocationHandler {
+		return func(context.Context, *client.Invocation) (*client.Result, error) {
+			hits.Add(1)
+			return &client.Result{Args: []any{who}}, nil
+		}
+	}
+	var xHits, yHits atomic.Int32
+	x := nodes[2].join(t, client.Config{})
+	if _, err := x.Register("com.part.p", handler("x", &xHits), nil); err != nil {
+		t.Fatal(err)
+	}
+	c0 := nodes[0].join(t, client.Config{})
+	c2 := nodes[2].join(t, client.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	callWho := func(c *client.Client) string {
+		cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+		defer ccancel()
+		r, err := c.Call(cctx, "com.part.p", nil, nil, nil)
+		if err != nil {
+			var werr *client.Error
+			if errors.As(err, &werr) {
+				return werr.URI
+			}
+			return err.Error()
+		}
+		return fmt.Sprint(r.Args[0])
+	}
+	eventually(t, 20*time.Second, "node 0 to route to x", func() bool { return callWho(c0) == "x" })
+
+	tc.Isolate(2, false)
+	eventually(t, 30*time.Second, "node 0 to drop node 2's callee", func() bool { return callWho(c0) == core.ErrNoSuchProcedure })
+	if got := callWho(c2); got != "x" {
+		t.Fatalf("a caller on the cut-off node 2 got %q, want its local callee x", got)
+	}
+	start := time.Now()
+	_, err := c2.Register("com.part.new", handler("new", new(atomic.Int32)), nil)
+	var werr *client.Error
+	if !errors.As(err, &werr) || werr.URI != ErrClusterUnavailable {
+		t.Fatalf("REGISTER on the cut-off node: %v, want %s", err, ErrClusterUnavailable)
+	}
+	t.Logf("REGISTER without quorum refused after %v", time.Since(start).Round(time.Millisecond))
+
+	y := nodes[0].join(t, client.Config{})
+	eventually(t, 30*time.Second, "y on node 0 to get the reaped procedure", func() bool {
+		_, err := y.Register("com.part.p", handler("y", &yHits), nil)
+		return err == nil
+	})
+
+	tc.HealAll()
+	healed := time.Now()
+	last := ""
+	eventually(t, 60*time.Second, "one owner (y) for every caller after the heal", func() bool {
+		w2, w0 := callWho(c2), callWho(c0)
+		if s := w2 + "/" + w0; s != last {
+			t.Logf("%v after the heal: node 2's caller reaches %q, node 0's %q", time.Since(healed).Round(time.Millisecond), w2, w0)
+			last = s
+		}
+		return w2 == "y" && w0 == "y"
+	})
+	before := xHits.Load()
+	for i := 0; i < 10; i++ {
+		for _, c := range []*client.Client{c0, c2} {
+			if got := callWho(c); got != "y" {
+				t.Fatalf("after the heal a call reached %q, want y", got)
+			}
+		}
+	}
+	if xHits.Load() != before {
+		t.Fatalf("x, revoked after the heal, still got %d invocations", xHits.Load()-before)
+	}
+	if v, ok := nodes[1].e.Registry().Get(RegKey{Realm: "realm1", URI: "com.part.p", Match: "exact"}); !ok || len(v.Callees) != 1 || v.Callees[0].Session != y.ID() {
+		t.Fatalf("registry entry after the heal: %+v, want y (%d) alone", v, y.ID())
+	}
+}

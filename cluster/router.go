@@ -73,6 +73,8 @@ func Attach(router *core.Router, e *Engine, log *slog.Logger) (*Node, error) {
 	}
 	n.e.Liveness().OnChange(n.nodeChanged)
 	n.stopWatch = e.Registry().Watch(n.registryChanged)
+	n.wg.Add(1)
+	go n.reconcileLoop()
 	router.SetCluster(n)
 	return n, nil
 }

@@ -69,6 +69,9 @@ type rpcState struct {
 	byID    map[uint64]*proxy
 	callers map[callerKey]*core.Session
 	regs    map[RegKey]RegValue // the registry as last applied here
+	// conflicts are keys whose proxies could not register because a local
+	// callee held them (reconcile.go retries them).
+	conflicts map[RegKey]bool
 	dead    map[string]bool     // instances declared dead: never proxied again
 }
 
@@ -78,6 +81,7 @@ func (rs *rpcState) start(n *Node) error {
 	rs.byID = make(map[uint64]*proxy)
 	rs.callers = make(map[callerKey]*core.Session)
 	rs.regs = make(map[RegKey]RegValue)
+	rs.conflicts = make(map[RegKey]bool)
 	rs.dead = make(map[string]bool)
 	sub, err := n.nc.Subscribe(NodeSubject(n.self, "rpc"), rs.receive)
 	if err != nil {
@@ -146,10 +150,45 @@ func (n *Node) Unregistered(r *core.Realm, s *core.Session, uri string, p trie.P
 	k := RegKey{Realm: r.Name(), URI: uri, Match: matchName(p)}
 	id := s.ID()
 	n.kv.do(k, func(ctx context.Context) {
-		if err := n.e.Registry().Unregister(ctx, k, n.self, id); err != nil && n.ctx.Err() == nil {
+		err := n.e.Registry().Unregister(ctx, k, n.self, id)
+		if err != nil && !errors.Is(err, ErrNotRegistered) && n.ctx.Err() == nil {
 			n.log.Warn("cluster unregister failed", "uri", uri, "error", err)
 		}
 	})
+}
+
+// resync registers the proxies of every remote callee the replica lists for
+// k (those already registered are left as they are).
+func (n *Node) resync(k RegKey) bool {
+	rs := &n.rpc
+	v, ok := n.e.Registry().Get(k)
+	policy, pok := policyOf(k.Match)
+	if !ok || !pok {
+		return true
+	}
+	invoke, err := invokeOf(v.Invoke)
+	if err != nil {
+		return true
+	}
+	clean := true
+	for _, c := range v.Callees {
+		if c.Instance == n.self {
+			continue
+		}
+		p := rs.ensure(proxyKey{c.Instance, k.Realm, c.Session}, c.Features)
+		if p == nil {
+			continue
+		}
+		id, err := p.sess.PeerRegister(k.URI, policy, invoke, c.DiscloseCaller, c.ForwardTimeout)
+		if err != nil {
+			clean = false
+			continue
+		}
+		p.mu.Lock()
+		p.regs[id] = k
+		p.mu.Unlock()
+	}
+	return clean
 }
 
 // registryChanged applies one registry change to the local proxies (from
@@ -204,7 +243,12 @@ func (n *Node) registryChanged(k RegKey, v *RegValue) {
 		}
 		id, err := p.sess.PeerRegister(k.URI, policy, invoke, c.DiscloseCaller, c.ForwardTimeout)
 		if err != nil {
-			n.log.Warn("cluster proxy register failed", "uri", k.URI, "peer", c.Instance, "error", err)
+			// A local callee holds it: a partition is healing, and the
+			// reconciler decides (reconcile.go), then resyncs k.
+			n.log.Info("cluster proxy waits for a local conflict to resolve", "uri", k.URI, "peer", c.Instance, "error", err)
+			rs.mu.Lock()
+			rs.conflicts[k] = true
+			rs.mu.Unlock()
 			continue
 		}
 		p.mu.Lock()

@@ -443,3 +443,64 @@ func (s *Session) IsPeer() bool { return s.peer }
 // Features returns the features s announced for role (0 publisher,
 // 1 subscriber, 2 caller, 3 callee).
 func (s *Session) Features(role int) codec.Feature { return s.features[role] }
+
+// LocalCallee is one local (not peer) callee of a registration, for the
+// cluster's reconciliation of its registry with this node's dealer.
+type LocalCallee struct {
+	URI     string
+	Policy  trie.Policy
+	Invoke  codec.Invoke
+	Session *Session
+	// DiscloseCaller and ForwardTimeout are the registration's options.
+	DiscloseCaller, ForwardTimeout bool
+}
+
+// LocalCallees calls fn for every local callee of every registration in r.
+func (r *Realm) LocalCallees(fn func(LocalCallee)) {
+	r.regs.Range(func(uri string, p trie.Policy, reg *registration) bool {
+		for _, c := range reg.calleeList() {
+			if !c.peer {
+				fn(LocalCallee{URI: uri, Policy: p, Invoke: reg.invoke, Session: c,
+					DiscloseCaller: reg.discloseCaller.Load(), ForwardTimeout: reg.forwardTimeout.Load()})
+			}
+		}
+		return true
+	})
+}
+
+// RevokeCallee takes local callee s off the registration (uri, p), as
+// wamp.registration.remove_callee does: a callee that announced
+// registration_revocation is sent UNREGISTERED with the registration and
+// reason; its pending invocations may still be answered. Any goroutine may
+// call it; it reports whether s was a callee there.
+func (r *Realm) RevokeCallee(s *Session, uri string, p trie.Policy, reason string) bool {
+	reg, ok := r.regs.Lookup(unsafeBytes(uri), p)
+	if !ok || s.peer {
+		return false
+	}
+	c := s.conn
+	b := AcquireBatch()
+	defer b.Release()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s.mu.Lock()
+	_, mine := takeByID(&s.regs, reg.id)
+	closed := s.closed
+	s.mu.Unlock()
+	if !mine || closed {
+		return false
+	}
+	deleted := r.unregister(s, reg)
+	if s.features[roleCallee]&codec.FeatureRegistrationRevocation != 0 {
+		details := map[string]any{"registration": reg.id, "reason": reason}
+		if raw, err := codec.EncodeGo(s.format, details); err == nil {
+			out := &b.out
+			out.Reset()
+			out.Type = codec.UNREGISTERED
+			out.Dict = raw
+			_ = s.send(b, out)
+		}
+	}
+	r.meta.unregistered(b, s, reg, deleted)
+	return true
+}
