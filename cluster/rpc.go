@@ -72,7 +72,7 @@ type rpcState struct {
 	// conflicts are keys whose proxies could not register because a local
 	// callee held them (reconcile.go retries them).
 	conflicts map[RegKey]bool
-	dead    map[string]bool     // instances declared dead: never proxied again
+	dead      map[string]bool // instances declared dead: never proxied again
 }
 
 func (rs *rpcState) start(n *Node) error {
