@@ -46,8 +46,9 @@ func (c *Client) Subscribe(topic string, h EventHandler, opts *SubscribeOptions)
 		return nil, errors.New("client: Subscribe with a nil handler")
 	}
 	var match string
+	var retained bool
 	if opts != nil {
-		match = opts.Match
+		match, retained = opts.Match, opts.GetRetained
 	}
 	c.subMu.RLock()
 	defer c.subMu.RUnlock()
@@ -58,6 +59,9 @@ func (c *Client) Subscribe(topic string, h EventHandler, opts *SubscribeOptions)
 		m.Type = codec.SUBSCRIBE
 		m.URI = view(topic)
 		setMatch(&m.Details, match)
+		if retained {
+			m.Details.SetBool(codec.KeyGetRetained, true)
+		}
 	}); err != nil {
 		return nil, err
 	}
@@ -196,6 +200,9 @@ func setPublishOptions(d *codec.Details, o *PublishOptions) {
 	}
 	if o.DiscloseMe {
 		d.SetBool(codec.KeyDiscloseMe, true)
+	}
+	if o.Retain {
+		d.SetBool(codec.KeyRetain, true)
 	}
 	if o.Exclude != nil {
 		d.Exclude = append(d.Exclude[:0], o.Exclude...)

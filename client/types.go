@@ -124,12 +124,18 @@ type PublishOptions struct {
 	ExcludeAuthID, ExcludeAuthRole, EligibleAuthID, EligibleAuthRole []string
 	// DiscloseMe asks the router to tell subscribers who published.
 	DiscloseMe bool
+	// Retain asks the router to keep the event as the topic's retained
+	// event (pubsub_event_retention.md).
+	Retain bool
 }
 
 // SubscribeOptions are the options of a SUBSCRIBE.
 type SubscribeOptions struct {
 	// Match is the match policy: "" or "exact", "prefix", "wildcard".
 	Match string
+	// GetRetained asks for the topic's retained event, if any, right
+	// after the subscription is confirmed.
+	GetRetained bool
 }
 
 // RegisterOptions are the options of a REGISTER.

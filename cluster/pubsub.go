@@ -61,12 +61,31 @@ type interestSub struct {
 	sub  *nats.Subscription
 }
 
+// retainedSubject carries a second copy of every retained publication, to
+// every node.
+const retainedSubject = "zw.retained"
+
 func (ev *events) start(n *Node) error {
 	ev.n = n
 	ev.ch = make(chan *nats.Msg, eventQueueLen)
 	ev.ikick = make(chan struct{}, 1)
 	ev.subs = make(map[string]*interestSub)
 	ev.done = make(chan struct{})
+	sub, err := n.nc.ChanSubscribe(retainedSubject, ev.ch)
+	if err != nil {
+		return err
+	}
+	_ = sub.SetPendingLimits(-1, -1)
+	ev.subs[retainedSubject] = &interestSub{refs: 1, sub: sub}
+	// Topics with event history are kept on every node, as if a local
+	// session subscribed to them.
+	for _, r := range n.router.Realms() {
+		for _, h := range n.router.HistoryRules() {
+			if p, ok := policyOf(h.Match); ok {
+				ev.change(interestChange{realm: r.Name(), uri: h.Topic, policy: p, on: true})
+			}
+		}
+	}
 	n.wg.Add(2)
 	go ev.receive()
 	go ev.applyInterest()
@@ -102,6 +121,12 @@ func (n *Node) Published(r *core.Realm, pub *core.Session, m *codec.Message, f c
 	// PublishMsg copies into the connection's buffer; ordering per
 	// publisher holds because one connection carries all of them.
 	err := n.nc.Publish(unsafeString(ev.subj), ev.pub)
+	if err == nil && m.Details.Has(codec.KeyRetain) && m.Details.Retain {
+		// Every node keeps the retained event, subscribed or not, for the
+		// get_retained of a later subscriber there; a node that also has
+		// interest gets two copies and keeps the first.
+		err = n.nc.Publish(retainedSubject, ev.pub)
+	}
 	ev.pubMu.Unlock()
 	if err != nil {
 		ev.dropped.Add(1)

@@ -135,6 +135,11 @@ var ErrNotPeer = errors.New("core: not a peer session")
 // subscriptions and registrations made earlier are not reported.
 func (r *Router) SetCluster(c Cluster) { r.cluster = c }
 
+// HistoryRules returns the configured event history rules (Config.History):
+// a cluster node keeps the history of these topics whether or not a local
+// session subscribes to them.
+func (r *Router) HistoryRules() []HistoryRule { return r.cfg.History }
+
 // SetIDBase makes router-scope ids (subscriptions, registrations) start
 // after base, so that ids drawn by different nodes of a cluster do not
 // collide. Call it before any session joins.
