@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -68,6 +69,7 @@ func TestClusterWAMP(t *testing.T) {
 		{"MetaEvents", clusterMetaEvents},
 		{"MetaSessions", clusterMetaSessions},
 		{"Retained", clusterRetained},
+		{"Flood", clusterFlood},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, nodes) })
 	}
@@ -503,6 +505,35 @@ func TestClusterNodeKilled(t *testing.T) {
 		_, err := caller.Call(ctx, "com.death.ping", nil, nil, nil)
 		return err == nil
 	})
+	// A caller on the node that dies, calling a callee on node 1: the
+	// callee is interrupted when node 2's death is detected.
+	interrupted := make(chan struct{}, 1)
+	started := make(chan struct{}, 1)
+	waiter := nodes[1].join(t, client.Config{})
+	if _, err := waiter.Register("com.death.wait", func(ctx context.Context, inv *client.Invocation) (*client.Result, error) {
+		started <- struct{}{}
+		<-ctx.Done()
+		interrupted <- struct{}{}
+		return nil, ctx.Err()
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	doomed := nodes[2].join(t, client.Config{})
+	go func() {
+		for ctx.Err() == nil {
+			_, err := doomed.Call(ctx, "com.death.wait", nil, nil, nil)
+			var werr *client.Error
+			if !errors.As(err, &werr) || werr.URI != core.ErrNoSuchProcedure {
+				return
+			}
+			time.Sleep(20 * time.Millisecond) // not on node 2 yet
+		}
+	}()
+	select {
+	case <-started:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the call from node 2 never reached the callee on node 1")
+	}
 	type answer struct {
 		err error
 		at  time.Time
@@ -526,6 +557,12 @@ func TestClusterNodeKilled(t *testing.T) {
 		t.Fatalf("call in flight to the dead node: %v, want %s", a.err, core.ErrCanceled)
 	}
 	t.Logf("call in flight failed %v after the kill", a.at.Sub(killed).Round(time.Millisecond))
+	select {
+	case <-interrupted:
+		t.Logf("callee of the dead node's caller interrupted %v after the kill", time.Since(killed).Round(time.Millisecond))
+	case <-time.After(20 * time.Second):
+		t.Fatal("the callee on node 1 of a caller on the dead node was never interrupted")
+	}
 	_, err := caller.Call(ctx, "com.death.ping", nil, nil, nil)
 	if !errors.As(err, &werr) || werr.URI != core.ErrNoSuchProcedure {
 		t.Fatalf("call after the death: %v, want %s", err, core.ErrNoSuchProcedure)
@@ -715,4 +752,61 @@ func clusterRetained(t *testing.T, nodes []*wampNode) {
 			return false
 		}
 	})
+}
+
+// clusterFlood: a publisher on node 0 publishes as fast as it can to a
+// subscriber on node 1. Neither node's NATS connection is cut or
+// reconnected, nothing is lost on the way, and the nodes route normally
+// afterwards.
+func clusterFlood(t *testing.T, nodes []*wampNode) {
+	const n = 20000
+	var got atomic.Int64
+	sub := nodes[1].join(t, client.Config{})
+	if _, err := sub.Subscribe("com.flood", func(ev *client.Event) {
+		if len(ev.Args) == 1 && ev.Args[0] != "probe" {
+			got.Add(1)
+		}
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	pub := nodes[0].join(t, client.Config{})
+	probed := make(chan struct{})
+	var once sync.Once
+	probe, err := sub.Subscribe("com.flood.probe", func(*client.Event) { once.Do(func() { close(probed) }) }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Unsubscribe()
+	eventually(t, 20*time.Second, "interest in com.flood.probe on node 0", func() bool {
+		_ = pub.Publish("com.flood.probe", nil, nil, nil)
+		select {
+		case <-probed:
+			return true
+		case <-time.After(50 * time.Millisecond):
+			return false
+		}
+	})
+	payload := strings.Repeat("x", 100)
+	before := [2]uint64{nodes[0].e.Conn().Stats().Reconnects, nodes[1].e.Conn().Stats().Reconnects}
+	for i := 0; i < n; i++ {
+		if err := pub.Publish("com.flood", []any{payload}, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := pub.PublishAck("com.flood.done", nil, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, fmt.Sprintf("%d events on node 1", n), func() bool { return got.Load() >= n })
+	for i, nd := range nodes[:2] {
+		nc := nd.e.Conn()
+		if !nc.IsConnected() || nc.Stats().Reconnects != before[i] {
+			t.Fatalf("node %d's NATS connection: connected %v, reconnects %d → %d", i, nc.IsConnected(), before[i], nc.Stats().Reconnects)
+		}
+	}
+	if d := nodes[1].node.ev.dropped.Load(); d != 0 {
+		t.Fatalf("node 1 dropped %d envelopes", d)
+	}
+	if got.Load() != n {
+		t.Fatalf("%d events on node 1, want %d", got.Load(), n)
+	}
 }
