@@ -89,6 +89,10 @@ func (e *Engine) start(ctx context.Context) error {
 	cfg := e.cfg
 	opts := []nats.Option{
 		nats.Name("zwamp " + e.instance),
+		// A node never needs its own messages back (it delivers its own
+		// events itself); without this every local publication would
+		// come back through the server to the node's own interest.
+		nats.NoEcho(),
 		nats.ClosedHandler(func(*nats.Conn) { close(e.closed) }),
 		nats.DrainTimeout(2 * time.Second),
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
