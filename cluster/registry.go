@@ -240,12 +240,14 @@ func (r *Registry) resync(ctx context.Context) error {
 	r.watch = w
 	closed := r.closed.Load()
 	r.wmu.Unlock()
-	if old != nil {
-		_ = old.Stop()
-	}
-	if closed {
-		_ = w.Stop()
-	}
+	go func() { // Stop may wait for a JetStream API answer (see close)
+		if old != nil {
+			_ = old.Stop()
+		}
+		if closed {
+			_ = w.Stop()
+		}
+	}()
 	return nil
 }
 
@@ -646,14 +648,21 @@ func (r *Registry) close() {
 	r.wmu.Lock()
 	w := r.watch
 	r.wmu.Unlock()
-	if w != nil {
-		_ = w.Stop()
-	}
+	// Stop deletes the watcher's consumer with a JetStream API request,
+	// which waits up to 5 s for an answer when the cluster has no quorum
+	// (the last node closing): do not wait for it beyond a moment, closing
+	// the connection ends it.
 	done := make(chan struct{})
-	go func() { r.loops.Wait(); close(done) }()
+	go func() {
+		if w != nil {
+			_ = w.Stop()
+		}
+		r.loops.Wait()
+		close(done)
+	}()
 	select {
 	case <-done:
-	case <-time.After(2 * time.Second):
+	case <-time.After(500 * time.Millisecond):
 	}
 }
 
