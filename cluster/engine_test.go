@@ -163,3 +163,33 @@ func TestSweepUnknownInstance(t *testing.T) {
 		t.Fatal("own registration swept")
 	}
 }
+
+// TestOrphanRemoved: a callee of this instance in the bucket that it does
+// not want (a Register that timed out but was committed after all) is
+// removed by the reconciler; a wanted one stays.
+func TestOrphanRemoved(t *testing.T) {
+	url := externalNATS(t, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e, err := Start(ctx, Config{Name: "or", Node: "o0", ExternalNATS: url}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	k := RegKey{"r", "com.orphan", "exact"}
+	if err := e.Registry().Register(ctx, k, "random", Callee{Instance: e.Instance(), Session: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// Written behind the Registry's back, as a late commit would be.
+	if err := e.reg.register(ctx, k, "random", Callee{Instance: e.Instance(), Session: 2}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "orphan removed", func() bool {
+		v, ok := e.Registry().Get(k)
+		return ok && len(v.Callees) == 1 && v.Callees[0].Session == 1
+	})
+	time.Sleep(300 * time.Millisecond)
+	if v, ok := e.Registry().Get(k); !ok || len(v.Callees) != 1 || v.Callees[0].Session != 1 {
+		t.Fatalf("after reconciling: %v %v", v, ok)
+	}
+}

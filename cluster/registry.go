@@ -147,6 +147,7 @@ func validInvoke(s string) bool {
 // gets off, so Get is answered by the leader, not a possibly lagging
 // follower).
 type Registry struct {
+	self      string // this instance
 	kv        jetstream.KeyValue
 	nc        *nats.Conn
 	opTimeout time.Duration
@@ -163,8 +164,14 @@ type Registry struct {
 	watchers []*regWatcher        // copy on write under wmu
 	watch    jetstream.KeyWatcher // the current KV watcher, under wmu
 
-	loops  sync.WaitGroup // watcher loops
+	loops  sync.WaitGroup // watcher loops and reconcilers
 	closed atomic.Bool
+
+	// This instance's wanted callees (own.go), under omu.
+	omu    sync.Mutex
+	own    map[string]map[uint64]*ownEntry // by KV key, session
+	fixing map[string]bool                 // keys being reconciled: true = go round again
+	onLost []func(RegKey, Callee)
 }
 
 type regEntry struct {
@@ -178,8 +185,11 @@ type regWatcher struct {
 	stopped atomic.Bool
 }
 
-func newRegistry(kv jetstream.KeyValue, nc *nats.Conn, opTimeout time.Duration, log *slog.Logger) *Registry {
+func newRegistry(kv jetstream.KeyValue, nc *nats.Conn, self string, opTimeout time.Duration, log *slog.Logger) *Registry {
 	return &Registry{
+		self:      self,
+		own:       make(map[string]map[uint64]*ownEntry),
+		fixing:    make(map[string]bool),
 		kv:        kv,
 		nc:        nc,
 		opTimeout: opTimeout,
@@ -304,14 +314,15 @@ func (r *Registry) apply(e jetstream.KeyValueEntry) {
 		r.deleted[kk] = rev
 	}
 	r.mu.Unlock()
-	if ent == nil && old == nil {
-		return // a delete marker of a key this replica never held
-	}
-	k := old.keyOr(ent)
 	var v *RegValue
 	if ent != nil {
 		v = ent.val
 	}
+	r.checkOwn(kk, v)
+	if ent == nil && old == nil {
+		return // a delete marker of a key this replica never held
+	}
+	k := old.keyOr(ent)
 	r.wmu.Lock()
 	ws := r.watchers
 	r.wmu.Unlock()
@@ -535,6 +546,33 @@ func (r *Registry) Register(ctx context.Context, k RegKey, invoke string, c Call
 	if !validInvoke(invoke) {
 		return fmt.Errorf("%w: invocation policy %q", ErrInvalid, invoke)
 	}
+	if err := validKey(k); err != nil {
+		return err
+	}
+	if c.Instance != r.self {
+		return r.register(ctx, k, invoke, c)
+	}
+	ref := ownRef{kvKey(k), c.Session}
+	ent := &ownEntry{k: k, invoke: invoke, c: c, pending: true}
+	r.omu.Lock()
+	prev := r.own[ref.kk][ref.session]
+	if prev == nil {
+		r.wantLocked(ref, ent)
+	}
+	r.omu.Unlock()
+	err := r.register(ctx, k, invoke, c)
+	if prev != nil {
+		return err // already wanted: the bucket decides (ErrExists)
+	}
+	if !r.settle(ref, ent, err == nil) || errors.Is(err, ErrUnavailable) {
+		// Unregistered while registering, or a write that timed out and
+		// may still land: the reconciler removes what is not wanted.
+		r.reconcileSoon(ref.kk)
+	}
+	return err
+}
+
+func (r *Registry) register(ctx context.Context, k RegKey, invoke string, c Callee) error {
 	return r.update(ctx, k, func(cur *RegValue) (*RegValue, error) {
 		if cur == nil {
 			return &RegValue{invoke, []Callee{c}}, nil
@@ -560,6 +598,24 @@ func (r *Registry) Register(ctx context.Context, k RegKey, invoke string, c Call
 // deleting the key with its last callee. ErrNotRegistered if it is not
 // there.
 func (r *Registry) Unregister(ctx context.Context, k RegKey, instance string, session uint64) error {
+	if err := validKey(k); err != nil {
+		return err
+	}
+	if instance != r.self {
+		return r.unregister(ctx, k, instance, session)
+	}
+	// Forgotten first, so the reconciler never restores it; if the write
+	// fails, the reconciler removes it later.
+	ref := ownRef{kvKey(k), session}
+	r.want(ref, nil)
+	err := r.unregister(ctx, k, instance, session)
+	if errors.Is(err, ErrUnavailable) {
+		r.reconcileSoon(ref.kk)
+	}
+	return err
+}
+
+func (r *Registry) unregister(ctx context.Context, k RegKey, instance string, session uint64) error {
 	return r.update(ctx, k, func(cur *RegValue) (*RegValue, error) {
 		if cur == nil {
 			return nil, fmt.Errorf("%w: %q", ErrNotRegistered, short(k.URI))

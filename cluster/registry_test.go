@@ -251,12 +251,8 @@ func TestRegistry(t *testing.T) {
 		if err := nodes[1].Registry().Register(ctx, k, "last", Callee{Instance: nodes[1].Instance(), Session: 8}); err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range []uint64{7, 8} {
-			inst := nodes[0].Instance()
-			if s == 8 {
-				inst = nodes[1].Instance()
-			}
-			if err := nodes[2].Registry().Unregister(ctx, k, inst, s); err != nil {
+		for i, s := range []uint64{7, 8} {
+			if err := nodes[i].Registry().Unregister(ctx, k, nodes[i].Instance(), s); err != nil {
 				t.Fatal(err)
 			}
 		}
