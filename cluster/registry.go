@@ -596,7 +596,9 @@ func (r *Registry) register(ctx context.Context, k RegKey, invoke string, c Call
 
 // Unregister removes the callee (instance, session) from registration k,
 // deleting the key with its last callee. ErrNotRegistered if it is not
-// there.
+// there. Only the callee's own instance should unregister it: a live
+// instance registers its wanted callees again (see OnLost), so removing
+// another node's session is that node's business.
 func (r *Registry) Unregister(ctx context.Context, k RegKey, instance string, session uint64) error {
 	if err := validKey(k); err != nil {
 		return err
