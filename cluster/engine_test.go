@@ -181,7 +181,7 @@ func TestOrphanRemoved(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Written behind the Registry's back, as a late commit would be.
-	if err := e.reg.register(ctx, k, "random", Callee{Instance: e.Instance(), Session: 2}); err != nil {
+	if _, err := e.reg.register(ctx, k, "random", Callee{Instance: e.Instance(), Session: 2}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "orphan removed", func() bool {

@@ -35,6 +35,10 @@ type ownEntry struct {
 	// pending: the Register is in flight. A pending callee found in the
 	// bucket is kept, a missing one is not added (the Register decides).
 	pending bool
+	// rev is the revision the Register wrote: an older state of the key
+	// (the watcher lags the writer) does not show this callee yet, and
+	// that is no reason to reconcile.
+	rev uint64
 }
 
 // want records (or, with ent nil, forgets) a wanted callee and returns the
@@ -48,7 +52,7 @@ func (r *Registry) want(ref ownRef, ent *ownEntry) (prev *ownEntry) {
 // settle ends a Register of ref whose pending entry is ent: confirmed if
 // ok, else forgotten. It reports false if ent is no longer the entry (an
 // Unregister came in between).
-func (r *Registry) settle(ref ownRef, ent *ownEntry, ok bool) bool {
+func (r *Registry) settle(ref ownRef, ent *ownEntry, ok bool, rev uint64) bool {
 	r.omu.Lock()
 	defer r.omu.Unlock()
 	if r.own[ref.kk][ref.session] != ent {
@@ -56,6 +60,7 @@ func (r *Registry) settle(ref ownRef, ent *ownEntry, ok bool) bool {
 	}
 	if ok {
 		ent.pending = false
+		ent.rev = rev
 	} else {
 		r.wantLocked(ref, nil)
 	}
@@ -95,13 +100,18 @@ func (r *Registry) OnLost(fn func(k RegKey, c Callee)) {
 }
 
 // checkOwn is called by apply (dmu held) after key kk changed to v (nil =
-// deleted): if this instance's callees there differ from the wanted ones,
-// the key is reconciled.
-func (r *Registry) checkOwn(kk string, v *RegValue) {
+// deleted) at revision rev: if this instance's callees there differ from
+// the wanted ones, the key is reconciled.
+func (r *Registry) checkOwn(kk string, v *RegValue, rev uint64) {
 	r.omu.Lock()
 	m := r.own[kk]
 	mismatch := false
-	present := 0 // confirmed entries in the bucket
+	missing := 0 // wanted, written at or before rev, not in v
+	for _, e := range m {
+		if !e.pending && e.rev <= rev {
+			missing++
+		}
+	}
 	if v != nil {
 		for _, c := range v.Callees {
 			if c.Instance != r.self {
@@ -110,19 +120,13 @@ func (r *Registry) checkOwn(kk string, v *RegValue) {
 			switch e := m[c.Session]; {
 			case e == nil:
 				mismatch = true // in the bucket, not wanted
-			case !e.pending:
-				present++
+			case !e.pending && e.rev <= rev:
+				missing--
 			}
 		}
 	}
-	confirmed := 0
-	for _, e := range m {
-		if !e.pending {
-			confirmed++
-		}
-	}
-	if present != confirmed {
-		mismatch = true // wanted, not in the bucket
+	if missing > 0 {
+		mismatch = true
 	}
 	r.omu.Unlock()
 	if mismatch {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -318,7 +319,7 @@ func (r *Registry) apply(e jetstream.KeyValueEntry) {
 	if ent != nil {
 		v = ent.val
 	}
-	r.checkOwn(kk, v)
+	r.checkOwn(kk, v, rev)
 	if ent == nil && old == nil {
 		return // a delete marker of a key this replica never held
 	}
@@ -445,11 +446,18 @@ var errRetry = errors.New("retry")
 // leader, and a lost compare-and-set is retried, until ctx or OpTimeout
 // ends.
 func (r *Registry) update(ctx context.Context, k RegKey, change func(cur *RegValue) (*RegValue, error)) error {
+	_, err := r.updateRev(ctx, k, change)
+	return err
+}
+
+// updateRev is update, also returning the revision of the state it left
+// (0 after a delete).
+func (r *Registry) updateRev(ctx context.Context, k RegKey, change func(cur *RegValue) (*RegValue, error)) (uint64, error) {
 	if err := validKey(k); err != nil {
-		return err
+		return 0, err
 	}
 	if r.closed.Load() {
-		return fmt.Errorf("%w: engine closed", ErrUnavailable)
+		return 0, fmt.Errorf("%w: engine closed", ErrUnavailable)
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.opTimeout)
 	defer cancel()
@@ -458,7 +466,7 @@ func (r *Registry) update(ctx context.Context, k RegKey, change func(cur *RegVal
 	fromLeader := false
 	for attempt := 0; ; attempt++ {
 		if err != nil {
-			return err
+			return 0, err
 		}
 		next, cerr := change(st.val)
 		if cerr != nil {
@@ -467,21 +475,23 @@ func (r *Registry) update(ctx context.Context, k RegKey, change func(cur *RegVal
 				fromLeader = true
 				continue
 			}
-			return cerr
+			return 0, cerr
 		}
-		err = r.write(ctx, kk, k, st, next)
+		var rev uint64
+		rev, err = r.write(ctx, kk, k, st, next)
 		if err == nil {
-			return nil
+			return rev, nil
 		}
 		if !errors.Is(err, errRetry) {
-			return err
+			return 0, err
 		}
 		if attempt > 0 {
-			// Contention: back off a little so the competitors' writes land.
+			// Contention: back off a random while, growing, so the
+			// competitors' writes land instead of all retrying at once.
 			select {
-			case <-time.After(time.Duration(attempt%8) * time.Millisecond):
+			case <-time.After(time.Duration(rand.Int64N(int64(min(attempt, 10)) * int64(2*time.Millisecond)))):
 			case <-ctx.Done():
-				return unavailable(ctx.Err())
+				return 0, unavailable(ctx.Err())
 			}
 		}
 		st, err = r.leader(ctx, kk, k)
@@ -489,41 +499,42 @@ func (r *Registry) update(ctx context.Context, k RegKey, change func(cur *RegVal
 	}
 }
 
-// write applies next over st with compare-and-set; errRetry means the
-// revision moved.
-func (r *Registry) write(ctx context.Context, kk string, k RegKey, st state, next *RegValue) error {
+// write applies next over st with compare-and-set and returns the new
+// revision (0 after a delete); errRetry means the revision moved.
+func (r *Registry) write(ctx context.Context, kk string, k RegKey, st state, next *RegValue) (uint64, error) {
 	switch {
 	case next == st.val:
-		return nil
+		return st.rev, nil
 	case next == nil:
 		if st.val == nil {
-			return nil
+			return 0, nil
 		}
 		err := r.kv.Delete(ctx, kk, jetstream.LastRevision(st.rev))
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			return errRetry
+			return 0, errRetry
 		}
-		return unavailable(err)
+		return 0, unavailable(err)
 	}
 	b, err := json.Marshal(regDoc{k.Realm, k.URI, k.Match, next.Invoke, next.Callees})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if mp := r.nc.MaxPayload(); mp > 0 && int64(len(b)) > mp-int64(len(kk))-256 {
-		return fmt.Errorf("%w: %d bytes for %d callees of %q, the NATS limit is %d", ErrTooLarge, len(b), len(next.Callees), short(k.URI), mp)
+		return 0, fmt.Errorf("%w: %d bytes for %d callees of %q, the NATS limit is %d", ErrTooLarge, len(b), len(next.Callees), short(k.URI), mp)
 	}
+	var rev uint64
 	if st.val == nil {
-		_, err = r.kv.Create(ctx, kk, b)
+		rev, err = r.kv.Create(ctx, kk, b)
 		if errors.Is(err, jetstream.ErrKeyExists) {
-			return errRetry
+			return 0, errRetry
 		}
 	} else {
-		_, err = r.kv.Update(ctx, kk, b, st.rev)
+		rev, err = r.kv.Update(ctx, kk, b, st.rev)
 		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			return errRetry
+			return 0, errRetry
 		}
 	}
-	return unavailable(err)
+	return rev, unavailable(err)
 }
 
 // unavailable wraps a transport or server error in ErrUnavailable.
@@ -550,7 +561,8 @@ func (r *Registry) Register(ctx context.Context, k RegKey, invoke string, c Call
 		return err
 	}
 	if c.Instance != r.self {
-		return r.register(ctx, k, invoke, c)
+		_, err := r.register(ctx, k, invoke, c)
+		return err
 	}
 	ref := ownRef{kvKey(k), c.Session}
 	ent := &ownEntry{k: k, invoke: invoke, c: c, pending: true}
@@ -560,11 +572,11 @@ func (r *Registry) Register(ctx context.Context, k RegKey, invoke string, c Call
 		r.wantLocked(ref, ent)
 	}
 	r.omu.Unlock()
-	err := r.register(ctx, k, invoke, c)
+	rev, err := r.register(ctx, k, invoke, c)
 	if prev != nil {
 		return err // already wanted: the bucket decides (ErrExists)
 	}
-	if !r.settle(ref, ent, err == nil) || errors.Is(err, ErrUnavailable) {
+	if !r.settle(ref, ent, err == nil, rev) || errors.Is(err, ErrUnavailable) {
 		// Unregistered while registering, or a write that timed out and
 		// may still land: the reconciler removes what is not wanted.
 		r.reconcileSoon(ref.kk)
@@ -572,8 +584,8 @@ func (r *Registry) Register(ctx context.Context, k RegKey, invoke string, c Call
 	return err
 }
 
-func (r *Registry) register(ctx context.Context, k RegKey, invoke string, c Callee) error {
-	return r.update(ctx, k, func(cur *RegValue) (*RegValue, error) {
+func (r *Registry) register(ctx context.Context, k RegKey, invoke string, c Callee) (uint64, error) {
+	return r.updateRev(ctx, k, func(cur *RegValue) (*RegValue, error) {
 		if cur == nil {
 			return &RegValue{invoke, []Callee{c}}, nil
 		}
@@ -606,11 +618,28 @@ func (r *Registry) Unregister(ctx context.Context, k RegKey, instance string, se
 	if instance != r.self {
 		return r.unregister(ctx, k, instance, session)
 	}
-	// Forgotten first, so the reconciler never restores it; if the write
-	// fails, the reconciler removes it later.
+	// Pending while the write is in flight, so the reconciler neither
+	// restores nor removes it meanwhile; then forgotten, and if the write
+	// failed the reconciler removes it later.
 	ref := ownRef{kvKey(k), session}
-	r.want(ref, nil)
+	r.omu.Lock()
+	prev := r.own[ref.kk][ref.session]
+	var leaving *ownEntry
+	if prev != nil {
+		leaving = &ownEntry{k: prev.k, invoke: prev.invoke, c: prev.c, pending: true}
+		r.wantLocked(ref, leaving)
+	}
+	r.omu.Unlock()
 	err := r.unregister(ctx, k, instance, session)
+	if leaving != nil {
+		r.settle(ref, leaving, false, 0)
+		if errors.Is(err, ErrNotRegistered) {
+			// Wanted, so registered as far as the session knows: another
+			// node reaped it (this node was taken for dead) before the
+			// reconciler restored it. The session's wish is met.
+			err = nil
+		}
+	}
 	if errors.Is(err, ErrUnavailable) {
 		r.reconcileSoon(ref.kk)
 	}
