@@ -222,6 +222,9 @@ func (r *Registry) reconcileOnce(kk string) error {
 				cs = append(cs, c)
 			}
 		}
+		if len(cs) == 0 {
+			invoke = "" // nothing left of the old registration
+		}
 		for _, e := range sortedOwn(want) {
 			switch {
 			case invoke == "":

@@ -344,11 +344,13 @@ func (e *regEntry) keyOr(o *regEntry) RegKey {
 // Watch calls fn with every registration in the local replica (the
 // snapshot, synchronously, before Watch returns), then with every change
 // in the order the bucket saw them, v nil meaning the registration is
-// gone. Calls never overlap and never come from two goroutines at once;
-// after the snapshot they come from the registry's watch goroutine, so fn
-// must not block for long and must not call Watch. The values passed are
-// shared and must not be modified. stop may be called from anywhere,
-// including fn; no call starts after it returns.
+// gone. Calls are serialised (never concurrent, each one
+// happens-before the next) and come from the registry's watcher
+// goroutines after the snapshot, so fn must not block for long and must
+// not call Watch. A key's changes arrive in revision order; a watcher
+// renewal (see resync) delivers only what changed meanwhile. The values
+// passed are shared and must not be modified. stop may be called from
+// anywhere, including fn; no call starts after it returns.
 func (r *Registry) Watch(fn func(k RegKey, v *RegValue)) (stop func()) {
 	w := &regWatcher{fn: fn}
 	r.dmu.Lock()
@@ -510,7 +512,7 @@ func (r *Registry) write(ctx context.Context, kk string, k RegKey, st state, nex
 			return 0, nil
 		}
 		err := r.kv.Delete(ctx, kk, jetstream.LastRevision(st.rev))
-		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		if casConflict(err) {
 			return 0, errRetry
 		}
 		return 0, unavailable(err)
@@ -525,16 +527,31 @@ func (r *Registry) write(ctx context.Context, kk string, k RegKey, st state, nex
 	var rev uint64
 	if st.val == nil {
 		rev, err = r.kv.Create(ctx, kk, b)
-		if errors.Is(err, jetstream.ErrKeyExists) {
-			return 0, errRetry
-		}
 	} else {
 		rev, err = r.kv.Update(ctx, kk, b, st.rev)
-		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			return 0, errRetry
-		}
+	}
+	if casConflict(err) {
+		return 0, errRetry
 	}
 	return rev, unavailable(err)
+}
+
+// casConflict reports whether err is a lost compare-and-set. nats.go maps
+// most of them to ErrKeyExists or ErrKeyRevisionMismatch, but not all:
+// Create over a deleted key retries as an update at the delete marker's
+// revision and returns that update's raw "wrong last sequence" API error
+// (code 10071, or 10164 on a replicated stream) when another writer got
+// there first.
+func casConflict(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		return true
+	}
+	var api *jetstream.APIError
+	return errors.As(err, &api) &&
+		(api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
 // unavailable wraps a transport or server error in ErrUnavailable.
