@@ -126,7 +126,7 @@ func (e *Engine) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	e.reg = newRegistry(kv, e.nc, cfg.OpTimeout, e.log)
+	e.reg = newRegistry(kv, e.nc, e.instance, cfg.OpTimeout, e.log)
 	if err := e.reg.start(ctx); err != nil {
 		return fmt.Errorf("registry watch: %w", err)
 	}

@@ -217,6 +217,8 @@ func testPartition(t *testing.T, blackhole bool) {
 	tc := startCluster(t, 3, clusterOptions{Proxies: true, OpTimeout: 2 * time.Second})
 	n0, n1, n2 := tc.Nodes[0], tc.Nodes[1], tc.Nodes[2]
 	ctx := context.Background()
+	lost := make(chan RegKey, 10)
+	n0.Registry().OnLost(func(k RegKey, c Callee) { lost <- k })
 	a := RegKey{"r", "com.owned", "exact"}
 	if err := n0.Registry().Register(ctx, a, "single", Callee{Instance: n0.Instance(), Session: 1}); err != nil {
 		t.Fatal(err)
@@ -264,7 +266,95 @@ func testPartition(t *testing.T, blackhole bool) {
 			return ok && len(v.Callees) == 1 && v.Callees[0].Instance == n1.Instance()
 		})
 	}
-	if err := n0.Registry().Register(ctx, a, "single", Callee{Instance: n0.Instance(), Session: 1}); !errors.Is(err, ErrExists) {
-		t.Fatalf("node 0 re-registering the taken procedure: %v, want ErrExists", err)
+	if err := n0.Registry().Register(ctx, a, "single", Callee{Instance: n0.Instance(), Session: 5}); !errors.Is(err, ErrExists) {
+		t.Fatalf("node 0 registering the taken procedure: %v, want ErrExists", err)
+	}
+	// Node 0 learns that its session lost the procedure.
+	select {
+	case k := <-lost:
+		if k != a {
+			t.Fatalf("OnLost(%v)", k)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("node 0 was not told its registration was lost")
+	}
+}
+
+// TestFalseDeath: a node whose heartbeats stop for a while (a stall, not a
+// death) is declared dead and reaped; once it notices, it registers its
+// callees again — except an exclusive one another callee took meanwhile,
+// which it reports through OnLost. Every exclusive registration ends with
+// exactly one owner.
+func TestFalseDeath(t *testing.T) {
+	tc := startCluster(t, 3, clusterOptions{OpTimeout: 10 * time.Second})
+	n0, n1, n2 := tc.Nodes[0], tc.Nodes[1], tc.Nodes[2]
+	ctx := context.Background()
+	var lostMu sync.Mutex
+	var lostKeys []RegKey
+	n2.Registry().OnLost(func(k RegKey, c Callee) {
+		lostMu.Lock()
+		lostKeys = append(lostKeys, k)
+		lostMu.Unlock()
+	})
+	shared := RegKey{"r", "com.shared", "exact"}
+	keep := RegKey{"r", "com.keep", "exact"}
+	taken := RegKey{"r", "com.taken", "exact"}
+	for _, e := range []*Engine{n0, n2} {
+		if err := e.Registry().Register(ctx, shared, "roundrobin", Callee{Instance: e.Instance(), Session: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, k := range []RegKey{keep, taken} {
+		if err := n2.Registry().Register(ctx, k, "single", Callee{Instance: n2.Instance(), Session: 2}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 10*time.Second, "replicated", func() bool { _, ok := n1.Registry().Get(taken); return ok })
+
+	n2.Liveness().pausedUntil.Store(time.Now().Add(4 * time.Second).UnixNano())
+	waitFor(t, 10*time.Second, "node 2 declared dead", func() bool { return !n0.Liveness().Alive(n2.Instance()) })
+	// Node 1 tries to take the exclusive procedure while node 2 is "dead";
+	// node 2 re-registers it as soon as it sees it reaped: one of them wins.
+	var n1Won bool
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		err := n1.Registry().Register(ctx, taken, "single", Callee{Instance: n1.Instance(), Session: 3})
+		if err == nil {
+			n1Won = true
+			break
+		}
+		if !errors.Is(err, ErrExists) {
+			t.Fatal(err)
+		}
+		if !n0.Liveness().Alive(n2.Instance()) {
+			time.Sleep(5 * time.Millisecond)
+			continue
+		}
+		break
+	}
+	waitFor(t, 20*time.Second, "node 2 alive again", func() bool { return n0.Liveness().Alive(n2.Instance()) })
+	for i, e := range tc.Nodes {
+		waitFor(t, 30*time.Second, fmt.Sprintf("node %d: node 2's callees restored", i), func() bool {
+			v, ok := e.Registry().Get(shared)
+			if !ok || len(v.Callees) != 2 {
+				return false
+			}
+			v, ok = e.Registry().Get(keep)
+			if !ok || v.Callees[0].Instance != n2.Instance() {
+				return false
+			}
+			v, ok = e.Registry().Get(taken)
+			owner := n2.Instance()
+			if n1Won {
+				owner = n1.Instance()
+			}
+			return ok && len(v.Callees) == 1 && v.Callees[0].Instance == owner
+		})
+	}
+	lostMu.Lock()
+	defer lostMu.Unlock()
+	t.Logf("node 1 took the exclusive procedure: %v; node 2 lost %v", n1Won, lostKeys)
+	if n1Won != (len(lostKeys) == 1 && lostKeys[0] == taken) || len(lostKeys) > 1 {
+		t.Fatalf("node 1 won %v, node 2 lost %v", n1Won, lostKeys)
 	}
 }

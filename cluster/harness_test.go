@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -294,7 +295,8 @@ func (tc *testCluster) HealAll() {
 // drain; its server shuts down and its route connections close.
 func (tc *testCluster) Kill(i int) { tc.Nodes[i].shutdown(false) }
 
-// testLogger logs warnings and errors to t.Log until the test ends.
+// testLogger logs warnings and errors (with ZWAMP_CLUSTER_LOG=info, info
+// too) to t.Log until the test ends.
 func testLogger(t testing.TB) *slog.Logger {
 	w := &testWriter{t: t}
 	t.Cleanup(func() {
@@ -302,7 +304,11 @@ func testLogger(t testing.TB) *slog.Logger {
 		w.done = true
 		w.mu.Unlock()
 	})
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	level := slog.LevelWarn
+	if os.Getenv("ZWAMP_CLUSTER_LOG") == "info" {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
 type testWriter struct {

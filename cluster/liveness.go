@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -30,6 +31,10 @@ type Liveness struct {
 	fns   []func(instance string, alive bool) // copy on write
 	queue []liveEvent
 	wake  chan struct{}
+
+	// pausedUntil (UnixNano) suppresses heartbeats, for tests of a node
+	// falsely declared dead.
+	pausedUntil atomic.Int64
 
 	sub     *nats.Subscription
 	stop    chan struct{}
@@ -107,8 +112,10 @@ func (l *Liveness) run() {
 		select {
 		case <-l.stop:
 			return
-		case <-beat.C:
-			l.beat('a')
+		case now := <-beat.C:
+			if now.UnixNano() >= l.pausedUntil.Load() {
+				l.beat('a')
+			}
 		case now := <-check.C:
 			l.expire(now)
 		}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -147,6 +148,7 @@ func validInvoke(s string) bool {
 // gets off, so Get is answered by the leader, not a possibly lagging
 // follower).
 type Registry struct {
+	self      string // this instance
 	kv        jetstream.KeyValue
 	nc        *nats.Conn
 	opTimeout time.Duration
@@ -163,8 +165,14 @@ type Registry struct {
 	watchers []*regWatcher        // copy on write under wmu
 	watch    jetstream.KeyWatcher // the current KV watcher, under wmu
 
-	loops  sync.WaitGroup // watcher loops
+	loops  sync.WaitGroup // watcher loops and reconcilers
 	closed atomic.Bool
+
+	// This instance's wanted callees (own.go), under omu.
+	omu    sync.Mutex
+	own    map[string]map[uint64]*ownEntry // by KV key, session
+	fixing map[string]bool                 // keys being reconciled: true = go round again
+	onLost []func(RegKey, Callee)
 }
 
 type regEntry struct {
@@ -178,8 +186,11 @@ type regWatcher struct {
 	stopped atomic.Bool
 }
 
-func newRegistry(kv jetstream.KeyValue, nc *nats.Conn, opTimeout time.Duration, log *slog.Logger) *Registry {
+func newRegistry(kv jetstream.KeyValue, nc *nats.Conn, self string, opTimeout time.Duration, log *slog.Logger) *Registry {
 	return &Registry{
+		self:      self,
+		own:       make(map[string]map[uint64]*ownEntry),
+		fixing:    make(map[string]bool),
 		kv:        kv,
 		nc:        nc,
 		opTimeout: opTimeout,
@@ -240,12 +251,14 @@ func (r *Registry) resync(ctx context.Context) error {
 	r.watch = w
 	closed := r.closed.Load()
 	r.wmu.Unlock()
-	if old != nil {
-		_ = old.Stop()
-	}
-	if closed {
-		_ = w.Stop()
-	}
+	go func() { // Stop may wait for a JetStream API answer (see close)
+		if old != nil {
+			_ = old.Stop()
+		}
+		if closed {
+			_ = w.Stop()
+		}
+	}()
 	return nil
 }
 
@@ -302,14 +315,15 @@ func (r *Registry) apply(e jetstream.KeyValueEntry) {
 		r.deleted[kk] = rev
 	}
 	r.mu.Unlock()
-	if ent == nil && old == nil {
-		return // a delete marker of a key this replica never held
-	}
-	k := old.keyOr(ent)
 	var v *RegValue
 	if ent != nil {
 		v = ent.val
 	}
+	r.checkOwn(kk, v, rev)
+	if ent == nil && old == nil {
+		return // a delete marker of a key this replica never held
+	}
+	k := old.keyOr(ent)
 	r.wmu.Lock()
 	ws := r.watchers
 	r.wmu.Unlock()
@@ -330,11 +344,13 @@ func (e *regEntry) keyOr(o *regEntry) RegKey {
 // Watch calls fn with every registration in the local replica (the
 // snapshot, synchronously, before Watch returns), then with every change
 // in the order the bucket saw them, v nil meaning the registration is
-// gone. Calls never overlap and never come from two goroutines at once;
-// after the snapshot they come from the registry's watch goroutine, so fn
-// must not block for long and must not call Watch. The values passed are
-// shared and must not be modified. stop may be called from anywhere,
-// including fn; no call starts after it returns.
+// gone. Calls are serialised (never concurrent, each one
+// happens-before the next) and come from the registry's watcher
+// goroutines after the snapshot, so fn must not block for long and must
+// not call Watch. A key's changes arrive in revision order; a watcher
+// renewal (see resync) delivers only what changed meanwhile. The values
+// passed are shared and must not be modified. stop may be called from
+// anywhere, including fn; no call starts after it returns.
 func (r *Registry) Watch(fn func(k RegKey, v *RegValue)) (stop func()) {
 	w := &regWatcher{fn: fn}
 	r.dmu.Lock()
@@ -432,11 +448,18 @@ var errRetry = errors.New("retry")
 // leader, and a lost compare-and-set is retried, until ctx or OpTimeout
 // ends.
 func (r *Registry) update(ctx context.Context, k RegKey, change func(cur *RegValue) (*RegValue, error)) error {
+	_, err := r.updateRev(ctx, k, change)
+	return err
+}
+
+// updateRev is update, also returning the revision of the state it left
+// (0 after a delete).
+func (r *Registry) updateRev(ctx context.Context, k RegKey, change func(cur *RegValue) (*RegValue, error)) (uint64, error) {
 	if err := validKey(k); err != nil {
-		return err
+		return 0, err
 	}
 	if r.closed.Load() {
-		return fmt.Errorf("%w: engine closed", ErrUnavailable)
+		return 0, fmt.Errorf("%w: engine closed", ErrUnavailable)
 	}
 	ctx, cancel := context.WithTimeout(ctx, r.opTimeout)
 	defer cancel()
@@ -445,7 +468,7 @@ func (r *Registry) update(ctx context.Context, k RegKey, change func(cur *RegVal
 	fromLeader := false
 	for attempt := 0; ; attempt++ {
 		if err != nil {
-			return err
+			return 0, err
 		}
 		next, cerr := change(st.val)
 		if cerr != nil {
@@ -454,21 +477,23 @@ func (r *Registry) update(ctx context.Context, k RegKey, change func(cur *RegVal
 				fromLeader = true
 				continue
 			}
-			return cerr
+			return 0, cerr
 		}
-		err = r.write(ctx, kk, k, st, next)
+		var rev uint64
+		rev, err = r.write(ctx, kk, k, st, next)
 		if err == nil {
-			return nil
+			return rev, nil
 		}
 		if !errors.Is(err, errRetry) {
-			return err
+			return 0, err
 		}
 		if attempt > 0 {
-			// Contention: back off a little so the competitors' writes land.
+			// Contention: back off a random while, growing, so the
+			// competitors' writes land instead of all retrying at once.
 			select {
-			case <-time.After(time.Duration(attempt%8) * time.Millisecond):
+			case <-time.After(time.Duration(rand.Int64N(int64(min(attempt, 10)) * int64(2*time.Millisecond)))):
 			case <-ctx.Done():
-				return unavailable(ctx.Err())
+				return 0, unavailable(ctx.Err())
 			}
 		}
 		st, err = r.leader(ctx, kk, k)
@@ -476,41 +501,57 @@ func (r *Registry) update(ctx context.Context, k RegKey, change func(cur *RegVal
 	}
 }
 
-// write applies next over st with compare-and-set; errRetry means the
-// revision moved.
-func (r *Registry) write(ctx context.Context, kk string, k RegKey, st state, next *RegValue) error {
+// write applies next over st with compare-and-set and returns the new
+// revision (0 after a delete); errRetry means the revision moved.
+func (r *Registry) write(ctx context.Context, kk string, k RegKey, st state, next *RegValue) (uint64, error) {
 	switch {
 	case next == st.val:
-		return nil
+		return st.rev, nil
 	case next == nil:
 		if st.val == nil {
-			return nil
+			return 0, nil
 		}
 		err := r.kv.Delete(ctx, kk, jetstream.LastRevision(st.rev))
-		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			return errRetry
+		if casConflict(err) {
+			return 0, errRetry
 		}
-		return unavailable(err)
+		return 0, unavailable(err)
 	}
 	b, err := json.Marshal(regDoc{k.Realm, k.URI, k.Match, next.Invoke, next.Callees})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if mp := r.nc.MaxPayload(); mp > 0 && int64(len(b)) > mp-int64(len(kk))-256 {
-		return fmt.Errorf("%w: %d bytes for %d callees of %q, the NATS limit is %d", ErrTooLarge, len(b), len(next.Callees), short(k.URI), mp)
+		return 0, fmt.Errorf("%w: %d bytes for %d callees of %q, the NATS limit is %d", ErrTooLarge, len(b), len(next.Callees), short(k.URI), mp)
 	}
+	var rev uint64
 	if st.val == nil {
-		_, err = r.kv.Create(ctx, kk, b)
-		if errors.Is(err, jetstream.ErrKeyExists) {
-			return errRetry
-		}
+		rev, err = r.kv.Create(ctx, kk, b)
 	} else {
-		_, err = r.kv.Update(ctx, kk, b, st.rev)
-		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			return errRetry
-		}
+		rev, err = r.kv.Update(ctx, kk, b, st.rev)
 	}
-	return unavailable(err)
+	if casConflict(err) {
+		return 0, errRetry
+	}
+	return rev, unavailable(err)
+}
+
+// casConflict reports whether err is a lost compare-and-set. nats.go maps
+// most of them to ErrKeyExists or ErrKeyRevisionMismatch, but not all:
+// Create over a deleted key retries as an update at the delete marker's
+// revision and returns that update's raw "wrong last sequence" API error
+// (code 10071, or 10164 on a replicated stream) when another writer got
+// there first.
+func casConflict(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		return true
+	}
+	var api *jetstream.APIError
+	return errors.As(err, &api) &&
+		(api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
 // unavailable wraps a transport or server error in ErrUnavailable.
@@ -533,7 +574,35 @@ func (r *Registry) Register(ctx context.Context, k RegKey, invoke string, c Call
 	if !validInvoke(invoke) {
 		return fmt.Errorf("%w: invocation policy %q", ErrInvalid, invoke)
 	}
-	return r.update(ctx, k, func(cur *RegValue) (*RegValue, error) {
+	if err := validKey(k); err != nil {
+		return err
+	}
+	if c.Instance != r.self {
+		_, err := r.register(ctx, k, invoke, c)
+		return err
+	}
+	ref := ownRef{kvKey(k), c.Session}
+	ent := &ownEntry{k: k, invoke: invoke, c: c, pending: true}
+	r.omu.Lock()
+	prev := r.own[ref.kk][ref.session]
+	if prev == nil {
+		r.wantLocked(ref, ent)
+	}
+	r.omu.Unlock()
+	rev, err := r.register(ctx, k, invoke, c)
+	if prev != nil {
+		return err // already wanted: the bucket decides (ErrExists)
+	}
+	if !r.settle(ref, ent, err == nil, rev) || errors.Is(err, ErrUnavailable) {
+		// Unregistered while registering, or a write that timed out and
+		// may still land: the reconciler removes what is not wanted.
+		r.reconcileSoon(ref.kk)
+	}
+	return err
+}
+
+func (r *Registry) register(ctx context.Context, k RegKey, invoke string, c Callee) (uint64, error) {
+	return r.updateRev(ctx, k, func(cur *RegValue) (*RegValue, error) {
 		if cur == nil {
 			return &RegValue{invoke, []Callee{c}}, nil
 		}
@@ -556,8 +625,45 @@ func (r *Registry) Register(ctx context.Context, k RegKey, invoke string, c Call
 
 // Unregister removes the callee (instance, session) from registration k,
 // deleting the key with its last callee. ErrNotRegistered if it is not
-// there.
+// there. Only the callee's own instance should unregister it: a live
+// instance registers its wanted callees again (see OnLost), so removing
+// another node's session is that node's business.
 func (r *Registry) Unregister(ctx context.Context, k RegKey, instance string, session uint64) error {
+	if err := validKey(k); err != nil {
+		return err
+	}
+	if instance != r.self {
+		return r.unregister(ctx, k, instance, session)
+	}
+	// Pending while the write is in flight, so the reconciler neither
+	// restores nor removes it meanwhile; then forgotten, and if the write
+	// failed the reconciler removes it later.
+	ref := ownRef{kvKey(k), session}
+	r.omu.Lock()
+	prev := r.own[ref.kk][ref.session]
+	var leaving *ownEntry
+	if prev != nil {
+		leaving = &ownEntry{k: prev.k, invoke: prev.invoke, c: prev.c, pending: true}
+		r.wantLocked(ref, leaving)
+	}
+	r.omu.Unlock()
+	err := r.unregister(ctx, k, instance, session)
+	if leaving != nil {
+		r.settle(ref, leaving, false, 0)
+		if errors.Is(err, ErrNotRegistered) {
+			// Wanted, so registered as far as the session knows: another
+			// node reaped it (this node was taken for dead) before the
+			// reconciler restored it. The session's wish is met.
+			err = nil
+		}
+	}
+	if errors.Is(err, ErrUnavailable) {
+		r.reconcileSoon(ref.kk)
+	}
+	return err
+}
+
+func (r *Registry) unregister(ctx context.Context, k RegKey, instance string, session uint64) error {
 	return r.update(ctx, k, func(cur *RegValue) (*RegValue, error) {
 		if cur == nil {
 			return nil, fmt.Errorf("%w: %q", ErrNotRegistered, short(k.URI))
@@ -646,14 +752,21 @@ func (r *Registry) close() {
 	r.wmu.Lock()
 	w := r.watch
 	r.wmu.Unlock()
-	if w != nil {
-		_ = w.Stop()
-	}
+	// Stop deletes the watcher's consumer with a JetStream API request,
+	// which waits up to 5 s for an answer when the cluster has no quorum
+	// (the last node closing): do not wait for it beyond a moment, closing
+	// the connection ends it.
 	done := make(chan struct{})
-	go func() { r.loops.Wait(); close(done) }()
+	go func() {
+		if w != nil {
+			_ = w.Stop()
+		}
+		r.loops.Wait()
+		close(done)
+	}()
 	select {
 	case <-done:
-	case <-time.After(2 * time.Second):
+	case <-time.After(500 * time.Millisecond):
 	}
 }
 
