@@ -73,8 +73,9 @@ func Attach(router *core.Router, e *Engine, log *slog.Logger) (*Node, error) {
 	}
 	n.e.Liveness().OnChange(n.nodeChanged)
 	n.stopWatch = e.Registry().Watch(n.registryChanged)
+	e.Registry().OnLost(n.calleeLost)
 	n.wg.Add(1)
-	go n.reconcileLoop()
+	go n.resyncLoop()
 	router.SetCluster(n)
 	return n, nil
 }

@@ -177,6 +177,7 @@ func (n *Node) resync(k RegKey) bool {
 		}
 		p := rs.ensure(proxyKey{c.Instance, k.Realm, c.Session}, c.Features)
 		if p == nil {
+			clean = false // a node declared dead: resynced when it revives
 			continue
 		}
 		id, err := p.sess.PeerRegister(k.URI, policy, invoke, c.DiscloseCaller, c.ForwardTimeout)
@@ -354,7 +355,24 @@ func (rs *rpcState) dropNode(instance string) {
 func (rs *rpcState) revive(instance string) {
 	rs.mu.Lock()
 	delete(rs.dead, instance)
+	var keys []RegKey
+	for k, v := range rs.regs {
+		for _, c := range v.Callees {
+			if c.Instance == instance {
+				keys = append(keys, k)
+				break
+			}
+		}
+	}
 	rs.mu.Unlock()
+	// Its callees listed while it was thought dead got no proxies.
+	for _, k := range keys {
+		if !rs.n.resync(k) {
+			rs.mu.Lock()
+			rs.conflicts[k] = true
+			rs.mu.Unlock()
+		}
+	}
 }
 
 // receive handles node-addressed RPC traffic (one goroutine, in order).
