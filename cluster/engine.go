@@ -348,6 +348,18 @@ func (e *Engine) reap(inst string) {
 			if e.live.Alive(inst) {
 				return
 			}
+			if !e.quorate() {
+				// Cut off from most of the cluster: the others are not
+				// dead, this node is alone. A reap would commit the moment
+				// the partition heals, before their heartbeats are back
+				// here, and take the majority's registrations away.
+				select {
+				case <-e.ctx.Done():
+					return
+				case <-time.After(delay):
+				}
+				continue
+			}
 			n, err := e.reg.Reap(e.ctx, inst)
 			if err == nil {
 				if n > 0 {
@@ -363,6 +375,12 @@ func (e *Engine) reap(inst string) {
 			}
 		}
 	}()
+}
+
+// quorate reports whether this node and the peers it hears from are a
+// majority of the registry's replicas: only then does it reap others.
+func (e *Engine) quorate() bool {
+	return len(e.live.Peers())+1 >= e.cfg.KVReplicas/2+1
 }
 
 // sweepEvery is how often the registry replica is scanned for callees of

@@ -3,6 +3,7 @@ package cluster
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 
@@ -48,12 +49,23 @@ type events struct {
 	done    chan struct{}
 	dropped atomic.Int64 // envelopes that could not be parsed or decoded
 	remote  atomic.Int64 // events delivered from other nodes
+
+	// Remote interest (interest.go): what the other nodes subscribe to,
+	// and this node's own set (interest goroutine only) for announcing.
+	rint   remoteInterest
+	mine   map[interestKey]int
+	digest interestDigest // of mine
+	ich    chan *nats.Msg
+	isubs  []*nats.Subscription
 }
 
+// interestChange is one item for the interest goroutine: a change of this
+// node's interest, or a snapshot of it to send to a node just heard from.
 type interestChange struct {
 	realm, uri string
 	policy     trie.Policy
 	on         bool
+	snapshotTo string
 }
 
 type interestSub struct {
@@ -71,6 +83,9 @@ func (ev *events) start(n *Node) error {
 	ev.ikick = make(chan struct{}, 1)
 	ev.subs = make(map[string]*interestSub)
 	ev.done = make(chan struct{})
+	if err := ev.startInterest(); err != nil {
+		return err
+	}
 	sub, err := n.nc.ChanSubscribe(retainedSubject, ev.ch)
 	if err != nil {
 		return err
@@ -102,6 +117,10 @@ func (ev *events) close() {
 	for _, s := range ev.subs {
 		_ = s.sub.Unsubscribe()
 	}
+	for _, s := range ev.isubs {
+		_ = s.Unsubscribe()
+	}
+	ev.isubs = nil
 	ev.subs = map[string]*interestSub{}
 	ev.subsMu.Unlock()
 }
@@ -115,13 +134,21 @@ func (n *Node) Published(r *core.Realm, pub *core.Session, m *codec.Message, f c
 	if pub != nil {
 		h.publisher, h.authID, h.authRole = pub.ID(), pub.AuthID(), pub.AuthRole()
 	}
+	retain := m.Details.Has(codec.KeyRetain) && m.Details.Retain
+	wanted := ev.rint.wanted(h.realm, m.URI)
+	if !wanted && !retain {
+		return // nobody elsewhere subscribes: the common all-local case
+	}
 	ev.pubMu.Lock()
-	ev.subj = AppendEventSubject(ev.subj[:0], h.realm, m.URI)
 	ev.pub = appendEvent(ev.pub[:0], &h, raw)
-	// PublishMsg copies into the connection's buffer; ordering per
-	// publisher holds because one connection carries all of them.
-	err := n.nc.Publish(unsafeString(ev.subj), ev.pub)
-	if err == nil && m.Details.Has(codec.KeyRetain) && m.Details.Retain {
+	// Publish copies into the connection's buffer; ordering per publisher
+	// holds because one connection carries all of them.
+	var err error
+	if wanted {
+		ev.subj = AppendEventSubject(ev.subj[:0], h.realm, m.URI)
+		err = n.nc.Publish(unsafeString(ev.subj), ev.pub)
+	}
+	if err == nil && retain {
 		// Every node keeps the retained event, subscribed or not, for the
 		// get_retained of a later subscriber there; a node that also has
 		// interest gets two copies and keeps the first.
@@ -135,9 +162,13 @@ func (n *Node) Published(r *core.Realm, pub *core.Session, m *codec.Message, f c
 
 // Interest implements core.Cluster.
 func (n *Node) Interest(r *core.Realm, uri string, p trie.Policy, on bool) {
-	ev := &n.ev
+	n.ev.queue(interestChange{realm: r.Name(), uri: uri, policy: p, on: on})
+}
+
+// queue hands c to the interest goroutine, without blocking.
+func (ev *events) queue(c interestChange) {
 	ev.imu.Lock()
-	ev.iq = append(ev.iq, interestChange{realm: r.Name(), uri: uri, policy: p, on: on})
+	ev.iq = append(ev.iq, c)
 	ev.imu.Unlock()
 	select {
 	case ev.ikick <- struct{}{}:
@@ -150,10 +181,16 @@ func (n *Node) Interest(r *core.Realm, uri string, p trie.Policy, on bool) {
 // exact and a prefix subscription may share a subject).
 func (ev *events) applyInterest() {
 	defer ev.n.wg.Done()
+	digest := time.NewTicker(interestDigestEvery)
+	defer digest.Stop()
 	for {
 		select {
 		case <-ev.done:
 			return
+		case <-digest.C:
+			d := ev.digest
+			ev.send(interestSubject, interestNote{Origin: ev.n.self, Digest: &d})
+			continue
 		case <-ev.ikick:
 		}
 		ev.imu.Lock()
@@ -161,12 +198,17 @@ func (ev *events) applyInterest() {
 		ev.iq = nil
 		ev.imu.Unlock()
 		for _, c := range q {
+			if c.snapshotTo != "" {
+				ev.snapshotTo(c.snapshotTo)
+				continue
+			}
 			ev.change(c)
 		}
 	}
 }
 
 func (ev *events) change(c interestChange) {
+	ev.announce(interestKey{c.realm, c.uri, c.policy}, c.on)
 	ev.subsMu.Lock()
 	defer ev.subsMu.Unlock()
 	for _, subj := range InterestSubjects(c.realm, c.uri, matchName(c.policy)) {

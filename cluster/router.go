@@ -108,10 +108,12 @@ func (n *Node) nodeChanged(instance string, alive bool) {
 		return
 	}
 	if alive {
+		n.ev.queue(interestChange{snapshotTo: instance})
 		n.rpc.revive(instance)
 		return
 	}
 	n.log.Info("cluster node down", "peer", instance)
+	n.ev.rint.drop(instance)
 	n.rpc.dropNode(instance)
 }
 
