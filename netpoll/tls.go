@@ -214,25 +214,18 @@ func (s *Server) serveTLS(nc net.Conn, spec *listenerSpec) {
 			s.releaseIP(addr)
 		}
 	}
-	if !s.admitHandshake(addr) {
+	l := s.tlsListener(spec)
+	if !s.admitHandshake(addr, l) {
 		fail()
 		return
 	}
 	raw := &rawConn{nc: nc}
-	tc := tls.Server(raw, s.tlsListener(spec).base)
+	tc := tls.Server(raw, l.base)
 	_ = nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	err := tc.Handshake()
-	s.endHandshake(addr)
-	if err != nil {
-		s.stats.handshakeFailures.Add(1)
-		s.tlsStats.failures.Add(1)
-		s.log.Debug("tls handshake failed", "remote", addr.String(), "error", err)
+	if !s.endHandshake(addr, l, tc, err) {
 		fail()
 		return
-	}
-	s.tlsStats.handshakes.Add(1)
-	if tc.ConnectionState().DidResume {
-		s.tlsStats.resumed.Add(1)
 	}
 	_ = nc.SetDeadline(time.Time{})
 	if tcp, ok := nc.(*net.TCPConn); ok {
@@ -275,9 +268,10 @@ func (s *Server) serveTLS(nc net.Conn, spec *listenerSpec) {
 // (replaced by ReloadTLS). Session-ticket keys are the base config's, so
 // tickets issued before a reload still resume after it.
 type tlsListener struct {
-	base *tls.Config
-	cur  atomic.Pointer[tls.Config]
-	kind Kind
+	base  *tls.Config
+	cur   atomic.Pointer[tls.Config]
+	kind  Kind
+	stats tlsCounters // this listener's handshakes
 }
 
 // tlsListener returns spec's TLS state, creating it on first use.
@@ -349,7 +343,9 @@ const (
 	DefaultMaxTLSHandshakesPerIP = 64
 )
 
-// TLSStats are the TLS counters.
+// TLSStats are the TLS handshake counters (of one listener, or summed
+// over all of them). They count handshakes, not messages: a per-listener
+// atomic add on each is nothing next to the handshake itself.
 type TLSStats struct {
 	Handshakes   int64 // completed handshakes
 	Resumed      int64 // of which resumed a session (ticket)
@@ -359,20 +355,55 @@ type TLSStats struct {
 	RefusedPerIP int64 // of Refused, by the per-address bound
 }
 
-type tlsCounters struct {
-	handshakes, resumed, failures, refused, refusedPerIP atomic.Int64
+// TLSListenerStats are one TLS listener's counters.
+type TLSListenerStats struct {
+	Listener int    // index in Config.Listeners
+	Addr     string // the bound address (host:port, or the socket path)
+	Kind     Kind
+	TLSStats
 }
 
-// TLSStats returns the TLS counters.
-func (s *Server) TLSStats() TLSStats {
-	st := &s.tlsStats
-	s.hs.mu.Lock()
-	inProgress := s.hs.total
-	s.hs.mu.Unlock()
+type tlsCounters struct {
+	handshakes, resumed, failures, refused, refusedPerIP, inProgress atomic.Int64
+}
+
+func (c *tlsCounters) load() TLSStats {
 	return TLSStats{
-		Handshakes: st.handshakes.Load(), Resumed: st.resumed.Load(), Failures: st.failures.Load(),
-		Refused: st.refused.Load(), RefusedPerIP: st.refusedPerIP.Load(), InProgress: int64(inProgress),
+		Handshakes: c.handshakes.Load(), Resumed: c.resumed.Load(), Failures: c.failures.Load(),
+		Refused: c.refused.Load(), RefusedPerIP: c.refusedPerIP.Load(), InProgress: c.inProgress.Load(),
 	}
+}
+
+// TLSStats returns the TLS counters summed over every listener.
+func (s *Server) TLSStats() TLSStats {
+	var sum TLSStats
+	for _, l := range s.TLSListenerStats() {
+		sum.Handshakes += l.Handshakes
+		sum.Resumed += l.Resumed
+		sum.Failures += l.Failures
+		sum.Refused += l.Refused
+		sum.RefusedPerIP += l.RefusedPerIP
+		sum.InProgress += l.InProgress
+	}
+	return sum
+}
+
+// TLSListenerStats returns the counters of each TLS listener, in the order
+// of Config.Listeners (none before Start).
+func (s *Server) TLSListenerStats() []TLSListenerStats {
+	s.mu.Lock()
+	specs := s.specs
+	lns := s.listeners
+	s.mu.Unlock()
+	var out []TLSListenerStats
+	for i, spec := range specs {
+		if spec.TLS == nil {
+			continue
+		}
+		out = append(out, TLSListenerStats{Listener: i, Addr: lns[i].Addr().String(), Kind: spec.Kind,
+			TLSStats: s.tlsListener(spec).stats.load()})
+	}
+	return out
 }
 
 // handshakes counts the TLS handshakes in progress, overall and per source
@@ -396,9 +427,9 @@ func (s *Server) handshakeLimits() (total, perIP int) {
 	return total, perIP
 }
 
-// admitHandshake counts a handshake from addr, or refuses it (counted and
-// logged at debug level) when a bound is reached.
-func (s *Server) admitHandshake(addr net.Addr) bool {
+// admitHandshake counts a handshake from addr on listener l, or refuses
+// it (counted and logged at debug level) when a bound is reached.
+func (s *Server) admitHandshake(addr net.Addr, l *tlsListener) bool {
 	total, perIP := s.handshakeLimits()
 	ip, hasIP := handshakeIP(addr)
 	h := &s.hs
@@ -406,13 +437,13 @@ func (s *Server) admitHandshake(addr net.Addr) bool {
 	switch {
 	case total > 0 && h.total >= total:
 		h.mu.Unlock()
-		s.tlsStats.refused.Add(1)
+		l.stats.refused.Add(1)
 		s.log.Debug("tls handshake refused: too many in progress", "remote", addr.String(), "limit", total)
 		return false
 	case hasIP && perIP > 0 && h.perIP[ip] >= perIP:
 		h.mu.Unlock()
-		s.tlsStats.refused.Add(1)
-		s.tlsStats.refusedPerIP.Add(1)
+		l.stats.refused.Add(1)
+		l.stats.refusedPerIP.Add(1)
 		s.log.Debug("tls handshake refused: too many in progress from this address", "remote", addr.String(), "limit", perIP)
 		return false
 	}
@@ -424,10 +455,13 @@ func (s *Server) admitHandshake(addr net.Addr) bool {
 		h.perIP[ip]++
 	}
 	h.mu.Unlock()
+	l.stats.inProgress.Add(1)
 	return true
 }
 
-func (s *Server) endHandshake(addr net.Addr) {
+// endHandshake ends a handshake admitted by admitHandshake and counts its
+// outcome (err from tc.Handshake); it reports whether it succeeded.
+func (s *Server) endHandshake(addr net.Addr, l *tlsListener, tc *tls.Conn, err error) bool {
 	ip, hasIP := handshakeIP(addr)
 	h := &s.hs
 	h.mu.Lock()
@@ -440,6 +474,18 @@ func (s *Server) endHandshake(addr net.Addr) {
 		}
 	}
 	h.mu.Unlock()
+	l.stats.inProgress.Add(-1)
+	if err != nil {
+		l.stats.failures.Add(1)
+		s.stats.handshakeFailures.Add(1)
+		s.log.Debug("tls handshake failed", "remote", addr.String(), "error", err)
+		return false
+	}
+	l.stats.handshakes.Add(1)
+	if tc.ConnectionState().DidResume {
+		l.stats.resumed.Add(1)
+	}
+	return true
 }
 
 func handshakeIP(addr net.Addr) (netip.Addr, bool) {
