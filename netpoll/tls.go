@@ -132,8 +132,13 @@ type tlsStream struct {
 	c   *conn
 	tc  *tls.Conn
 	raw *rawConn
-	// mu serialises input: nbio's OnData and the drain at the hand-off.
+	// mu serialises input: nbio's OnData and the drain at the hand-off,
+	// and with them every use of crypto/tls's input buffers
+	// (tls_buffers.go).
 	mu sync.Mutex
+	// box is the pooled rawInput buffer lent to tc for this read, nil
+	// between reads (tls_buffers.go).
+	box *[]byte
 }
 
 // plainPool holds the buffers decrypted input is read into for the length
@@ -144,7 +149,9 @@ var plainPool = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b
 func (t *tlsStream) onCipher(data []byte) {
 	t.mu.Lock()
 	t.raw.in = data
+	t.lend()
 	t.drain()
+	t.reclaim()
 	t.raw.in = nil
 	t.mu.Unlock()
 }
@@ -260,7 +267,10 @@ func (s *Server) serveTLS(nc net.Conn, spec *listenerSpec) {
 	// crypto/tls may have read past the handshake (a client's first
 	// request right behind its Finished): deliver it now, before the
 	// next OnData (which waits for t.mu).
+	t.afterHandshake()
+	t.lend()
 	t.drain()
+	t.reclaim()
 }
 
 // TLS configuration per listener: the handshake always starts from the
