@@ -195,6 +195,22 @@ func (c *conn) onWire(data []byte) {
 	c.onData(data)
 }
 
+// transportAuth is c's transport-level authentication for core: c.auth
+// (the cookie) and, for TLS on nbio, the handshake's facts (transportauth.go),
+// derived from the tls.Conn on each call rather than kept in a map for the
+// connection's life (~400 B per idle session). Info, its only caller, runs
+// at HELLO and for the meta API and status pages, never per message.
+func (c *conn) transportAuth() map[string]any {
+	if c.tls == nil {
+		return c.auth
+	}
+	m := tlsAuth(c.tls.tc.ConnectionState())
+	for k, v := range c.auth {
+		m[k] = v
+	}
+	return m
+}
+
 // tlsWriter is the output of a TLS connection on nbio.
 type tlsWriter struct{ t *tlsStream }
 
@@ -247,7 +263,6 @@ func (s *Server) serveTLS(nc net.Conn, spec *listenerSpec) {
 	}
 	c := newConn(s, spec, addr)
 	c.ipHeld.Store(s.cfg.MaxConnsPerIP > 0)
-	c.auth = tlsAuth(tc.ConnectionState())
 	t := &tlsStream{c: c, tc: tc, raw: raw}
 	c.tls = t
 	c.io = tlsWriter{t}
