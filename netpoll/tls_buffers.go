@@ -38,9 +38,10 @@ import (
 //
 // With that, rawInput is borrowed: each OnData lends the connection a
 // pooled buffer (so crypto/tls's Grow does not allocate) and takes it back
-// once every complete record is read; a connection keeps its own only
-// while a partial record is pending. hand is released once, after the
-// handshake.
+// once every complete record is read; a connection keeps a buffer of its
+// own, sized to the bytes, only while a partial record is pending (an
+// allocation per read that ends inside a record: large messages, which
+// allocate anyway). hand is released once, after the handshake.
 
 // tlsBufSize is the pooled rawInput buffer: a full record (16 KiB of
 // plaintext plus header and AEAD overhead) plus bytes.MinRead, which is
@@ -133,8 +134,24 @@ func (t *tlsStream) reclaim() {
 		return
 	}
 	r, in := tlsRawInput(t.tc), tlsInput(t.tc)
-	if r.Len() != 0 || in.Len() != 0 {
-		return // a partial record: keep the buffer (lent or not) until it completes
+	if in.Len() != 0 {
+		return // not drained (the connection is closing)
+	}
+	if r.Len() != 0 {
+		// A partial record: the connection keeps it in a buffer of its
+		// own, sized to it, so that a peer leaving a byte of a record
+		// on every connection does not pin a pooled buffer each.
+		if box := t.box; box != nil {
+			p := r.Bytes()
+			own := make([]byte, len(p), len(p)+bytes.MinRead)
+			copy(own, p)
+			*r = *bytes.NewBuffer(own)
+			in.Reset(nil)
+			t.box = nil
+			*box = (*box)[:0]
+			tlsBufPool.Put(box)
+		}
+		return
 	}
 	r.Reset()
 	b := r.Bytes()[:0] // the whole backing array, possibly regrown by crypto/tls
