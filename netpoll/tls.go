@@ -33,9 +33,10 @@ import (
 //     non-blocking Write (nbio queues what the kernel does not take).
 //
 // An idle session then holds no goroutine and no read buffer: what remains
-// is the tls.Conn (its struct, the small input buffer crypto/tls grew while
-// reading the client's messages, its record-layer state) next to the conn.
-// The stack stays Go's own maintained crypto/tls: no fork.
+// is the tls.Conn (its struct and record-layer state) next to the conn;
+// crypto/tls's own input buffers are lent per read and released between
+// reads (tls_buffers.go). The stack stays Go's own maintained crypto/tls:
+// no fork.
 
 // errDrained is rawConn's answer when the poller's input is used up.
 var errDrained net.Error = drainedError{}
