@@ -1,15 +1,18 @@
 package interop
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -18,8 +21,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	zclient "github.com/zwamp/zwamp/client"
 )
 
 // The TLS interop tests run third-party clients over wss:// (and rss://)
@@ -37,6 +45,16 @@ type testPKI struct {
 	spki                      string // base64 SHA-256 of the server certificate's SubjectPublicKeyInfo
 	serial                    string // the server certificate's serial number, decimal
 	conf                      string // a daemon config with one TLS listener (its address set by --listen)
+	ca                        *x509.Certificate
+	caKey                     *ecdsa.PrivateKey
+	pool                      *x509.CertPool // trusts the CA
+}
+
+func writePEM(t *testing.T, path, typ string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func newTestPKI(t *testing.T) *testPKI {
@@ -64,6 +82,31 @@ func newTestPKI(t *testing.T) *testPKI {
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := &testPKI{
+		caFile: filepath.Join(dir, "ca.pem"), certFile: filepath.Join(dir, "cert.pem"), keyFile: filepath.Join(dir, "key.pem"),
+		conf: filepath.Join(dir, "zwamp.json"), ca: ca, caKey: caKey, pool: x509.NewCertPool(),
+	}
+	p.pool.AddCert(ca)
+	writePEM(t, p.caFile, "CERTIFICATE", caDER)
+	p.issue(t)
+	conf, err := json.Marshal(map[string]any{
+		"realms":    []any{map[string]any{"name": "realm1"}},
+		"listeners": []any{map[string]any{"address": "127.0.0.1:0", "tls": map[string]any{"cert": p.certFile, "key": p.keyFile}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p.conf, conf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// issue makes a new server certificate (new key, new serial) signed by the
+// CA and writes it and its key over certFile and keyFile.
+func (p *testPKI) issue(t *testing.T) {
+	t.Helper()
+	now := time.Now()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -82,7 +125,7 @@ func newTestPKI(t *testing.T) *testPKI {
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,29 +138,11 @@ func newTestPKI(t *testing.T) *testPKI {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(leaf.RawSubjectPublicKeyInfo)
-	p := &testPKI{
-		caFile: filepath.Join(dir, "ca.pem"), certFile: filepath.Join(dir, "cert.pem"), keyFile: filepath.Join(dir, "key.pem"),
-		spki: base64.StdEncoding.EncodeToString(sum[:]), serial: serial.String(), conf: filepath.Join(dir, "zwamp.json"),
-	}
-	write := func(path, typ string, b []byte) {
-		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(p.caFile, "CERTIFICATE", caDER)
-	write(p.certFile, "CERTIFICATE", der)
-	write(p.keyFile, "EC PRIVATE KEY", kder)
-	conf, err := json.Marshal(map[string]any{
-		"realms":    []any{map[string]any{"name": "realm1"}},
-		"listeners": []any{map[string]any{"address": "127.0.0.1:0", "tls": map[string]any{"cert": p.certFile, "key": p.keyFile}}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p.conf, conf, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	p.spki, p.serial = base64.StdEncoding.EncodeToString(sum[:]), serial.String()
+	// The key first: a reload between the two writes then fails (key and
+	// certificate do not match) and keeps the running pair.
+	writePEM(t, p.keyFile, "EC PRIVATE KEY", kder)
+	writePEM(t, p.certFile, "CERTIFICATE", der)
 }
 
 // TestAutobahnPythonTLS runs Autobahn|Python over wss:// and rss://
@@ -291,4 +316,143 @@ func serveTLSPage(t *testing.T, results chan<- []byte) string {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return "http://" + ln.Addr().String()
+}
+
+// TestTLSReloadSIGHUP replaces the daemon's certificate files and sends it
+// SIGHUP, three times, while Go client sessions over wss:// and rss://
+// (verifying the router against the test CA) keep calling and publishing:
+// no session ends, every call is answered, every acknowledged
+// publication's event arrives, in order, and fresh handshakes get each new
+// certificate (by serial number) once the daemon has reloaded.
+func TestTLSReloadSIGHUP(t *testing.T) {
+	t.Parallel()
+	pki := newTestPKI(t)
+	slot(t)
+	d := startDaemon(t, "--config", pki.conf)
+	tlsConfig := func() *tls.Config { return &tls.Config{RootCAs: pki.pool, ServerName: "127.0.0.1"} }
+	connect := func(url string) *zclient.Client {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := zclient.Connect(ctx, url, zclient.Config{Realm: "realm1", TLSConfig: tlsConfig()})
+		if err != nil {
+			t.Fatalf("connect %s: %v", url, err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		return c
+	}
+	type pair struct {
+		name           string
+		callee, caller *zclient.Client
+		events         chan string
+		sent, received int
+	}
+	var pairs []*pair
+	for _, url := range []string{"wss://" + d.addr + "/ws", "rss://" + d.addr} {
+		p := &pair{name: strings.SplitN(url, ":", 2)[0], callee: connect(url), caller: connect(url), events: make(chan string, 1<<14)}
+		if _, err := p.callee.Register("com.example.reload."+p.name, func(_ context.Context, inv *zclient.Invocation) (*zclient.Result, error) {
+			return &zclient.Result{Args: inv.Args}, nil
+		}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.callee.Subscribe("com.example.reload."+p.name, func(ev *zclient.Event) { p.events <- fmt.Sprint(ev.Args[0]) }, nil); err != nil {
+			t.Fatal(err)
+		}
+		pairs = append(pairs, p)
+	}
+	roundTrip := func(p *pair) error {
+		p.sent++
+		want := fmt.Sprintf("%s-%d", p.name, p.sent)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		res, err := p.caller.Call(ctx, "com.example.reload."+p.name, []any{want}, nil, nil)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("%s: call %d: %w", p.name, p.sent, err)
+		}
+		if got := fmt.Sprint(res.Args[0]); got != want {
+			return fmt.Errorf("%s: call %d answered %q", p.name, p.sent, got)
+		}
+		if err := p.caller.Publish("com.example.reload."+p.name, []any{want}, nil, &zclient.PublishOptions{Acknowledge: true}); err != nil {
+			return fmt.Errorf("%s: publish %d: %w", p.name, p.sent, err)
+		}
+		select {
+		case got := <-p.events:
+			p.received++
+			if got != want {
+				return fmt.Errorf("%s: event %q arrived for %q (lost or reordered)", p.name, got, want)
+			}
+		case <-time.After(30 * time.Second):
+			return fmt.Errorf("%s: event %q never arrived", p.name, want)
+		}
+		return nil
+	}
+
+	var reloading atomic.Bool
+	reloading.Store(true)
+	errs := make(chan error, len(pairs))
+	var wg sync.WaitGroup
+	for _, p := range pairs {
+		wg.Add(1)
+		go func(p *pair) {
+			defer wg.Done()
+			for i := 0; i < 20 || reloading.Load(); i++ {
+				if err := roundTrip(p); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(p)
+	}
+	served := func() string {
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", d.addr, tlsConfig())
+		if err != nil {
+			t.Fatalf("handshake with the test CA: %v", err)
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0].SerialNumber.String()
+	}
+	for i := 0; i < 3; i++ {
+		old := pki.serial
+		pki.issue(t)
+		if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			got := served()
+			if got == pki.serial {
+				break
+			}
+			if got != old || time.Now().After(deadline) {
+				t.Fatalf("reload %d: the router serves serial %s, want %s (before: %s); its log:\n%s", i, got, pki.serial, old, tail(d.log.String(), 4000))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	reloading.Store(false)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for _, p := range pairs {
+		for _, c := range []*zclient.Client{p.callee, p.caller} {
+			select {
+			case <-c.Done():
+				t.Errorf("%s: session %d ended during the reloads: %v", p.name, c.ID(), c.Err())
+			default:
+			}
+		}
+		if p.sent < 20 || p.received != p.sent {
+			t.Errorf("%s: %d round trips, %d events", p.name, p.sent, p.received)
+		}
+	}
+	if n := strings.Count(d.log.String(), "tls configuration reloaded"); n != 3 {
+		t.Errorf("the daemon logged %d TLS reloads, want 3; its log:\n%s", n, tail(d.log.String(), 4000))
+	}
+	for _, p := range pairs {
+		_ = p.callee.Close()
+		_ = p.caller.Close()
+	}
+	d.stop(t)
 }
