@@ -37,30 +37,22 @@ func (s *Server) serveBlocking(nc net.Conn, spec *listenerSpec) {
 	var bc net.Conn = nc
 	if spec.TLS != nil {
 		addr := nc.RemoteAddr()
-		if !s.admitHandshake(addr) {
+		l := s.tlsListener(spec)
+		if !s.admitHandshake(addr, l) {
 			_ = nc.Close()
 			if s.cfg.MaxConnsPerIP > 0 {
 				s.releaseIP(addr)
 			}
 			return
 		}
-		tc := tls.Server(nc, s.tlsListener(spec).base)
+		tc := tls.Server(nc, l.base)
 		_ = tc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
-		err := tc.Handshake()
-		s.endHandshake(addr)
-		if err != nil {
-			s.tlsStats.failures.Add(1)
-			s.stats.handshakeFailures.Add(1)
-			s.log.Debug("tls handshake failed", "remote", nc.RemoteAddr().String(), "error", err)
+		if err := tc.Handshake(); !s.endHandshake(addr, l, tc, err) {
 			_ = tc.Close()
 			if s.cfg.MaxConnsPerIP > 0 {
 				s.releaseIP(nc.RemoteAddr())
 			}
 			return
-		}
-		s.tlsStats.handshakes.Add(1)
-		if tc.ConnectionState().DidResume {
-			s.tlsStats.resumed.Add(1)
 		}
 		_ = tc.SetDeadline(time.Time{})
 		bc = tc

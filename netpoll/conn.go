@@ -577,7 +577,7 @@ func (c *conn) Info() core.TransportInfo {
 	if c.isWS {
 		kind = "websocket"
 	}
-	return core.TransportInfo{Kind: kind, Protocol: c.protocol, RemoteAddr: c.addr.String(), Auth: c.auth}
+	return core.TransportInfo{Kind: kind, Protocol: c.protocol, RemoteAddr: c.addr.String(), Auth: c.transportAuth()}
 }
 
 // closed runs once when the socket is gone: detach the session and free

@@ -207,11 +207,10 @@ type Server struct {
 	conns     map[*conn]struct{}
 	closing   bool
 
-	ipMu     sync.Mutex // guards perIP; taken alone
-	perIP    map[netip.Addr]int
-	tlsl     sync.Map // *listenerSpec → *tlsListener (tls.go)
-	hs       handshakes
-	tlsStats tlsCounters
+	ipMu  sync.Mutex // guards perIP; taken alone
+	perIP map[netip.Addr]int
+	tlsl  sync.Map // *listenerSpec → *tlsListener (tls.go)
+	hs    handshakes
 
 	clock  atomic.Int64 // coarse unix nanoseconds, updated by the sweeper
 	stats  counters

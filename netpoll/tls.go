@@ -33,9 +33,10 @@ import (
 //     non-blocking Write (nbio queues what the kernel does not take).
 //
 // An idle session then holds no goroutine and no read buffer: what remains
-// is the tls.Conn (its struct, the small input buffer crypto/tls grew while
-// reading the client's messages, its record-layer state) next to the conn.
-// The stack stays Go's own maintained crypto/tls: no fork.
+// is the tls.Conn (its struct and record-layer state) next to the conn;
+// crypto/tls's own input buffers are lent per read and released between
+// reads (tls_buffers.go). The stack stays Go's own maintained crypto/tls:
+// no fork.
 
 // errDrained is rawConn's answer when the poller's input is used up.
 var errDrained net.Error = drainedError{}
@@ -132,8 +133,13 @@ type tlsStream struct {
 	c   *conn
 	tc  *tls.Conn
 	raw *rawConn
-	// mu serialises input: nbio's OnData and the drain at the hand-off.
+	// mu serialises input: nbio's OnData and the drain at the hand-off,
+	// and with them every use of crypto/tls's input buffers
+	// (tls_buffers.go).
 	mu sync.Mutex
+	// box is the pooled rawInput buffer lent to tc for this read, nil
+	// between reads (tls_buffers.go).
+	box *[]byte
 }
 
 // plainPool holds the buffers decrypted input is read into for the length
@@ -144,7 +150,9 @@ var plainPool = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b
 func (t *tlsStream) onCipher(data []byte) {
 	t.mu.Lock()
 	t.raw.in = data
+	t.lend()
 	t.drain()
+	t.reclaim()
 	t.raw.in = nil
 	t.mu.Unlock()
 }
@@ -188,6 +196,22 @@ func (c *conn) onWire(data []byte) {
 	c.onData(data)
 }
 
+// transportAuth is c's transport-level authentication for core: c.auth
+// (the cookie) and, for TLS on nbio, the handshake's facts (transportauth.go),
+// derived from the tls.Conn on each call rather than kept in a map for the
+// connection's life (~400 B per idle session). Info, its only caller, runs
+// at HELLO and for the meta API and status pages, never per message.
+func (c *conn) transportAuth() map[string]any {
+	if c.tls == nil {
+		return c.auth
+	}
+	m := tlsAuth(c.tls.tc.ConnectionState())
+	for k, v := range c.auth {
+		m[k] = v
+	}
+	return m
+}
+
 // tlsWriter is the output of a TLS connection on nbio.
 type tlsWriter struct{ t *tlsStream }
 
@@ -214,25 +238,18 @@ func (s *Server) serveTLS(nc net.Conn, spec *listenerSpec) {
 			s.releaseIP(addr)
 		}
 	}
-	if !s.admitHandshake(addr) {
+	l := s.tlsListener(spec)
+	if !s.admitHandshake(addr, l) {
 		fail()
 		return
 	}
 	raw := &rawConn{nc: nc}
-	tc := tls.Server(raw, s.tlsListener(spec).base)
+	tc := tls.Server(raw, l.base)
 	_ = nc.SetDeadline(time.Now().Add(s.cfg.HandshakeTimeout))
 	err := tc.Handshake()
-	s.endHandshake(addr)
-	if err != nil {
-		s.stats.handshakeFailures.Add(1)
-		s.tlsStats.failures.Add(1)
-		s.log.Debug("tls handshake failed", "remote", addr.String(), "error", err)
+	if !s.endHandshake(addr, l, tc, err) {
 		fail()
 		return
-	}
-	s.tlsStats.handshakes.Add(1)
-	if tc.ConnectionState().DidResume {
-		s.tlsStats.resumed.Add(1)
 	}
 	_ = nc.SetDeadline(time.Time{})
 	if tcp, ok := nc.(*net.TCPConn); ok {
@@ -247,7 +264,6 @@ func (s *Server) serveTLS(nc net.Conn, spec *listenerSpec) {
 	}
 	c := newConn(s, spec, addr)
 	c.ipHeld.Store(s.cfg.MaxConnsPerIP > 0)
-	c.auth = tlsAuth(tc.ConnectionState())
 	t := &tlsStream{c: c, tc: tc, raw: raw}
 	c.tls = t
 	c.io = tlsWriter{t}
@@ -267,7 +283,10 @@ func (s *Server) serveTLS(nc net.Conn, spec *listenerSpec) {
 	// crypto/tls may have read past the handshake (a client's first
 	// request right behind its Finished): deliver it now, before the
 	// next OnData (which waits for t.mu).
+	t.afterHandshake()
+	t.lend()
 	t.drain()
+	t.reclaim()
 }
 
 // TLS configuration per listener: the handshake always starts from the
@@ -275,9 +294,10 @@ func (s *Server) serveTLS(nc net.Conn, spec *listenerSpec) {
 // (replaced by ReloadTLS). Session-ticket keys are the base config's, so
 // tickets issued before a reload still resume after it.
 type tlsListener struct {
-	base *tls.Config
-	cur  atomic.Pointer[tls.Config]
-	kind Kind
+	base  *tls.Config
+	cur   atomic.Pointer[tls.Config]
+	kind  Kind
+	stats tlsCounters // this listener's handshakes
 }
 
 // tlsListener returns spec's TLS state, creating it on first use.
@@ -349,7 +369,9 @@ const (
 	DefaultMaxTLSHandshakesPerIP = 64
 )
 
-// TLSStats are the TLS counters.
+// TLSStats are the TLS handshake counters (of one listener, or summed
+// over all of them). They count handshakes, not messages: a per-listener
+// atomic add on each is nothing next to the handshake itself.
 type TLSStats struct {
 	Handshakes   int64 // completed handshakes
 	Resumed      int64 // of which resumed a session (ticket)
@@ -359,20 +381,55 @@ type TLSStats struct {
 	RefusedPerIP int64 // of Refused, by the per-address bound
 }
 
-type tlsCounters struct {
-	handshakes, resumed, failures, refused, refusedPerIP atomic.Int64
+// TLSListenerStats are one TLS listener's counters.
+type TLSListenerStats struct {
+	Listener int    // index in Config.Listeners
+	Addr     string // the bound address (host:port, or the socket path)
+	Kind     Kind
+	TLSStats
 }
 
-// TLSStats returns the TLS counters.
-func (s *Server) TLSStats() TLSStats {
-	st := &s.tlsStats
-	s.hs.mu.Lock()
-	inProgress := s.hs.total
-	s.hs.mu.Unlock()
+type tlsCounters struct {
+	handshakes, resumed, failures, refused, refusedPerIP, inProgress atomic.Int64
+}
+
+func (c *tlsCounters) load() TLSStats {
 	return TLSStats{
-		Handshakes: st.handshakes.Load(), Resumed: st.resumed.Load(), Failures: st.failures.Load(),
-		Refused: st.refused.Load(), RefusedPerIP: st.refusedPerIP.Load(), InProgress: int64(inProgress),
+		Handshakes: c.handshakes.Load(), Resumed: c.resumed.Load(), Failures: c.failures.Load(),
+		Refused: c.refused.Load(), RefusedPerIP: c.refusedPerIP.Load(), InProgress: c.inProgress.Load(),
 	}
+}
+
+// TLSStats returns the TLS counters summed over every listener.
+func (s *Server) TLSStats() TLSStats {
+	var sum TLSStats
+	for _, l := range s.TLSListenerStats() {
+		sum.Handshakes += l.Handshakes
+		sum.Resumed += l.Resumed
+		sum.Failures += l.Failures
+		sum.Refused += l.Refused
+		sum.RefusedPerIP += l.RefusedPerIP
+		sum.InProgress += l.InProgress
+	}
+	return sum
+}
+
+// TLSListenerStats returns the counters of each TLS listener, in the order
+// of Config.Listeners (none before Start).
+func (s *Server) TLSListenerStats() []TLSListenerStats {
+	s.mu.Lock()
+	specs := s.specs
+	lns := s.listeners
+	s.mu.Unlock()
+	var out []TLSListenerStats
+	for i, spec := range specs {
+		if spec.TLS == nil {
+			continue
+		}
+		out = append(out, TLSListenerStats{Listener: i, Addr: lns[i].Addr().String(), Kind: spec.Kind,
+			TLSStats: s.tlsListener(spec).stats.load()})
+	}
+	return out
 }
 
 // handshakes counts the TLS handshakes in progress, overall and per source
@@ -396,9 +453,9 @@ func (s *Server) handshakeLimits() (total, perIP int) {
 	return total, perIP
 }
 
-// admitHandshake counts a handshake from addr, or refuses it (counted and
-// logged at debug level) when a bound is reached.
-func (s *Server) admitHandshake(addr net.Addr) bool {
+// admitHandshake counts a handshake from addr on listener l, or refuses
+// it (counted and logged at debug level) when a bound is reached.
+func (s *Server) admitHandshake(addr net.Addr, l *tlsListener) bool {
 	total, perIP := s.handshakeLimits()
 	ip, hasIP := handshakeIP(addr)
 	h := &s.hs
@@ -406,13 +463,13 @@ func (s *Server) admitHandshake(addr net.Addr) bool {
 	switch {
 	case total > 0 && h.total >= total:
 		h.mu.Unlock()
-		s.tlsStats.refused.Add(1)
+		l.stats.refused.Add(1)
 		s.log.Debug("tls handshake refused: too many in progress", "remote", addr.String(), "limit", total)
 		return false
 	case hasIP && perIP > 0 && h.perIP[ip] >= perIP:
 		h.mu.Unlock()
-		s.tlsStats.refused.Add(1)
-		s.tlsStats.refusedPerIP.Add(1)
+		l.stats.refused.Add(1)
+		l.stats.refusedPerIP.Add(1)
 		s.log.Debug("tls handshake refused: too many in progress from this address", "remote", addr.String(), "limit", perIP)
 		return false
 	}
@@ -424,10 +481,13 @@ func (s *Server) admitHandshake(addr net.Addr) bool {
 		h.perIP[ip]++
 	}
 	h.mu.Unlock()
+	l.stats.inProgress.Add(1)
 	return true
 }
 
-func (s *Server) endHandshake(addr net.Addr) {
+// endHandshake ends a handshake admitted by admitHandshake and counts its
+// outcome (err from tc.Handshake); it reports whether it succeeded.
+func (s *Server) endHandshake(addr net.Addr, l *tlsListener, tc *tls.Conn, err error) bool {
 	ip, hasIP := handshakeIP(addr)
 	h := &s.hs
 	h.mu.Lock()
@@ -440,6 +500,18 @@ func (s *Server) endHandshake(addr net.Addr) {
 		}
 	}
 	h.mu.Unlock()
+	l.stats.inProgress.Add(-1)
+	if err != nil {
+		l.stats.failures.Add(1)
+		s.stats.handshakeFailures.Add(1)
+		s.log.Debug("tls handshake failed", "remote", addr.String(), "error", err)
+		return false
+	}
+	l.stats.handshakes.Add(1)
+	if tc.ConnectionState().DidResume {
+		l.stats.resumed.Add(1)
+	}
+	return true
 }
 
 func handshakeIP(addr net.Addr) (netip.Addr, bool) {

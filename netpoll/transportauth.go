@@ -13,8 +13,10 @@ import (
 //	"channel_binding.tls-exporter" []byte (32)          RFC 9266 exporter (TLS 1.3 and 1.2 with extended master secret)
 //	"cookie"                       string               the connection's cookie id (Listener.Cookies)
 //
-// The map is built once, before the connection's first WAMP message, and
-// only read afterwards.
+// For TLS on nbio the map is derived from the tls.Conn at each
+// core.Transport.Info call (conn.transportAuth); otherwise it is built
+// once, before the connection's first WAMP message, and only read
+// afterwards.
 
 // Transport-auth keys.
 const (

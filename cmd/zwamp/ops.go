@@ -94,6 +94,7 @@ func startOps(c *Config, r *core.Router, srv *netpoll.Server, log *slog.Logger) 
 		}
 	})
 	registerNetpollMetrics(o.admin.Registry(), srv)
+	o.admin.RegisterTLSMetrics(tlsMetrics(srv))
 	o.admin.SetStatusExtra(func() map[string]any {
 		st := srv.Stats()
 		return map[string]any{

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/zwamp/zwamp/admin"
 	"github.com/zwamp/zwamp/netpoll"
 )
 
@@ -88,5 +89,19 @@ func tlsReloader(srv *netpoll.Server, running *Config) func(c *Config) (commit f
 				}
 			}
 		}, nil
+	}
+}
+
+// tlsMetrics hands the TLS listeners' handshake counters to /metrics
+// (admin does not import netpoll).
+func tlsMetrics(srv *netpoll.Server) func() []admin.TLSListenerStats {
+	return func() []admin.TLSListenerStats {
+		ls := srv.TLSListenerStats()
+		out := make([]admin.TLSListenerStats, len(ls))
+		for i, l := range ls {
+			out[i] = admin.TLSListenerStats{Listener: l.Addr, Handshakes: l.Handshakes, Resumed: l.Resumed, Failures: l.Failures,
+				InProgress: l.InProgress, Refused: l.Refused, RefusedPerIP: l.RefusedPerIP}
+		}
+		return out
 	}
 }
