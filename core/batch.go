@@ -70,13 +70,18 @@ func (b *Batch) Release() {
 // Flush. Drivers that keep a Batch across input batches call it at the end
 // of each one.
 func (b *Batch) Flush() {
-	b.counts.fold()
-	b.calls.fold(b.counts.shard)
 	for i, t := range b.pending {
-		t.Flush()
+		if cf, ok := t.(CountingFlusher); ok {
+			b.calls.wrote(cf.FlushCounted()) // messages per write (wirestats.go)
+		} else {
+			t.Flush()
+		}
 		b.pending[i] = nil
 	}
 	b.pending = b.pending[:0]
+	// Fold after the writes, which count messages per write.
+	b.counts.fold()
+	b.calls.fold(b.counts.shard)
 	b.nowNS = 0
 	b.monoNS = 0
 	b.callStart = 0

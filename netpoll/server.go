@@ -215,6 +215,7 @@ type Server struct {
 
 	clock  atomic.Int64 // coarse unix nanoseconds, updated by the sweeper
 	stats  counters
+	wire   wireTotals // bytes of the connections that ended (wirestats.go)
 	wg     sync.WaitGroup
 	stopCh chan struct{}
 }
@@ -434,6 +435,7 @@ func (s *Server) register(c *conn) {
 }
 
 func (s *Server) unregister(c *conn) {
+	c.foldWire(&s.wire)
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()

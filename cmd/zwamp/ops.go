@@ -163,6 +163,7 @@ func registerNetpollMetrics(reg *prometheus.Registry, srv *netpoll.Server) {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
 			func() float64 { return float64(f(srv.Stats())) }))
 	}
+	reg.MustRegister(wireCollector{srv})
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "zwamp_transport_connections", Help: "Open transport connections."},
 		func() float64 { return float64(srv.Stats().Conns) }))
 	counter("zwamp_transport_accepted_total", "Connections accepted.", func(s netpoll.Stats) int64 { return s.Accepted })

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -134,10 +135,26 @@ func TestOpsDaemon(t *testing.T) {
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	// The WebSocket client and the bridge's in-process session.
-	for _, want := range []string{"zwamp_sessions 2\n", "zwamp_transport_connections 1\n", "zwamp_transport_accepted_total 1\n"} {
+	for _, want := range []string{"zwamp_sessions 2\n", "zwamp_transport_connections 1\n", "zwamp_transport_accepted_total 1\n",
+		`zwamp_sessions_by_transport{realm="realm1",serializer="json",transport="websocket"} 1`,
+		`zwamp_sessions_by_transport{realm="realm1",serializer="json",transport="local"} 1`,
+		`zwamp_auth_logins_total{method="anonymous",outcome="success"} 1`} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("/metrics has no %q:\n%s", want, metrics)
 		}
+	}
+	// The WebSocket client's bytes: at least its upgrade request, HELLO,
+	// SUBSCRIBE and REGISTER in; the answers and the EVENT and INVOCATION out.
+	for _, name := range []string{"zwamp_transport_received_bytes_total", "zwamp_transport_sent_bytes_total"} {
+		m := regexp.MustCompile(name + `\{tls="false",transport="websocket"\} (\d+)`).FindSubmatch(metrics)
+		if m == nil {
+			t.Errorf("/metrics has no %s for websocket:\n%s", name, metrics)
+		} else if n, _ := strconv.Atoi(string(m[1])); n < 200 {
+			t.Errorf("%s{websocket} = %d, want at least 200", name, n)
+		}
+	}
+	if m := regexp.MustCompile(`zwamp_messages_per_write_count (\d+)`).FindSubmatch(metrics); m == nil || string(m[1]) == "0" {
+		t.Errorf("/metrics: no writes counted in zwamp_messages_per_write:\n%s", metrics)
 	}
 	resp, err = http.Get(base + "/readyz")
 	if err != nil || resp.StatusCode != 200 {
