@@ -38,7 +38,8 @@ type Batch struct {
 	// is about to be sent, 0 for an answer made while its CALL is handled;
 	// set just before the send and cleared by it (callstats.go).
 	callStart int64
-	monoNS    int64 // monotonic clock for this input batch, 0 until read (callNow)
+	monoNS    int64     // monotonic clock for this input batch, 0 until read (callNow)
+	uri       *uriTally // opt-in per-URI counters (uristats.go); nil until used
 	// ghost stands for a publisher on another node (Realm.DeliverRemote).
 	ghost Session
 }
@@ -82,6 +83,9 @@ func (b *Batch) Flush() {
 	// Fold after the writes, which count messages per write.
 	b.counts.fold()
 	b.calls.fold(b.counts.shard)
+	if b.uri != nil && len(b.uri.touched) != 0 {
+		b.uri.fold()
+	}
 	b.nowNS = 0
 	b.monoNS = 0
 	b.callStart = 0

@@ -25,6 +25,9 @@ type AdminConfig struct {
 	Token    string     `json:"token"`    // bearer token for /metrics, /status and the bridges
 	TLS      *TLSConfig `json:"tls"`      // serve HTTPS with this certificate
 	Disabled bool       `json:"disabled"` // no admin listener at all
+	// URIMetrics lists URI patterns that get their own publish, event and
+	// call counters in /metrics and on /status (off when empty).
+	URIMetrics []core.URIPattern `json:"uri_metrics"`
 }
 
 // DefaultAdmin is the admin listener's address when the file names none.
@@ -78,6 +81,9 @@ func startOps(c *Config, r *core.Router, srv *netpoll.Server, log *slog.Logger) 
 		}
 		return &ops{}, nil
 	}
+	if err := core.SetURICounters(ac.URIMetrics); err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
+	}
 	acfg := admin.Config{Address: ac.Address, Token: ac.Token}
 	if ac.TLS != nil {
 		cert, err := tls.LoadX509KeyPair(ac.TLS.Cert, ac.TLS.Key)
@@ -99,6 +105,8 @@ func startOps(c *Config, r *core.Router, srv *netpoll.Server, log *slog.Logger) 
 		return map[string]any{
 			"accepted": st.Accepted, "handshake_failures": st.HandshakeFailures, "framing_errors": st.FramingErrors,
 			"slow_consumer_closes": st.SlowCloses, "slow_consumer_drops": st.SlowDrops, "ping_timeouts": st.PingTimeouts,
+			// The connections furthest behind right now (ops_wire.go).
+			"slow_consumers": slowConsumers(srv),
 		}
 	})
 	for i, bc := range c.Bridges {

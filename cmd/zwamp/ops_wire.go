@@ -29,3 +29,26 @@ func (c wireCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descBytesOut, prometheus.CounterValue, float64(w.BytesOut), w.Transport, tls)
 	}
 }
+
+// slowListed and slowMinPending bound the slow consumers /status lists:
+// the 10 connections with the most output waiting, from 64 KiB up (less
+// is a burst in flight, not a peer falling behind).
+const (
+	slowListed     = 10
+	slowMinPending = 64 << 10
+)
+
+type slowConsumer struct {
+	Remote    string `json:"remote"`
+	Transport string `json:"transport"`
+	Protocol  string `json:"protocol"`
+	Pending   int64  `json:"pending_bytes"`
+}
+
+func slowConsumers(srv *netpoll.Server) []slowConsumer {
+	out := []slowConsumer{}
+	for _, p := range srv.SlowConsumers(slowListed, slowMinPending) {
+		out = append(out, slowConsumer{p.Remote, p.Transport, p.Protocol, p.Pending})
+	}
+	return out
+}

@@ -1,0 +1,240 @@
+package core
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"sync/atomic"
+)
+
+// Opt-in per-URI counters: an operator lists URI patterns (exact, prefix
+// or wildcard, as in WAMP subscriptions) and gets, per pattern,
+// publications to matching topics, the EVENTs they fanned out to, and
+// CALLs to matching procedures. Labels are the patterns, never the
+// concrete URIs, so the cardinality is the list's length.
+//
+// With no list (the default) the cost on the hot path is one atomic load
+// of a pointer nobody writes (a read-shared cache line) per PUBLISH and per
+// CALL. With a list, the URI is matched against the patterns (a map
+// lookup for the exact ones, a scan of the prefix and wildcard ones),
+// remembered per Batch for a run of messages on the same URI, and counted
+// in the Batch's plain fields; Batch.Flush folds them into the patterns'
+// atomics, one add per touched pattern and kind per input batch.
+
+// URIPattern is one entry of the opt-in list.
+type URIPattern struct {
+	URI   string `json:"uri"`
+	Match string `json:"match"` // exact (default), prefix, wildcard
+}
+
+// MaxURIPatterns bounds the opt-in list.
+const MaxURIPatterns = 1000
+
+// URICount is what was counted for one pattern.
+type URICount struct {
+	URIPattern
+	Publishes uint64 // PUBLISHes (and router meta events) to matching topics
+	Events    uint64 // EVENTs those publications were delivered as
+	Calls     uint64 // CALLs to matching procedures
+}
+
+const (
+	uriPublish = iota
+	uriEvent
+	uriCall
+	numURIKinds
+)
+
+type uriCounter struct {
+	n [numURIKinds]atomic.Uint64
+	_ [64 - numURIKinds*8]byte // one pattern per cache line
+}
+
+type wildPattern struct {
+	parts [][]byte // empty parts match any component
+	idx   int
+}
+
+type prefixPattern struct {
+	p   []byte
+	idx int
+}
+
+// uriMatcher is an immutable compiled list and its counters.
+type uriMatcher struct {
+	patterns []URIPattern
+	exact    map[string][]int
+	prefix   []prefixPattern
+	wild     []wildPattern
+	counts   []uriCounter
+}
+
+var uriPatterns atomic.Pointer[uriMatcher]
+
+// SetURICounters replaces the opt-in list, process-wide (counts start from
+// zero for the new list); an empty list turns the counters off. A pattern
+// with an unknown match policy, an empty URI, or too many patterns is an
+// error and leaves the current list in place.
+func SetURICounters(list []URIPattern) error {
+	if len(list) == 0 {
+		uriPatterns.Store(nil)
+		return nil
+	}
+	if len(list) > MaxURIPatterns {
+		return fmt.Errorf("uri counters: %d patterns, at most %d", len(list), MaxURIPatterns)
+	}
+	m := &uriMatcher{exact: map[string][]int{}, counts: make([]uriCounter, len(list))}
+	seen := map[URIPattern]bool{}
+	for i, p := range list {
+		if p.Match == "" {
+			p.Match = "exact"
+		}
+		if p.URI == "" {
+			return fmt.Errorf("uri counters[%d]: empty uri", i)
+		}
+		if seen[p] {
+			return fmt.Errorf("uri counters[%d]: %s %q listed twice", i, p.Match, p.URI)
+		}
+		seen[p] = true
+		switch p.Match {
+		case "exact":
+			m.exact[p.URI] = append(m.exact[p.URI], i)
+		case "prefix":
+			m.prefix = append(m.prefix, prefixPattern{[]byte(p.URI), i})
+		case "wildcard":
+			var parts [][]byte
+			for _, s := range strings.Split(p.URI, ".") {
+				parts = append(parts, []byte(s))
+			}
+			m.wild = append(m.wild, wildPattern{parts, i})
+		default:
+			return fmt.Errorf("uri counters[%d]: match %q: want exact, prefix or wildcard", i, p.Match)
+		}
+		m.patterns = append(m.patterns, p)
+	}
+	uriPatterns.Store(m)
+	return nil
+}
+
+// URICounts returns the counts of the current list, in its order (nil
+// when none is set).
+func URICounts() []URICount {
+	m := uriPatterns.Load()
+	if m == nil {
+		return nil
+	}
+	out := make([]URICount, len(m.patterns))
+	for i, p := range m.patterns {
+		c := &m.counts[i]
+		out[i] = URICount{URIPattern: p, Publishes: c.n[uriPublish].Load(), Events: c.n[uriEvent].Load(), Calls: c.n[uriCall].Load()}
+	}
+	return out
+}
+
+// match appends the indices of the patterns uri matches to dst.
+func (m *uriMatcher) match(uri []byte, dst []int) []int {
+	dst = append(dst, m.exact[string(uri)]...)
+	for _, p := range m.prefix {
+		if bytes.HasPrefix(uri, p.p) {
+			dst = append(dst, p.idx)
+		}
+	}
+	for _, w := range m.wild {
+		if wildMatch(w.parts, uri) {
+			dst = append(dst, w.idx)
+		}
+	}
+	return dst
+}
+
+// wildMatch reports whether uri has as many components as parts and
+// equals every non-empty one.
+func wildMatch(parts [][]byte, uri []byte) bool {
+	for i, p := range parts {
+		var comp []byte
+		if j := bytes.IndexByte(uri, '.'); j >= 0 {
+			if i == len(parts)-1 {
+				return false // more components than the pattern
+			}
+			comp, uri = uri[:j], uri[j+1:]
+		} else {
+			if i != len(parts)-1 {
+				return false // fewer components
+			}
+			comp = uri
+		}
+		if len(p) > 0 && !bytes.Equal(p, comp) {
+			return false
+		}
+	}
+	return true
+}
+
+// uriTally is a Batch's plain-field tally for the current list.
+type uriTally struct {
+	m       *uriMatcher
+	n       [][numURIKinds]uint64
+	touched []int // patterns with counts since the last fold
+	last    []byte
+	lastIdx []int // the patterns last matched
+	lastOK  bool
+}
+
+// uriCount counts n of kind for uri; called on the hot path.
+func (b *Batch) uriCount(uri []byte, kind int, n uint64) {
+	m := uriPatterns.Load()
+	if m == nil {
+		return
+	}
+	t := b.uri
+	if t == nil || t.m != m {
+		if t != nil {
+			t.fold()
+		}
+		t = &uriTally{m: m, n: make([][numURIKinds]uint64, len(m.patterns))}
+		b.uri = t
+	}
+	if !t.lastOK || !bytes.Equal(uri, t.last) {
+		t.lastIdx = m.match(uri, t.lastIdx[:0])
+		t.last = append(t.last[:0], uri...)
+		t.lastOK = true
+	}
+	for _, i := range t.lastIdx {
+		if t.n[i] == [numURIKinds]uint64{} {
+			t.touched = append(t.touched, i)
+		}
+		t.n[i][kind] += n
+	}
+}
+
+// fold adds the tally to the patterns' counters and clears it.
+func (t *uriTally) fold() {
+	for _, i := range t.touched {
+		for k, v := range t.n[i] {
+			if v != 0 {
+				t.m.counts[i].n[k].Add(v)
+			}
+		}
+		t.n[i] = [numURIKinds]uint64{}
+	}
+	t.touched = t.touched[:0]
+}
+
+// published counts one publication to topic that reached n subscribers:
+// the fan-out histogram and the opt-in per-URI counters.
+func (b *Batch) published(topic []byte, n uint64) {
+	b.calls.fanOut(n)
+	if uriPatterns.Load() != nil {
+		b.uriCount(topic, uriPublish, 1)
+		if n != 0 {
+			b.uriCount(topic, uriEvent, n)
+		}
+	}
+}
+
+// uriCalled counts one CALL to proc for the opt-in per-URI counters.
+func (b *Batch) uriCalled(proc []byte) {
+	if uriPatterns.Load() != nil {
+		b.uriCount(proc, uriCall, 1)
+	}
+}
