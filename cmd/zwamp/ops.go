@@ -36,14 +36,20 @@ const DefaultAdmin = "127.0.0.1:8081"
 // BridgeConfig is one HTTP bridge (Crossbar's /publish and /call) to a
 // realm, served on the admin listener under Prefix.
 type BridgeConfig struct {
-	Realm       string          `json:"realm"`
-	Prefix      string          `json:"prefix"`   // default /bridge/REALM
-	Token       string          `json:"token"`    // bearer token, in addition to the admin token
-	AuthID      string          `json:"authid"`   // the bridge session's authid, default http-bridge
-	AuthRole    string          `json:"authrole"` // its role (permissions on a realm with roles), default http-bridge
-	MaxBody     int64           `json:"max_body"` // bytes, default 1 MiB
-	CallTimeout Duration        `json:"call_timeout"`
-	Webhooks    []WebhookConfig `json:"webhooks"`
+	Realm  string `json:"realm"`
+	Prefix string `json:"prefix"` // default /bridge/REALM
+	Token  string `json:"token"`  // bearer token, in addition to the admin token
+	// Key and Secret require Crossbar-signed requests (bridge.Signing);
+	// TimestampDeltaLimit bounds the timestamp's skew in seconds (default
+	// 300, Crossbar's option name).
+	Key                 string          `json:"key"`
+	Secret              string          `json:"secret"`
+	TimestampDeltaLimit int             `json:"timestamp_delta_limit"`
+	AuthID              string          `json:"authid"`   // the bridge session's authid, default http-bridge
+	AuthRole            string          `json:"authrole"` // its role (permissions on a realm with roles), default http-bridge
+	MaxBody             int64           `json:"max_body"` // bytes, default 1 MiB
+	CallTimeout         Duration        `json:"call_timeout"`
+	Webhooks            []WebhookConfig `json:"webhooks"`
 }
 
 // WebhookConfig POSTs the events of a subscription to a URL.
@@ -141,6 +147,9 @@ func newBridge(bc BridgeConfig, r *core.Router, log *slog.Logger) (*bridge.Bridg
 		return nil, errors.New("realm missing")
 	}
 	cfg := bridge.Config{Realm: bc.Realm, AuthID: bc.AuthID, AuthRole: bc.AuthRole, Token: bc.Token, MaxBody: bc.MaxBody, CallTimeout: time.Duration(bc.CallTimeout)}
+	if bc.Key != "" || bc.Secret != "" {
+		cfg.Signing = &bridge.Signing{Key: bc.Key, Secret: bc.Secret, MaxSkew: time.Duration(bc.TimestampDeltaLimit) * time.Second}
+	}
 	for _, w := range bc.Webhooks {
 		cfg.Webhooks = append(cfg.Webhooks, bridge.Webhook{Topic: w.Topic, Match: w.Match, URL: w.URL, Queue: w.Queue, Retries: w.Retries, Timeout: time.Duration(w.Timeout)})
 	}
