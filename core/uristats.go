@@ -71,17 +71,53 @@ type uriMatcher struct {
 
 var uriPatterns atomic.Pointer[uriMatcher]
 
-// SetURICounters replaces the opt-in list, process-wide (counts start from
-// zero for the new list); an empty list turns the counters off. A pattern
-// with an unknown match policy, an empty URI, or too many patterns is an
-// error and leaves the current list in place.
+// URICounterSet is a compiled opt-in list, checked and ready to use.
+type URICounterSet struct{ m *uriMatcher }
+
+// SetURICounters replaces the opt-in list, process-wide; an empty list
+// turns the counters off. It is CompileURICounters then UseURICounters.
 func SetURICounters(list []URIPattern) error {
-	if len(list) == 0 {
+	set, err := CompileURICounters(list)
+	if err != nil {
+		return err
+	}
+	UseURICounters(set)
+	return nil
+}
+
+// UseURICounters installs set (nil: counters off). A pattern that was in
+// the previous list keeps its counts (a reload does not reset them, bar
+// the increments of batches in flight); a new one starts from zero.
+func UseURICounters(set *URICounterSet) {
+	if set == nil || set.m == nil {
 		uriPatterns.Store(nil)
-		return nil
+		return
+	}
+	if old := uriPatterns.Load(); old != nil {
+		prev := make(map[URIPattern]int, len(old.patterns))
+		for i, p := range old.patterns {
+			prev[p] = i
+		}
+		for i, p := range set.m.patterns {
+			if j, ok := prev[p]; ok {
+				for k := range set.m.counts[i].n {
+					set.m.counts[i].n[k].Store(old.counts[j].n[k].Load())
+				}
+			}
+		}
+	}
+	uriPatterns.Store(set.m)
+}
+
+// CompileURICounters checks and compiles list: a pattern with an unknown
+// match policy, an empty URI, a duplicate, or too many patterns is an
+// error. An empty list compiles to nil (counters off).
+func CompileURICounters(list []URIPattern) (*URICounterSet, error) {
+	if len(list) == 0 {
+		return nil, nil
 	}
 	if len(list) > MaxURIPatterns {
-		return fmt.Errorf("uri counters: %d patterns, at most %d", len(list), MaxURIPatterns)
+		return nil, fmt.Errorf("uri counters: %d patterns, at most %d", len(list), MaxURIPatterns)
 	}
 	m := &uriMatcher{exact: map[string][]int{}, counts: make([]uriCounter, len(list))}
 	seen := map[URIPattern]bool{}
@@ -90,10 +126,10 @@ func SetURICounters(list []URIPattern) error {
 			p.Match = "exact"
 		}
 		if p.URI == "" {
-			return fmt.Errorf("uri counters[%d]: empty uri", i)
+			return nil, fmt.Errorf("uri counters[%d]: empty uri", i)
 		}
 		if seen[p] {
-			return fmt.Errorf("uri counters[%d]: %s %q listed twice", i, p.Match, p.URI)
+			return nil, fmt.Errorf("uri counters[%d]: %s %q listed twice", i, p.Match, p.URI)
 		}
 		seen[p] = true
 		switch p.Match {
@@ -108,12 +144,11 @@ func SetURICounters(list []URIPattern) error {
 			}
 			m.wild = append(m.wild, wildPattern{parts, i})
 		default:
-			return fmt.Errorf("uri counters[%d]: match %q: want exact, prefix or wildcard", i, p.Match)
+			return nil, fmt.Errorf("uri counters[%d]: match %q: want exact, prefix or wildcard", i, p.Match)
 		}
 		m.patterns = append(m.patterns, p)
 	}
-	uriPatterns.Store(m)
-	return nil
+	return &URICounterSet{m}, nil
 }
 
 // URICounts returns the counts of the current list, in its order (nil
