@@ -169,10 +169,10 @@ type PendingConn struct {
 }
 
 // SlowConsumers returns up to n established connections with the most
-// output pending, largest first, leaving out those with less than min
+// output pending, largest first, leaving out those with less than minPending
 // bytes pending: the peers that read slower than the router writes, the
 // candidates for the slow-consumer policy (Config.MaxPendingOutput).
-func (s *Server) SlowConsumers(n int, min int64) []PendingConn {
+func (s *Server) SlowConsumers(n int, minPending int64) []PendingConn {
 	s.mu.Lock()
 	list := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
@@ -188,7 +188,7 @@ func (s *Server) SlowConsumers(n int, min int64) []PendingConn {
 		p := c.queued.Load() - c.written.Load() + int64(len(c.out))
 		shut := c.shut
 		c.mu.Unlock()
-		if shut || p < min || p <= 0 {
+		if shut || p < minPending || p <= 0 {
 			continue
 		}
 		res = append(res, PendingConn{Remote: c.addr.String(), Transport: c.TransportKind(), Protocol: c.protocol, Pending: p})
