@@ -3,8 +3,9 @@ package core
 import (
 	"bytes"
 	"fmt"
-	"strings"
 	"sync/atomic"
+
+	"github.com/zwamp/zwamp/trie"
 )
 
 // Opt-in per-URI counters: an operator lists URI patterns (exact, prefix
@@ -15,11 +16,12 @@ import (
 //
 // With no list (the default) the cost on the hot path is one atomic load
 // of a pointer nobody writes (a read-shared cache line) per PUBLISH and per
-// CALL. With a list, the URI is matched against the patterns (a map
-// lookup for the exact ones, a scan of the prefix and wildcard ones),
-// remembered per Batch for a run of messages on the same URI, and counted
-// in the Batch's plain fields; Batch.Flush folds them into the patterns'
-// atomics, one add per touched pattern and kind per input batch.
+// CALL. With a list, the URI is matched against the patterns in a
+// trie.Index (the subscription index: a hash lookup for the exact ones, the
+// radix walks for prefix and wildcard ones behind its lock-free match
+// cache), remembered per Batch for a run of messages on the same URI, and
+// counted in the Batch's plain fields; Batch.Flush folds them into the
+// patterns' atomics, one add per touched pattern and kind per input batch.
 
 // URIPattern is one entry of the opt-in list.
 type URIPattern struct {
@@ -50,22 +52,11 @@ type uriCounter struct {
 	_ [64 - numURIKinds*8]byte // one pattern per cache line
 }
 
-type wildPattern struct {
-	parts [][]byte // empty parts match any component
-	idx   int
-}
-
-type prefixPattern struct {
-	p   []byte
-	idx int
-}
-
-// uriMatcher is an immutable compiled list and its counters.
+// uriMatcher is a compiled list (immutable once installed) and its
+// counters.
 type uriMatcher struct {
 	patterns []URIPattern
-	exact    map[string][]int
-	prefix   []prefixPattern
-	wild     []wildPattern
+	ix       *trie.Index[int] // pattern → its index in patterns
 	counts   []uriCounter
 }
 
@@ -119,7 +110,7 @@ func CompileURICounters(list []URIPattern) (*URICounterSet, error) {
 	if len(list) > MaxURIPatterns {
 		return nil, fmt.Errorf("uri counters: %d patterns, at most %d", len(list), MaxURIPatterns)
 	}
-	m := &uriMatcher{exact: map[string][]int{}, counts: make([]uriCounter, len(list))}
+	m := &uriMatcher{ix: trie.New[int](trie.Options{Shards: 1}), counts: make([]uriCounter, len(list))}
 	seen := map[URIPattern]bool{}
 	for i, p := range list {
 		if p.Match == "" {
@@ -132,20 +123,18 @@ func CompileURICounters(list []URIPattern) (*URICounterSet, error) {
 			return nil, fmt.Errorf("uri counters[%d]: %s %q listed twice", i, p.Match, p.URI)
 		}
 		seen[p] = true
+		var pol trie.Policy
 		switch p.Match {
 		case "exact":
-			m.exact[p.URI] = append(m.exact[p.URI], i)
+			pol = trie.Exact
 		case "prefix":
-			m.prefix = append(m.prefix, prefixPattern{[]byte(p.URI), i})
+			pol = trie.Prefix
 		case "wildcard":
-			var parts [][]byte
-			for _, s := range strings.Split(p.URI, ".") {
-				parts = append(parts, []byte(s))
-			}
-			m.wild = append(m.wild, wildPattern{parts, i})
+			pol = trie.Wildcard
 		default:
 			return nil, fmt.Errorf("uri counters[%d]: match %q: want exact, prefix or wildcard", i, p.Match)
 		}
+		m.ix.Update([]byte(p.URI), pol, func(int, bool) (int, bool) { return i, true })
 		m.patterns = append(m.patterns, p)
 	}
 	return &URICounterSet{m}, nil
@@ -167,43 +156,7 @@ func URICounts() []URICount {
 }
 
 // match appends the indices of the patterns uri matches to dst.
-func (m *uriMatcher) match(uri []byte, dst []int) []int {
-	dst = append(dst, m.exact[string(uri)]...)
-	for _, p := range m.prefix {
-		if bytes.HasPrefix(uri, p.p) {
-			dst = append(dst, p.idx)
-		}
-	}
-	for _, w := range m.wild {
-		if wildMatch(w.parts, uri) {
-			dst = append(dst, w.idx)
-		}
-	}
-	return dst
-}
-
-// wildMatch reports whether uri has as many components as parts and
-// equals every non-empty one.
-func wildMatch(parts [][]byte, uri []byte) bool {
-	for i, p := range parts {
-		var comp []byte
-		if j := bytes.IndexByte(uri, '.'); j >= 0 {
-			if i == len(parts)-1 {
-				return false // more components than the pattern
-			}
-			comp, uri = uri[:j], uri[j+1:]
-		} else {
-			if i != len(parts)-1 {
-				return false // fewer components
-			}
-			comp = uri
-		}
-		if len(p) > 0 && !bytes.Equal(p, comp) {
-			return false
-		}
-	}
-	return true
-}
+func (m *uriMatcher) match(uri []byte, dst []int) []int { return m.ix.Match(uri, dst) }
 
 // uriTally is a Batch's plain-field tally for the current list.
 type uriTally struct {
@@ -215,8 +168,9 @@ type uriTally struct {
 	lastOK  bool
 }
 
-// uriCount counts n of kind for uri; called on the hot path.
-func (b *Batch) uriCount(uri []byte, kind int, n uint64) {
+// uriCount counts n of kind for uri, and events more EVENTs when kind is
+// uriPublish; called on the hot path.
+func (b *Batch) uriCount(uri []byte, kind int, n, events uint64) {
 	m := uriPatterns.Load()
 	if m == nil {
 		return
@@ -239,6 +193,7 @@ func (b *Batch) uriCount(uri []byte, kind int, n uint64) {
 			t.touched = append(t.touched, i)
 		}
 		t.n[i][kind] += n
+		t.n[i][uriEvent] += events
 	}
 }
 
@@ -260,16 +215,13 @@ func (t *uriTally) fold() {
 func (b *Batch) published(topic []byte, n uint64) {
 	b.calls.fanOut(n)
 	if uriPatterns.Load() != nil {
-		b.uriCount(topic, uriPublish, 1)
-		if n != 0 {
-			b.uriCount(topic, uriEvent, n)
-		}
+		b.uriCount(topic, uriPublish, 1, n)
 	}
 }
 
 // uriCalled counts one CALL to proc for the opt-in per-URI counters.
 func (b *Batch) uriCalled(proc []byte) {
 	if uriPatterns.Load() != nil {
-		b.uriCount(proc, uriCall, 1)
+		b.uriCount(proc, uriCall, 1, 0)
 	}
 }

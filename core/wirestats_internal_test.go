@@ -64,37 +64,6 @@ func TestAllocsCountingFlush(t *testing.T) {
 	})
 }
 
-func TestWildMatch(t *testing.T) {
-	for _, c := range []struct {
-		pattern, uri string
-		want         bool
-	}{
-		{"a..c", "a.b.c", true}, {"a..c", "a.x.c", true}, {"a..c", "a.b.d", false},
-		{"a..c", "a.b.c.d", false}, {"a..c", "a.c", false}, {"..", "x.y.z", true},
-		{"a.b", "a.b", true}, {"a.b", "a.bb", false}, {".b", "a.b", true},
-	} {
-		var parts [][]byte
-		for _, s := range bytesSplit(c.pattern) {
-			parts = append(parts, []byte(s))
-		}
-		if got := wildMatch(parts, []byte(c.uri)); got != c.want {
-			t.Errorf("wildMatch(%q, %q) = %v", c.pattern, c.uri, got)
-		}
-	}
-}
-
-func bytesSplit(s string) []string {
-	var out []string
-	start := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] == '.' {
-			out = append(out, s[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, s[start:])
-}
-
 // TestAllocsURICounters: with a list set, counting a publication and a
 // call allocates nothing once the Batch's tally exists.
 func TestAllocsURICounters(t *testing.T) {
