@@ -60,7 +60,7 @@ func New(cfg Config, r *core.Router, ready func() bool, log *slog.Logger) *Serve
 	}
 	s := &Server{cfg: cfg, log: log, mux: http.NewServeMux(), reg: prometheus.NewRegistry(), ready: ready, router: r, started: time.Now()}
 	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	s.reg.MustRegister(routerCollector{r})
+	s.reg.MustRegister(routerCollector{r}, opsCollector{r})
 	s.mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	s.mux.HandleFunc("/readyz", s.readyz)
 	s.mux.Handle("/metrics", s.guard(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{})))

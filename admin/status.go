@@ -43,6 +43,14 @@ type statusSession struct {
 	Peer      string `json:"peer"`
 }
 
+type statusURI struct {
+	Pattern   string `json:"pattern"`
+	Match     string `json:"match"`
+	Publishes uint64 `json:"publishes"`
+	Events    uint64 `json:"events"`
+	Calls     uint64 `json:"calls"`
+}
+
 type statusType struct {
 	Type string `json:"type"`
 	In   uint64 `json:"in"`
@@ -82,6 +90,14 @@ func (s *Server) statusJSON(w http.ResponseWriter, _ *http.Request) {
 		return list[i].Realm < list[j].Realm || list[i].Realm == list[j].Realm && list[i].ID < list[j].ID
 	})
 	out["realms"], out["session_list"] = realms, list
+	// Top topics and procedures come from the opt-in per-pattern counters
+	// (exact, already counted, bounded by the configured list); the page
+	// turns the totals into rates over the last minute.
+	uris := []statusURI{}
+	for _, u := range core.URICounts() {
+		uris = append(uris, statusURI{u.URI, u.Match, u.Publishes, u.Events, u.Calls})
+	}
+	out["uri_counts"] = uris
 	if s.statusExtra != nil {
 		out["transport"] = s.statusExtra()
 	}

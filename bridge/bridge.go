@@ -30,6 +30,11 @@ type Config struct {
 	// Token, when set, is the bearer token every request must carry
 	// (Authorization: Bearer TOKEN).
 	Token string
+	// Signing, when set, requires every request to be signed with
+	// Crossbar's scheme (sign.go): an alternative to Token for clients
+	// written for Crossbar's bridge, or in addition to it. Each one
+	// configured is checked.
+	Signing *Signing
 	// MaxBody bounds a request body in bytes (default 1 MiB).
 	MaxBody int64
 	// CallTimeout bounds a call made through /call (default 30 s).
@@ -47,6 +52,7 @@ type Bridge struct {
 	c     *client.Client
 	log   *slog.Logger
 	hooks []*hook
+	sign  *signer // nil: requests need no signature
 	stats counters
 }
 
@@ -83,6 +89,13 @@ func New(r *core.Router, cfg Config, log *slog.Logger) (*Bridge, error) {
 		return nil, fmt.Errorf("bridge: join realm %q: %w", cfg.Realm, err)
 	}
 	b := &Bridge{cfg: cfg, c: c, log: log}
+	if cfg.Signing != nil {
+		if cfg.Signing.Key == "" || cfg.Signing.Secret == "" {
+			c.Close()
+			return nil, fmt.Errorf("bridge: realm %q: signing needs both a key and a secret", cfg.Realm)
+		}
+		b.sign = newSigner(*cfg.Signing)
+	}
 	for i := range cfg.Webhooks {
 		h, err := startHook(c, cfg.Webhooks[i], log)
 		if err != nil {
@@ -225,6 +238,13 @@ func (b *Bridge) decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	case err != nil:
 		b.badRequest(w, "reading the body: "+err.Error())
 		return false
+	}
+	if b.sign != nil {
+		if e := b.sign.verify(r, body); e != nil {
+			b.stats.unauthorized.Add(1)
+			writeJSON(w, e.status, errorBody(e.uri, e.msg))
+			return false
+		}
 	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()

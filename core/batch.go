@@ -38,7 +38,8 @@ type Batch struct {
 	// is about to be sent, 0 for an answer made while its CALL is handled;
 	// set just before the send and cleared by it (callstats.go).
 	callStart int64
-	monoNS    int64 // monotonic clock for this input batch, 0 until read (callNow)
+	monoNS    int64     // monotonic clock for this input batch, 0 until read (callNow)
+	uri       *uriTally // opt-in per-URI counters (uristats.go); nil until used
 	// ghost stands for a publisher on another node (Realm.DeliverRemote).
 	ghost Session
 }
@@ -70,13 +71,21 @@ func (b *Batch) Release() {
 // Flush. Drivers that keep a Batch across input batches call it at the end
 // of each one.
 func (b *Batch) Flush() {
-	b.counts.fold()
-	b.calls.fold(b.counts.shard)
 	for i, t := range b.pending {
-		t.Flush()
+		if cf, ok := t.(CountingFlusher); ok {
+			b.calls.wrote(cf.FlushCounted()) // messages per write (wirestats.go)
+		} else {
+			t.Flush()
+		}
 		b.pending[i] = nil
 	}
 	b.pending = b.pending[:0]
+	// Fold after the writes, which count messages per write.
+	b.counts.fold()
+	b.calls.fold(b.counts.shard)
+	if b.uri != nil && len(b.uri.touched) != 0 {
+		b.uri.fold()
+	}
 	b.nowNS = 0
 	b.monoNS = 0
 	b.callStart = 0

@@ -241,7 +241,7 @@ func (r *Realm) publish(b *Batch, pub *Session, m *codec.Message, pubID uint64) 
 	if len(b.subs) > 0 {
 		r.deliver(b, pub, m, pubID)
 	} else {
-		b.calls.fanOut(0)
+		b.published(m.URI, 0)
 	}
 }
 
@@ -303,7 +303,7 @@ func (r *Realm) deliver(b *Batch, pub *Session, m *codec.Message, pubID uint64) 
 		}
 	}
 	b.counts.countOut(codec.EVENT, sent)
-	b.calls.fanOut(sent)
+	b.published(m.URI, sent) // fan-out and per-URI counters (uristats.go)
 	for i := range subs {
 		subs[i] = nil
 	}

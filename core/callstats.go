@@ -78,8 +78,11 @@ type callCounts struct {
 	latSum       uint64 // ns
 	fan          [FanOutBuckets]uint64
 	fanSum       uint64
+	wr           [WriteBuckets]uint64 // messages per write (wirestats.go)
+	wrSum        uint64
 	latTouch     uint32
 	fanTouch     uint32
+	wrTouch      uint32
 	outcomeTouch uint8
 }
 
@@ -123,8 +126,17 @@ func (c *callCounts) fanOut(n uint64) {
 
 // fold adds the tally to shard and clears it.
 func (c *callCounts) fold(sh *msgShard) {
-	if c.outcomeTouch == 0 && c.latTouch|c.fanTouch == 0 {
+	if c.outcomeTouch == 0 && c.latTouch|c.fanTouch|c.wrTouch == 0 {
 		return
+	}
+	for m := c.wrTouch; m != 0; m &= m - 1 {
+		i := bits.TrailingZeros32(m)
+		sh.wr[i].Add(c.wr[i])
+		c.wr[i] = 0
+	}
+	if c.wrSum != 0 {
+		sh.wrSum.Add(c.wrSum)
+		c.wrSum = 0
 	}
 	for m := uint32(c.outcomeTouch); m != 0; m &= m - 1 {
 		i := bits.TrailingZeros32(m)
@@ -149,7 +161,7 @@ func (c *callCounts) fold(sh *msgShard) {
 		sh.fanSum.Add(c.fanSum)
 		c.fanSum = 0
 	}
-	c.outcomeTouch, c.latTouch, c.fanTouch = 0, 0, 0
+	c.outcomeTouch, c.latTouch, c.fanTouch, c.wrTouch = 0, 0, 0, 0
 }
 
 // callShard is the msgShard part for calls and fan-outs.
@@ -159,6 +171,8 @@ type callShard struct {
 	latSum  atomic.Uint64
 	fan     [FanOutBuckets]atomic.Uint64
 	fanSum  atomic.Uint64
+	wr      [WriteBuckets]atomic.Uint64
+	wrSum   atomic.Uint64
 }
 
 // CallOutcomes is the number of calls answered, by outcome.

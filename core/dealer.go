@@ -327,6 +327,7 @@ func (s *Session) handleCall(b *Batch, m *codec.Message) {
 		return
 	}
 	r := s.realm
+	b.uriCalled(m.URI) // opt-in per-URI counters (uristats.go)
 	d := &m.Details
 	if d.Progress && s.features[roleCaller]&codec.FeatureProgressiveCallInvocations == 0 {
 		s.violation(b, "CALL with progress without announcing progressive_call_invocations")

@@ -482,6 +482,7 @@ func (c *Conn) handshakeTimeout(hs *handshake) {
 func (c *Conn) refuse(b *Batch, hs *handshake, err *AuthError) {
 	as := c.r.authSt
 	as.stats.failures.Add(1)
+	authMethods.count(hs.auth.Method(), false)
 	as.failed(hs.addr, hs.key, time.Now())
 	// An attacker can repeat this at will: rate-limited, and never the
 	// secret (the authid is not one).
@@ -595,6 +596,9 @@ func (c *Conn) open(b *Batch, realm *Realm, id Identity, roles codec.Role, featu
 	c.sess = s
 	c.state = connEstablished
 	r.stats.sessions.Add(1)
+	if c.trusted == nil {
+		authMethods.count(id.AuthMethod, true) // wirestats.go
+	}
 
 	out := &b.out
 	out.Reset()

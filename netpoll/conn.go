@@ -102,6 +102,7 @@ type conn struct {
 	written   atomic.Int64 // bytes the kernel took (nbio OnWrittenSize)
 	ended     atomic.Bool  // closed() ran
 	ipHeld    atomic.Bool  // counted against Config.MaxConnsPerIP until closed
+	wire      connWire     // bytes and messages per write (wirestats.go)
 
 	// published is stored by the accepting goroutine once the conn is set
 	// up and loaded by the first reader. The hand-over itself happens
@@ -137,6 +138,7 @@ func (c *conn) onData(data []byte) {
 	}
 	c.lastRead.Store(c.srv.clock.Load())
 	c.pingedAt.Store(0)
+	c.wire.bytesIn.Add(uint64(len(data)))
 	b := core.AcquireBatch()
 	c.batch = b
 	c.feed(data)
@@ -461,6 +463,7 @@ func (c *conn) Send(msg []byte) bool {
 	}
 	if c.batched {
 		c.appendBatched(msg)
+		c.wire.msgs++
 		c.mu.Unlock()
 		return wasEmpty
 	}
@@ -477,6 +480,7 @@ func (c *conn) Send(msg []byte) bool {
 		}
 	}
 	c.out = append(c.out, msg...)
+	c.wire.msgs++
 	c.mu.Unlock()
 	return wasEmpty
 }
@@ -508,6 +512,7 @@ func (c *conn) drop() bool {
 	c.shut = true
 	c.out = c.out[:0]
 	c.batchAt = -1
+	c.wire.msgs = 0
 	c.mu.Unlock()
 	_ = c.io.close()
 	return true
@@ -520,15 +525,21 @@ func (c *conn) Flush() {
 	c.mu.Unlock()
 }
 
-func (c *conn) flushLocked() {
+// flushLocked writes the pending output and returns the number of WAMP
+// messages it carried.
+func (c *conn) flushLocked() int {
 	c.sealBatch()
 	if len(c.out) == 0 || c.io == nil {
-		return
+		return 0
 	}
+	n := int(c.wire.msgs)
+	c.wire.msgs = 0
+	c.wire.bytesOut += uint64(len(c.out))
 	c.queued.Add(int64(len(c.out)))
 	_ = c.io.write(c.out)
 	// An idle connection holds no output buffer.
 	c.releaseOut()
+	return n
 }
 
 // grabOut takes an output buffer from the pool; the caller holds c.mu.

@@ -214,6 +214,7 @@ type Server struct {
 
 	clock  atomic.Int64 // coarse unix nanoseconds, updated by the sweeper
 	stats  counters
+	wire   wireTotals // bytes of the connections that ended (wirestats.go)
 	wg     sync.WaitGroup
 	stopCh chan struct{}
 }
@@ -433,6 +434,7 @@ func (s *Server) register(c *conn) {
 }
 
 func (s *Server) unregister(c *conn) {
+	c.foldWire(&s.wire)
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zwamp/zwamp/auth"
 	"github.com/zwamp/zwamp/client"
 	"github.com/zwamp/zwamp/codec"
 )
@@ -49,8 +50,12 @@ type cliOptions struct {
 	url, realm, serializer     string
 	authid, authmethod         string
 	ticket, secret, privateKey string
+	password                   string // wamp-scram
+	tlsCA, tlsCert, tlsKey     string // PEM files (cli_tls.go)
+	tlsInsecure                bool
 	timeout                    time.Duration
 	json                       bool
+	scram                      *auth.SCRAMClient // set by clientConfig for wamp-scram
 }
 
 func (o *cliOptions) register(fs *flag.FlagSet) {
@@ -58,10 +63,12 @@ func (o *cliOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.realm, "realm", envOr("ZWAMP_REALM", "realm1"), "realm to join (env ZWAMP_REALM)")
 	fs.StringVar(&o.serializer, "serializer", envOr("ZWAMP_SERIALIZER", "json"), "json, msgpack or cbor (env ZWAMP_SERIALIZER)")
 	fs.StringVar(&o.authid, "authid", os.Getenv("ZWAMP_AUTHID"), "authid to announce in HELLO (env ZWAMP_AUTHID)")
-	fs.StringVar(&o.authmethod, "authmethod", os.Getenv("ZWAMP_AUTHMETHOD"), "anonymous, ticket, wampcra or cryptosign; default: from the credential given (env ZWAMP_AUTHMETHOD)")
+	fs.StringVar(&o.authmethod, "authmethod", os.Getenv("ZWAMP_AUTHMETHOD"), "anonymous, ticket, wampcra, cryptosign, wamp-scram or tls; default: from the credential given (env ZWAMP_AUTHMETHOD)")
 	fs.StringVar(&o.ticket, "ticket", os.Getenv("ZWAMP_TICKET"), "ticket for the ticket method (env ZWAMP_TICKET)")
 	fs.StringVar(&o.secret, "secret", os.Getenv("ZWAMP_SECRET"), "secret for wampcra (env ZWAMP_SECRET)")
 	fs.StringVar(&o.privateKey, "private-key", os.Getenv("ZWAMP_PRIVATE_KEY"), "hex Ed25519 seed (32 bytes) or private key (64 bytes) for cryptosign (env ZWAMP_PRIVATE_KEY)")
+	fs.StringVar(&o.password, "password", os.Getenv("ZWAMP_PASSWORD"), "password for wamp-scram; the router's proof is checked too (env ZWAMP_PASSWORD)")
+	o.registerTLS(fs)
 	fs.DurationVar(&o.timeout, "timeout", envDuration("ZWAMP_TIMEOUT", 10*time.Second), "bound on connecting and on each request (env ZWAMP_TIMEOUT)")
 	fs.BoolVar(&o.json, "json", false, "print JSON instead of human-readable lines")
 }
@@ -102,6 +109,8 @@ func (o *cliOptions) clientConfig() (client.Config, error) {
 			method = "wampcra"
 		case o.privateKey != "":
 			method = "cryptosign"
+		case o.password != "":
+			method = "wamp-scram"
 		}
 	}
 	switch method {
@@ -126,10 +135,32 @@ func (o *cliOptions) clientConfig() (client.Config, error) {
 		}
 		cfg.AuthMethods, cfg.Authenticate = []string{"cryptosign"}, client.CryptosignAuth(key)
 		cfg.AuthExtra = client.CryptosignExtra(key)
+	case "wamp-scram", "scram":
+		if o.password == "" {
+			return cfg, errors.New("--authmethod wamp-scram needs --password")
+		}
+		if cfg.AuthID == "" {
+			return cfg, errors.New("--authmethod wamp-scram needs --authid")
+		}
+		method = "wamp-scram"
+		o.scram = auth.NewSCRAMClient(cfg.AuthID, o.password)
+		cfg = o.scram.Config(cfg)
+	case "tls":
+		// The TLS handshake presented the certificate (--tls-cert); its
+		// common name is the authid unless --authid names it.
+		if o.tlsCert == "" {
+			return cfg, errors.New("--authmethod tls needs --tls-cert and --tls-key (and a wss:// or rss:// URL)")
+		}
+		cfg.AuthMethods = []string{"tls"}
 	default:
-		return cfg, fmt.Errorf("--authmethod %q: want anonymous, ticket, wampcra or cryptosign", method)
+		return cfg, fmt.Errorf("--authmethod %q: want anonymous, ticket, wampcra, cryptosign, wamp-scram or tls", method)
 	}
-	if method != "" && method != "anonymous" && cfg.AuthID == "" {
+	tc, err := o.tlsConfig()
+	if err != nil {
+		return cfg, err
+	}
+	cfg.TLSConfig = tc
+	if method != "" && method != "anonymous" && method != "tls" && cfg.AuthID == "" {
 		return cfg, fmt.Errorf("--authmethod %s needs --authid", method)
 	}
 	return cfg, nil
@@ -162,6 +193,12 @@ func (cx *cliContext) connect() (*client.Client, error) {
 	c, err := client.Connect(ctx, cx.opts.url, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("join %s at %s: %w", cx.opts.realm, cx.opts.url, err)
+	}
+	// wamp-scram authenticates both ways: a router that cannot prove it
+	// knows the password's keys is not the one the user meant.
+	if sc := cx.opts.scram; sc != nil && !sc.VerifyServer(c.Details()) {
+		c.Close()
+		return nil, fmt.Errorf("join %s at %s: wamp-scram: the router's verifier does not match the password (not the router it claims to be)", cx.opts.realm, cx.opts.url)
 	}
 	return c, nil
 }

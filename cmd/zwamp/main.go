@@ -118,9 +118,9 @@ func serve(args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer azs.close()
-	// Reloaded on SIGHUP: roles, principals and (once the server exists)
+	// Reloaded on SIGHUP: roles, principals, admin.uri_metrics and (once the server exists)
 	// the listeners' TLS certificates.
-	reloaders := []reloader{azs.reloadRoles, cfg.reloadAuth}
+	reloaders := []reloader{azs.reloadRoles, cfg.reloadAuth, reloadURIMetrics}
 	for _, w := range originWarnings(cfg, usesCookieAuth) {
 		log.Warn(w)
 	}

@@ -25,6 +25,9 @@ type AdminConfig struct {
 	Token    string     `json:"token"`    // bearer token for /metrics, /status and the bridges
 	TLS      *TLSConfig `json:"tls"`      // serve HTTPS with this certificate
 	Disabled bool       `json:"disabled"` // no admin listener at all
+	// URIMetrics lists URI patterns that get their own publish, event and
+	// call counters in /metrics and on /status (off when empty).
+	URIMetrics []core.URIPattern `json:"uri_metrics"`
 }
 
 // DefaultAdmin is the admin listener's address when the file names none.
@@ -33,14 +36,20 @@ const DefaultAdmin = "127.0.0.1:8081"
 // BridgeConfig is one HTTP bridge (Crossbar's /publish and /call) to a
 // realm, served on the admin listener under Prefix.
 type BridgeConfig struct {
-	Realm       string          `json:"realm"`
-	Prefix      string          `json:"prefix"`   // default /bridge/REALM
-	Token       string          `json:"token"`    // bearer token, in addition to the admin token
-	AuthID      string          `json:"authid"`   // the bridge session's authid, default http-bridge
-	AuthRole    string          `json:"authrole"` // its role (permissions on a realm with roles), default http-bridge
-	MaxBody     int64           `json:"max_body"` // bytes, default 1 MiB
-	CallTimeout Duration        `json:"call_timeout"`
-	Webhooks    []WebhookConfig `json:"webhooks"`
+	Realm  string `json:"realm"`
+	Prefix string `json:"prefix"` // default /bridge/REALM
+	Token  string `json:"token"`  // bearer token, in addition to the admin token
+	// Key and Secret require Crossbar-signed requests (bridge.Signing);
+	// TimestampDeltaLimit bounds the timestamp's skew in seconds (default
+	// 300, Crossbar's option name).
+	Key                 string          `json:"key"`
+	Secret              string          `json:"secret"`
+	TimestampDeltaLimit int             `json:"timestamp_delta_limit"`
+	AuthID              string          `json:"authid"`   // the bridge session's authid, default http-bridge
+	AuthRole            string          `json:"authrole"` // its role (permissions on a realm with roles), default http-bridge
+	MaxBody             int64           `json:"max_body"` // bytes, default 1 MiB
+	CallTimeout         Duration        `json:"call_timeout"`
+	Webhooks            []WebhookConfig `json:"webhooks"`
 }
 
 // WebhookConfig POSTs the events of a subscription to a URL.
@@ -78,6 +87,9 @@ func startOps(c *Config, r *core.Router, srv *netpoll.Server, log *slog.Logger) 
 		}
 		return &ops{}, nil
 	}
+	if err := core.SetURICounters(ac.URIMetrics); err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
+	}
 	acfg := admin.Config{Address: ac.Address, Token: ac.Token}
 	if ac.TLS != nil {
 		cert, err := tls.LoadX509KeyPair(ac.TLS.Cert, ac.TLS.Key)
@@ -100,6 +112,8 @@ func startOps(c *Config, r *core.Router, srv *netpoll.Server, log *slog.Logger) 
 		return map[string]any{
 			"accepted": st.Accepted, "handshake_failures": st.HandshakeFailures, "framing_errors": st.FramingErrors,
 			"slow_consumer_closes": st.SlowCloses, "slow_consumer_drops": st.SlowDrops, "ping_timeouts": st.PingTimeouts,
+			// The connections furthest behind right now (ops_wire.go).
+			"slow_consumers": slowConsumers(srv),
 		}
 	})
 	for i, bc := range c.Bridges {
@@ -134,6 +148,9 @@ func newBridge(bc BridgeConfig, r *core.Router, log *slog.Logger) (*bridge.Bridg
 		return nil, errors.New("realm missing")
 	}
 	cfg := bridge.Config{Realm: bc.Realm, AuthID: bc.AuthID, AuthRole: bc.AuthRole, Token: bc.Token, MaxBody: bc.MaxBody, CallTimeout: time.Duration(bc.CallTimeout)}
+	if bc.Key != "" || bc.Secret != "" {
+		cfg.Signing = &bridge.Signing{Key: bc.Key, Secret: bc.Secret, MaxSkew: time.Duration(bc.TimestampDeltaLimit) * time.Second}
+	}
 	for _, w := range bc.Webhooks {
 		cfg.Webhooks = append(cfg.Webhooks, bridge.Webhook{Topic: w.Topic, Match: w.Match, URL: w.URL, Queue: w.Queue, Retries: w.Retries, Timeout: time.Duration(w.Timeout)})
 	}
@@ -164,6 +181,7 @@ func registerNetpollMetrics(reg *prometheus.Registry, srv *netpoll.Server) {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
 			func() float64 { return float64(f(srv.Stats())) }))
 	}
+	reg.MustRegister(wireCollector{srv})
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "zwamp_transport_connections", Help: "Open transport connections."},
 		func() float64 { return float64(srv.Stats().Conns) }))
 	counter("zwamp_transport_accepted_total", "Connections accepted.", func(s netpoll.Stats) int64 { return s.Accepted })

@@ -10,11 +10,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/zwamp/zwamp/bridge"
 	"github.com/zwamp/zwamp/client"
 )
 
@@ -57,8 +59,9 @@ func opsDaemon(t *testing.T, bin, cfg string) (wampAddr, adminAddr string, cmd *
 func TestOpsDaemon(t *testing.T) {
 	bin := daemonBinary(t)
 	cfg := `{"listeners": [{"address": "127.0.0.1:0"}], "realms": [{"name": "realm1"}],
-		"admin": {"address": "127.0.0.1:0"},
-		"bridges": [{"realm": "realm1", "token": "t0ken", "max_body": 256}]}`
+		"admin": {"address": "127.0.0.1:0", "uri_metrics": [{"uri": "com.example.bridged"}, {"uri": "com.example.", "match": "prefix"}]},
+		"bridges": [{"realm": "realm1", "token": "t0ken", "max_body": 256},
+			{"realm": "realm1", "prefix": "/signed", "key": "app1", "secret": "s3cret", "timestamp_delta_limit": 60}]}`
 	wampAddr, adminAddr, _ := opsDaemon(t, bin, cfg)
 	base := "http://" + adminAddr
 
@@ -127,17 +130,52 @@ func TestOpsDaemon(t *testing.T) {
 		t.Fatalf("malformed: %d %v", code, out)
 	}
 
+	// The signed bridge: Crossbar's signature instead of a token.
+	body := `{"topic": "com.example.bridged", "args": ["signed"]}`
+	q := bridge.SignedQuery("app1", "s3cret", 1, 7, []byte(body))
+	if code, out := post("/signed/publish?"+q.Encode(), "", body); code != 200 || out["id"] == nil {
+		t.Fatalf("signed publish: %d %v", code, out)
+	}
+	<-events
+	if code, out := post("/signed/publish?"+q.Encode(), "", body); code != 401 || out["error"] != "bridge.error.replayed" {
+		t.Fatalf("replayed signed publish: %d %v", code, out)
+	}
+	if code, out := post("/signed/publish", "", body); code != 401 || out["error"] != "bridge.error.unsigned" {
+		t.Fatalf("unsigned publish to the signed bridge: %d %v", code, out)
+	}
+
 	resp, err := http.Get(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	// The WebSocket client and the bridge's in-process session.
-	for _, want := range []string{"zwamp_sessions 2\n", "zwamp_transport_connections 1\n", "zwamp_transport_accepted_total 1\n"} {
+	// The WebSocket client and the bridges' two in-process sessions.
+	for _, want := range []string{"zwamp_sessions 3\n", "zwamp_transport_connections 1\n", "zwamp_transport_accepted_total 1\n",
+		`zwamp_sessions_by_transport{realm="realm1",serializer="json",transport="websocket"} 1`,
+		`zwamp_sessions_by_transport{realm="realm1",serializer="json",transport="local"} 2`,
+		`zwamp_auth_logins_total{method="anonymous",outcome="success"} 1`,
+		// Two bridged publications (one through each bridge), one event each;
+		// one call under the prefix.
+		`zwamp_uri_publishes_total{match="exact",pattern="com.example.bridged"} 2`,
+		`zwamp_uri_events_total{match="exact",pattern="com.example.bridged"} 2`,
+		`zwamp_uri_calls_total{match="prefix",pattern="com.example."} 2`} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("/metrics has no %q:\n%s", want, metrics)
 		}
+	}
+	// The WebSocket client's bytes: at least its upgrade request, HELLO,
+	// SUBSCRIBE and REGISTER in; the answers and the EVENT and INVOCATION out.
+	for _, name := range []string{"zwamp_transport_received_bytes_total", "zwamp_transport_sent_bytes_total"} {
+		m := regexp.MustCompile(name + `\{tls="false",transport="websocket"\} (\d+)`).FindSubmatch(metrics)
+		if m == nil {
+			t.Errorf("/metrics has no %s for websocket:\n%s", name, metrics)
+		} else if n, _ := strconv.Atoi(string(m[1])); n < 200 {
+			t.Errorf("%s{websocket} = %d, want at least 200", name, n)
+		}
+	}
+	if m := regexp.MustCompile(`zwamp_messages_per_write_count (\d+)`).FindSubmatch(metrics); m == nil || string(m[1]) == "0" {
+		t.Errorf("/metrics: no writes counted in zwamp_messages_per_write:\n%s", metrics)
 	}
 	resp, err = http.Get(base + "/readyz")
 	if err != nil || resp.StatusCode != 200 {
