@@ -598,6 +598,30 @@ func TestClusterNodeKilled(t *testing.T) {
 			return false
 		}
 	})
+
+	// Drain node 1 (a rolling restart): its callee is told GOODBYE and no
+	// registration is left pointing at the node, before it leaves.
+	dctx, dcancel := context.WithTimeout(ctx, 20*time.Second)
+	nodes[1].router.Drain(dctx, 0)
+	dcancel()
+	select {
+	case <-other.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the drained node's session was not ended")
+	}
+	nodes[1].node.Close()
+	// Node 1's engine stays up (no goodbye, so nobody reaps it): the entry
+	// is gone because the node withdrew it.
+	k := RegKey{Realm: "realm1", URI: "com.death.slow", Match: "exact"}
+	eventually(t, 5*time.Second, "the drained node's registration to leave the registry", func() bool {
+		_, ok := nodes[0].e.Registry().Get(k)
+		return !ok
+	})
+	eventually(t, 20*time.Second, "node 0 to drop the drained node's callee", func() bool {
+		_, err := caller.Call(ctx, "com.death.slow", nil, nil, nil)
+		var werr *client.Error
+		return errors.As(err, &werr) && werr.URI == core.ErrNoSuchProcedure
+	})
 }
 
 // clusterMetaSessions: wamp.session.count, list and get answer for the
