@@ -47,24 +47,45 @@ func appendEvent(dst []byte, h *eventHeader, raw []byte) []byte {
 	return append(dst, raw...)
 }
 
-// parseEvent reads an event envelope; the strings are views into b (the
-// caller copies what it keeps).
-func parseEvent(b []byte, h *eventHeader) (raw []byte, err error) {
+// parseEvent reads an event envelope. Its strings repeat from message to
+// message (a few nodes, realms and identities), so they come from names
+// rather than a new string each.
+func parseEvent(b []byte, h *eventHeader, names *interner) (raw []byte, err error) {
 	if len(b) < 2 || b[0] != kindEvent {
 		return nil, errShortEnvelope
 	}
 	h.format = codec.Format(b[1])
 	r := reader{b: b[2:]}
-	h.origin = r.str()
-	h.realm = r.str()
+	h.origin = names.get(r.view())
+	h.realm = names.get(r.view())
 	h.pubID = r.uint()
 	h.publisher = r.uint()
-	h.authID = r.str()
-	h.authRole = r.str()
+	h.authID = names.get(r.view())
+	h.authRole = names.get(r.view())
 	if r.err != nil {
 		return nil, r.err
 	}
 	return r.b, nil
+}
+
+// interner hands out one string per distinct byte sequence, up to a bound
+// (then it allocates like string(b) would). One goroutine uses it.
+type interner struct{ m map[string]string }
+
+const maxInterned = 1 << 14
+
+func (in *interner) get(b []byte) string {
+	if s, ok := in.m[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if in.m == nil {
+		in.m = make(map[string]string)
+	}
+	if len(in.m) < maxInterned {
+		in.m[s] = s
+	}
+	return s
 }
 
 // rpcHeader addresses an INVOCATION/INTERRUPT (kindInvoke) or a
@@ -139,18 +160,21 @@ func (r *reader) uint() uint64 {
 	return v
 }
 
-func (r *reader) str() string {
+func (r *reader) str() string { return string(r.view()) }
+
+// view returns the next string field as a view into the envelope.
+func (r *reader) view() []byte {
 	n := r.uint()
 	if r.err != nil {
-		return ""
+		return nil
 	}
 	if n > uint64(len(r.b)) {
 		r.err = errShortEnvelope
-		return ""
+		return nil
 	}
-	s := string(r.b[:n])
+	v := r.b[:n]
 	r.b = r.b[n:]
-	return s
+	return v
 }
 
 func (r *reader) byte() byte {
@@ -164,4 +188,54 @@ func (r *reader) byte() byte {
 	v := r.b[0]
 	r.b = r.b[1:]
 	return v
+}
+
+// EnvelopeFields is what ParseEnvelope read.
+type EnvelopeFields struct {
+	Kind                    byte
+	Format                  codec.Format
+	Origin, Realm           string
+	PubID, Publisher, Proxy uint64
+	AuthID, AuthRole        string
+	Callee                  uint64
+	URI                     string
+	Policy                  byte
+}
+
+// ParseEnvelope decodes a node-to-node message: its header fields and the
+// WAMP message it carries (a view into b). It is what every node runs on
+// what arrives from the others, exported for the fuzz targets.
+func ParseEnvelope(b []byte) (EnvelopeFields, []byte, error) {
+	var f EnvelopeFields
+	if len(b) == 0 {
+		return f, nil, errShortEnvelope
+	}
+	switch b[0] {
+	case kindEvent:
+		var h eventHeader
+		var names interner
+		raw, err := parseEvent(b, &h, &names)
+		f = EnvelopeFields{Kind: kindEvent, Format: h.format, Origin: h.origin, Realm: h.realm, PubID: h.pubID,
+			Publisher: h.publisher, AuthID: h.authID, AuthRole: h.authRole}
+		return f, raw, err
+	case kindInvoke, kindAnswer:
+		var h rpcHeader
+		raw, err := parseRPC(b, &h)
+		f = EnvelopeFields{Kind: h.kind, Format: h.format, Origin: h.origin, Realm: h.realm, Proxy: h.proxy,
+			Callee: h.callee, URI: h.uri, Policy: h.policy}
+		return f, raw, err
+	}
+	return f, nil, errShortEnvelope
+}
+
+// AppendEnvelope is ParseEnvelope's inverse, for the fuzz targets.
+func AppendEnvelope(dst []byte, f EnvelopeFields, msg []byte) []byte {
+	if f.Kind == kindEvent {
+		h := eventHeader{origin: f.Origin, realm: f.Realm, pubID: f.PubID, publisher: f.Publisher,
+			authID: f.AuthID, authRole: f.AuthRole, format: f.Format}
+		return appendEvent(dst, &h, msg)
+	}
+	h := rpcHeader{kind: f.Kind, format: f.Format, origin: f.Origin, realm: f.Realm, proxy: f.Proxy,
+		callee: f.Callee, uri: f.URI, policy: f.Policy}
+	return appendRPC(dst, &h, msg)
 }

@@ -244,6 +244,7 @@ func (ev *events) receive() {
 	var seen dedupe
 	var h eventHeader
 	var m codec.Message
+	var names interner
 	for {
 		var msg *nats.Msg
 		select {
@@ -253,7 +254,7 @@ func (ev *events) receive() {
 		}
 		b := core.AcquireBatch()
 		for i := 0; ; i++ {
-			ev.deliver(b, msg, &seen, &h, &m)
+			ev.deliver(b, msg, &seen, &h, &m, &names)
 			if i == 63 {
 				break
 			}
@@ -268,8 +269,8 @@ func (ev *events) receive() {
 	}
 }
 
-func (ev *events) deliver(b *core.Batch, msg *nats.Msg, seen *dedupe, h *eventHeader, m *codec.Message) {
-	raw, err := parseEvent(msg.Data, h)
+func (ev *events) deliver(b *core.Batch, msg *nats.Msg, seen *dedupe, h *eventHeader, m *codec.Message, names *interner) {
+	raw, err := parseEvent(msg.Data, h, names)
 	if err != nil || h.origin == ev.n.self {
 		if err != nil {
 			ev.dropped.Add(1)
