@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -255,18 +256,41 @@ func (ev *events) receive() {
 		b := core.AcquireBatch()
 		for i := 0; ; i++ {
 			ev.deliver(b, msg, &seen, &h, &m, &names)
-			if i == 63 {
+			if i == maxRun-1 {
 				break
 			}
-			select {
-			case msg = <-ev.ch:
-				continue
-			default:
+			if msg = nextQueued(ev.ch); msg == nil {
+				break
 			}
-			break
 		}
 		b.Release()
 	}
+}
+
+// maxRun bounds the messages handled per Batch: one write per destination
+// connection per run, as a node's own poller writes once per read.
+const maxRun = 64
+
+// nextQueued returns the next message already queued on ch, or nil. When
+// the queue is momentarily empty it yields once first: the NATS reader,
+// which hands over one message at a time, has usually parsed the next one
+// by then, and without the second look every forwarded message would be
+// flushed — one write per subscriber — on its own (measured: cross-node
+// 1→100 cost 1,264 ns per delivery on the receiving node against 126 ns
+// with it, bench/README.md "Cluster").
+func nextQueued(ch chan *nats.Msg) *nats.Msg {
+	select {
+	case m := <-ch:
+		return m
+	default:
+	}
+	runtime.Gosched()
+	select {
+	case m := <-ch:
+		return m
+	default:
+	}
+	return nil
 }
 
 func (ev *events) deliver(b *core.Batch, msg *nats.Msg, seen *dedupe, h *eventHeader, m *codec.Message, names *interner) {

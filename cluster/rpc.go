@@ -62,6 +62,7 @@ type proxy struct {
 type rpcState struct {
 	n   *Node
 	sub *nats.Subscription
+	ch  chan *nats.Msg
 
 	mu      sync.Mutex
 	next    uint64
@@ -83,12 +84,38 @@ func (rs *rpcState) start(n *Node) error {
 	rs.regs = make(map[RegKey]RegValue)
 	rs.conflicts = make(map[RegKey]bool)
 	rs.dead = make(map[string]bool)
-	sub, err := n.nc.Subscribe(NodeSubject(n.self, "rpc"), rs.receive)
+	// One goroutine takes the node's RPC traffic in order and handles a run
+	// of it per Batch (see nextQueued).
+	rs.ch = make(chan *nats.Msg, eventQueueLen)
+	sub, err := n.nc.ChanSubscribe(NodeSubject(n.self, "rpc"), rs.ch)
 	if err != nil {
 		return err
 	}
 	_ = sub.SetPendingLimits(-1, -1)
 	rs.sub = sub
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		for {
+			var msg *nats.Msg
+			select {
+			case <-n.ctx.Done():
+				return
+			case msg = <-rs.ch:
+			}
+			b := core.AcquireBatch()
+			for i := 0; ; i++ {
+				rs.receive(b, msg)
+				if i == maxRun-1 {
+					break
+				}
+				if msg = nextQueued(rs.ch); msg == nil {
+					break
+				}
+			}
+			b.Release()
+		}
+	}()
 	return nil
 }
 
@@ -375,8 +402,9 @@ func (rs *rpcState) revive(instance string) {
 	}
 }
 
-// receive handles node-addressed RPC traffic (one goroutine, in order).
-func (rs *rpcState) receive(msg *nats.Msg) {
+// receive handles one node-addressed RPC message (one goroutine, in order),
+// its output queued on b.
+func (rs *rpcState) receive(b *core.Batch, msg *nats.Msg) {
 	var h rpcHeader
 	raw, err := parseRPC(msg.Data, &h)
 	if err != nil {
@@ -387,8 +415,6 @@ func (rs *rpcState) receive(msg *nats.Msg) {
 	if c == nil {
 		return
 	}
-	b := core.AcquireBatch()
-	defer b.Release()
 	var m codec.Message
 	if err := c.Decode(&m, raw); err != nil {
 		rs.n.ev.dropped.Add(1)
