@@ -3,6 +3,7 @@ package cluster
 import (
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -79,6 +80,9 @@ type interestItem struct {
 // remoteInterest is what the other nodes subscribe to.
 type remoteInterest struct {
 	realms sync.Map // realm → *trie.Index[*interestCount], read lock-free by Published
+	// entries counts (origin, key) pairs: 0 means no other node wants
+	// anything, answered with one atomic load.
+	entries atomic.Int64
 
 	mu     sync.Mutex // guards byNode, views and writes to the counts
 	byNode map[string]map[interestKey]bool
@@ -90,6 +94,9 @@ type interestCount struct{ nodes int }
 // wanted reports whether any other node subscribes to a pattern matching
 // topic in realm.
 func (ri *remoteInterest) wanted(realm string, topic []byte) bool {
+	if ri.entries.Load() == 0 {
+		return false
+	}
 	v, ok := ri.realms.Load(realm)
 	if !ok {
 		return false
@@ -118,8 +125,10 @@ func (ri *remoteInterest) set(origin string, k interestKey, on bool) {
 			ri.byNode[origin] = m
 		}
 		m[k] = true
+		ri.entries.Add(1)
 	} else {
 		delete(m, k)
+		ri.entries.Add(-1)
 	}
 	v := ri.views[origin]
 	v.H ^= k.hash()

@@ -131,14 +131,14 @@ func (ev *events) close() {
 // matching interest subject.
 func (n *Node) Published(r *core.Realm, pub *core.Session, m *codec.Message, f codec.Format, raw []byte, pubID uint64) {
 	ev := &n.ev
+	retain := m.Details.Has(codec.KeyRetain) && m.Details.Retain
+	wanted := ev.rint.wanted(r.Name(), m.URI)
+	if !wanted && !retain {
+		return // nobody elsewhere subscribes: the common all-local case
+	}
 	h := eventHeader{origin: n.self, realm: r.Name(), pubID: pubID, format: f}
 	if pub != nil {
 		h.publisher, h.authID, h.authRole = pub.ID(), pub.AuthID(), pub.AuthRole()
-	}
-	retain := m.Details.Has(codec.KeyRetain) && m.Details.Retain
-	wanted := ev.rint.wanted(h.realm, m.URI)
-	if !wanted && !retain {
-		return // nobody elsewhere subscribes: the common all-local case
 	}
 	ev.pubMu.Lock()
 	ev.pub = appendEvent(ev.pub[:0], &h, raw)
