@@ -154,6 +154,11 @@ func TestSweepUnknownInstance(t *testing.T) {
 	if err := e.Registry().Register(ctx, mine, "single", Callee{Instance: e.Instance(), Session: 1}); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, 10*time.Second, "both registrations in the replica", func() bool {
+		_, g := e.Registry().Get(ghost)
+		_, m := e.Registry().Get(mine)
+		return g && m
+	})
 	d := waitFor(t, 3*e.sweepEvery()+5*time.Second, "ghost swept", func() bool {
 		_, ok := e.Registry().Get(ghost)
 		return !ok
@@ -177,6 +182,13 @@ func TestOrphanRemoved(t *testing.T) {
 	}
 	t.Cleanup(e.Close)
 	k := RegKey{"r", "com.orphan", "exact"}
+	var sawOrphan atomic.Bool
+	stop := e.Registry().Watch(func(k RegKey, v *RegValue) {
+		if v != nil && len(v.Callees) == 2 {
+			sawOrphan.Store(true)
+		}
+	})
+	defer stop()
 	if err := e.Registry().Register(ctx, k, "random", Callee{Instance: e.Instance(), Session: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -184,9 +196,9 @@ func TestOrphanRemoved(t *testing.T) {
 	if _, err := e.reg.register(ctx, k, "random", Callee{Instance: e.Instance(), Session: 2}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "orphan removed", func() bool {
+	waitFor(t, 10*time.Second, "orphan seen, then removed", func() bool {
 		v, ok := e.Registry().Get(k)
-		return ok && len(v.Callees) == 1 && v.Callees[0].Session == 1
+		return sawOrphan.Load() && ok && len(v.Callees) == 1 && v.Callees[0].Session == 1
 	})
 	time.Sleep(300 * time.Millisecond)
 	if v, ok := e.Registry().Get(k); !ok || len(v.Callees) != 1 || v.Callees[0].Session != 1 {

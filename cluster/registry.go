@@ -377,7 +377,9 @@ func (r *Registry) Watch(fn func(k RegKey, v *RegValue)) (stop func()) {
 
 // Get returns the registration k from the local replica (no round trip;
 // it may lag the bucket by the propagation delay). The value is shared
-// and must not be modified.
+// and must not be modified. It builds the key's KV name, so it allocates:
+// the router's CALL path should resolve from its own index fed by Watch
+// (which also gives prefix and wildcard matching).
 func (r *Registry) Get(k RegKey) (*RegValue, bool) {
 	if validKey(k) != nil {
 		return nil, false
