@@ -223,7 +223,11 @@ func testPartition(t *testing.T, blackhole bool) {
 	if err := n0.Registry().Register(ctx, a, "single", Callee{Instance: n0.Instance(), Session: 1}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "replicated", func() bool { _, ok := n2.Registry().Get(a); return ok })
+	waitFor(t, 10*time.Second, "replicated", func() bool {
+		_, ok1 := n1.Registry().Get(a)
+		_, ok2 := n2.Registry().Get(a)
+		return ok1 && ok2
+	})
 
 	cut := time.Now()
 	tc.Isolate(0, blackhole)
