@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func percentile(d []time.Duration, p float64) time.Duration {
@@ -37,6 +39,12 @@ func TestMeasureRegistry(t *testing.T) {
 	}
 	tc := startCluster(t, 3, clusterOptions{})
 	a, b := tc.Nodes[0], tc.Nodes[1]
+	st, err := a.reg.kv.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	si := st.(interface{ StreamInfo() *jetstream.StreamInfo }).StreamInfo()
+	t.Logf("registry stream: %d replicas, leader %s, %d followers", si.Config.Replicas, si.Cluster.Leader, len(si.Cluster.Replicas))
 	var mu sync.Mutex
 	seen := make(map[string]time.Time, n)
 	stop := b.Registry().Watch(func(k RegKey, v *RegValue) {
