@@ -362,3 +362,44 @@ func TestFalseDeath(t *testing.T) {
 		t.Fatalf("node 1 won %v, node 2 lost %v", n1Won, lostKeys)
 	}
 }
+
+// TestRestart: a killed node restarted with the same name and store
+// rejoins as a new instance: the others see it alive, its old instance's
+// callees are reaped, and it registers and sees the registry.
+func TestRestart(t *testing.T) {
+	tc := startCluster(t, 3, clusterOptions{OpTimeout: 10 * time.Second})
+	ctx := context.Background()
+	old := tc.Nodes[2].Instance()
+	k := RegKey{"r", "com.restart", "exact"}
+	if err := tc.Nodes[2].Registry().Register(ctx, k, "single", Callee{Instance: old, Session: 1}); err != nil {
+		t.Fatal(err)
+	}
+	tc.Kill(2)
+	e := tc.Restart(2, []int{0, 1})
+	if e.Instance() == old {
+		t.Fatal("same instance after restart")
+	}
+	waitFor(t, 60*time.Second, "old instance's callee reaped everywhere", func() bool {
+		for _, n := range tc.Nodes {
+			if _, ok := n.Registry().Get(k); ok {
+				return false
+			}
+		}
+		return true
+	})
+	if err := registerEventually(t, e, k, "single", Callee{Instance: e.Instance(), Session: 1}, 30*time.Second); err != nil {
+		t.Fatalf("register on the restarted node: %v", err)
+	}
+	for i, n := range tc.Nodes {
+		waitFor(t, 10*time.Second, fmt.Sprintf("node %d sees the new owner", i), func() bool {
+			v, ok := n.Registry().Get(k)
+			return ok && v.Callees[0].Instance == e.Instance()
+		})
+		if n != e {
+			waitFor(t, 10*time.Second, fmt.Sprintf("node %d: old instance dead", i), func() bool { return !n.Liveness().Alive(old) })
+			if !n.Liveness().Alive(e.Instance()) {
+				t.Errorf("node %d: new instance not alive", i)
+			}
+		}
+	}
+}

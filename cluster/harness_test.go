@@ -295,6 +295,46 @@ func (tc *testCluster) HealAll() {
 // drain; its server shuts down and its route connections close.
 func (tc *testCluster) Kill(i int) { tc.Nodes[i].shutdown(false) }
 
+// Restart starts node i again after Kill or Close: same node name, route
+// address, routes and JetStream directory, a new instance. It waits until
+// the node exchanges messages with every other running node and sees them
+// alive. Nodes not running (killed, closed) are skipped.
+func (tc *testCluster) Restart(i int, running []int) *Engine {
+	tc.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), tc.opts.StartTimeout)
+	defer cancel()
+	c := tc.cfgs[i]
+	if a := tc.Nodes[i].ClusterAddr(); a != "" {
+		c.Listen = a
+	}
+	c.onServer = nil
+	log := tc.opts.Log
+	if log == nil {
+		log = testLogger(tc.t)
+	}
+	var e *Engine
+	var err error
+	for try := 0; ; try++ {
+		// The old server's port may take a moment to be free again.
+		if e, err = Start(ctx, c, log.With("test_node", i)); err == nil || try == 20 || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		tc.t.Fatalf("restart node %d: %v", i, err)
+	}
+	tc.t.Cleanup(e.Close)
+	tc.Nodes[i] = e
+	sub := &testCluster{t: tc.t, opts: tc.opts}
+	for _, j := range running {
+		sub.Nodes = append(sub.Nodes, tc.Nodes[j])
+	}
+	sub.Nodes = append(sub.Nodes, e)
+	sub.waitFormed(ctx)
+	return e
+}
+
 // testLogger logs warnings and errors (with ZWAMP_CLUSTER_LOG=info, info
 // too) to t.Log until the test ends.
 func testLogger(t testing.TB) *slog.Logger {
