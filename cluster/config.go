@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -43,14 +45,14 @@ type Config struct {
 	// create the bucket decides; the others use the bucket as it is).
 	KVReplicas int `json:"kv_replicas"`
 	// Heartbeat is the interval of this node's liveness heartbeat; 0 means
-	// 500ms.
-	Heartbeat time.Duration `json:"heartbeat"`
+	// 500ms. JSON: "heartbeat": "500ms".
+	Heartbeat time.Duration `json:"-"`
 	// DeadAfter is the number of heartbeat intervals a peer may stay silent
 	// before it is declared dead; 0 means 3.
 	DeadAfter int `json:"dead_after"`
 	// OpTimeout bounds each registry operation (Register, Unregister, one
-	// key of Reap); 0 means 2s.
-	OpTimeout time.Duration `json:"op_timeout"`
+	// key of Reap); 0 means 2s. JSON: "op_timeout": "2s".
+	OpTimeout time.Duration `json:"-"`
 
 	// serverOptions, if set, adjusts the embedded server's options before
 	// it starts (tests: NoAdvertise for partitions through proxies).
@@ -178,4 +180,36 @@ func splitHostPort(hp string) (string, int, error) {
 		return "", 0, fmt.Errorf("%q: bad port", hp)
 	}
 	return h, n, nil
+}
+
+// UnmarshalJSON reads the "cluster" section of the daemon config, with
+// durations written as strings ("500ms", "2s") as elsewhere in it, and
+// rejects unknown fields (a misspelt key would silently be a default).
+func (c *Config) UnmarshalJSON(b []byte) error {
+	type plain Config // without this method
+	var raw struct {
+		plain
+		Heartbeat string `json:"heartbeat"`
+		OpTimeout string `json:"op_timeout"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&raw); err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	*c = Config(raw.plain)
+	for _, d := range []struct {
+		field, s string
+		dst      *time.Duration
+	}{{"cluster.heartbeat", raw.Heartbeat, &c.Heartbeat}, {"cluster.op_timeout", raw.OpTimeout, &c.OpTimeout}} {
+		if d.s == "" {
+			continue
+		}
+		v, err := time.ParseDuration(d.s)
+		if err != nil {
+			return fmt.Errorf("%s: %w", d.field, err)
+		}
+		*d.dst = v
+	}
+	return nil
 }

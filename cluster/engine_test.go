@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -203,5 +204,24 @@ func TestOrphanRemoved(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if v, ok := e.Registry().Get(k); !ok || len(v.Callees) != 1 || v.Callees[0].Session != 1 {
 		t.Fatalf("after reconciling: %v %v", v, ok)
+	}
+}
+
+func TestConfigJSON(t *testing.T) {
+	var c Config
+	err := json.Unmarshal([]byte(`{"name":"c1","node":"a","listen":"127.0.0.1:6222","routes":["nats-route://127.0.0.1:6222"],
+		"jetstream_dir":"/tmp/js","kv_replicas":3,"heartbeat":"250ms","dead_after":4,"op_timeout":"3s"}`), &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{Name: "c1", Node: "a", Listen: "127.0.0.1:6222", Routes: []string{"nats-route://127.0.0.1:6222"},
+		JetStreamDir: "/tmp/js", KVReplicas: 3, Heartbeat: 250 * time.Millisecond, DeadAfter: 4, OpTimeout: 3 * time.Second}
+	if fmt.Sprint(c) != fmt.Sprint(want) {
+		t.Fatalf("got %+v\nwant %+v", c, want)
+	}
+	for _, bad := range []string{`{"name":"c","heartbeat":500}`, `{"name":"c","heartbeat":"fast"}`, `{"name":"c","listen_addr":"x"}`} {
+		if err := json.Unmarshal([]byte(bad), &c); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
 	}
 }
