@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -224,4 +225,27 @@ func TestConfigJSON(t *testing.T) {
 			t.Errorf("%s: no error", bad)
 		}
 	}
+}
+
+// TestCloseBounded: Close returns promptly even for the last node of a
+// cluster (no quorum left for JetStream's goodbyes), and leaves no
+// goroutines behind.
+func TestCloseBounded(t *testing.T) {
+	base := runtime.NumGoroutine()
+	tc := startCluster(t, 3, clusterOptions{})
+	for i := 2; i >= 0; i-- {
+		start := time.Now()
+		tc.Nodes[i].Close()
+		took := time.Since(start)
+		t.Logf("Close node %d: %v", i, took.Round(time.Millisecond))
+		if took > 5*time.Second {
+			t.Errorf("Close of node %d took %v", i, took)
+		}
+	}
+	var n int
+	waitFor(t, 20*time.Second, "goroutines back to the baseline", func() bool {
+		n = runtime.NumGoroutine()
+		return n <= base+2
+	})
+	t.Logf("goroutines: %d before, %d after", base, n)
 }
