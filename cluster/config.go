@@ -31,6 +31,12 @@ type Config struct {
 	// may include this node itself: NATS detects and ignores that, and the
 	// same list can then be given to every node.
 	Routes []string `json:"routes"`
+	// Secret, if set, is a shared secret the nodes' routes authenticate
+	// with (every node must have the same): without it anyone who can
+	// reach Listen can join the cluster and read and inject every event
+	// and call. Routes are not encrypted either: keep them on a private
+	// network.
+	Secret string `json:"secret"`
 	// JetStreamDir is where the embedded JetStream keeps its state ("" = a
 	// temporary directory removed by Close).
 	JetStreamDir string `json:"jetstream_dir"`

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -188,6 +189,14 @@ func (e *Engine) startServer() error {
 		}
 		if len(cfg.Routes) > 0 {
 			o.Routes = server.RoutesFromStr(strings.Join(cfg.Routes, ","))
+		}
+		if cfg.Secret != "" {
+			o.Cluster.Username, o.Cluster.Password = "zwamp", cfg.Secret
+			for _, u := range o.Routes {
+				u.User = url.UserPassword("zwamp", cfg.Secret)
+			}
+		} else if host != "127.0.0.1" && host != "localhost" && host != "::1" {
+			e.log.Warn("cluster: routes accept any peer: set cluster.secret", "listen", cfg.Listen)
 		}
 	}
 	if cfg.serverOptions != nil {

@@ -249,3 +249,21 @@ func TestCloseBounded(t *testing.T) {
 	})
 	t.Logf("goroutines: %d before, %d after", base, n)
 }
+
+// TestRouteSecret: a node with another secret cannot join the cluster.
+func TestRouteSecret(t *testing.T) {
+	tc := startCluster(t, 2, clusterOptions{Secret: "right"})
+	addr := tc.Nodes[0].ClusterAddr()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancel()
+	e, err := Start(ctx, Config{Name: "zwtest", Node: "intruder", Listen: "127.0.0.1:0", Routes: []string{"nats-route://" + addr},
+		Secret: "wrong", KVReplicas: 1, JetStreamDir: t.TempDir()}, testLogger(t))
+	if err == nil {
+		e.Close()
+		t.Fatal("a node with the wrong secret joined")
+	}
+	if p := tc.Nodes[0].Liveness().Peers(); len(p) != 1 {
+		t.Fatalf("peers %v", p)
+	}
+	t.Logf("wrong secret: %v", err)
+}

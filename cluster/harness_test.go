@@ -39,6 +39,8 @@ type clusterOptions struct {
 	// Log, if set, receives every node's log (default: warnings and errors
 	// to t.Log).
 	Log *slog.Logger
+	// Secret is every node's Config.Secret ("" = a random one).
+	Secret string
 }
 
 // testCluster is n engines in one process on loopback.
@@ -70,6 +72,9 @@ func startCluster(t testing.TB, n int, o clusterOptions) *testCluster {
 	}
 	if o.StartTimeout == 0 {
 		o.StartTimeout = 60 * time.Second
+	}
+	if o.Secret == "" {
+		o.Secret = fmt.Sprintf("s%x", time.Now().UnixNano())
 	}
 	log := o.Log
 	if log == nil {
@@ -106,6 +111,7 @@ func startCluster(t testing.TB, n int, o clusterOptions) *testCluster {
 			Heartbeat:  o.Heartbeat,
 			DeadAfter:  o.DeadAfter,
 			OpTimeout:  o.OpTimeout,
+			Secret:     o.Secret,
 			// t.TempDir, not "": the test framework then checks nothing
 			// is left open in it and removes it.
 			JetStreamDir: t.TempDir(),
