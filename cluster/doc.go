@@ -52,6 +52,17 @@
 // the router's cluster layer (router.go, pubsub.go, rpc.go) builds the WAMP
 // behaviour on it.
 //
+// # Network
+//
+// The embedded server accepts routes on Config.Listen, authenticated with
+// Config.Secret when set, not encrypted (keep routes on a private
+// network). nats-server v2.15.3 does not start routing without its client
+// listener (DontListen leaves StartRouting waiting forever), so the
+// server also listens on a random 127.0.0.1 port, closed to everyone but
+// the router by a random token; the router itself connects in-process.
+// Subjects do not carry the cluster name: with an external NATS, give
+// each zwamp cluster its own account.
+//
 // # Identity
 //
 // A node has a configured name (Config.Node); each process run of it is an
