@@ -18,7 +18,9 @@ import (
 // own route pings would take a minute to notice a silent death), or at once
 // when its heartbeat says it is leaving (Engine.Close). A dead peer that
 // is heard again (a healed partition, a stalled process) is alive again;
-// one that left never is.
+// one that left never is. While this process itself is stalled — its
+// checks run late or its own heartbeats stop coming back — no peer is
+// declared dead (see expire).
 type Liveness struct {
 	self      string
 	nc        *nats.Conn
@@ -26,11 +28,14 @@ type Liveness struct {
 	every     time.Duration
 	deadAfter time.Duration
 
-	mu    sync.Mutex
-	peers map[string]*peer
-	fns   []func(instance string, alive bool) // copy on write
-	queue []liveEvent
-	wake  chan struct{}
+	mu        sync.Mutex
+	peers     map[string]*peer
+	selfSeen  time.Time                           // when this instance's own last heartbeat came back
+	lastCheck time.Time                           // when expire last ran
+	stalled   bool                                // the last check saw a local stall
+	fns       []func(instance string, alive bool) // copy on write
+	queue     []liveEvent
+	wake      chan struct{}
 
 	// pausedUntil (UnixNano) suppresses heartbeats, for tests of a node
 	// falsely declared dead.
@@ -70,6 +75,7 @@ func newLiveness(nc *nats.Conn, self string, every time.Duration, deadAfter int,
 		peers:     make(map[string]*peer),
 		wake:      make(chan struct{}, 1),
 		stop:      make(chan struct{}),
+		selfSeen:  time.Now(),
 	}
 }
 
@@ -125,6 +131,31 @@ func (l *Liveness) run() {
 func (l *Liveness) expire(now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	// A silent peer proves nothing while this process itself was stalled
+	// (GC, CPU starvation, a stopped VM): its heartbeats may be waiting
+	// to be read. Signs of a stall: this check ran late, or this
+	// instance's own heartbeats (echoed by NATS) stopped arriving. Then
+	// every alive peer gets a fresh DeadAfter from now instead of being
+	// declared dead; a peer that really died is declared so that much
+	// later. (Measured: under -race with the machine loaded, a whole-
+	// process stall let a node declare its peer dead and reap a live
+	// exclusive registration.)
+	lateCheck := !l.lastCheck.IsZero() && now.Sub(l.lastCheck) > l.deadAfter/2
+	deaf := now.Sub(l.selfSeen) > l.deadAfter
+	l.lastCheck = now
+	if lateCheck || deaf {
+		if !l.stalled {
+			l.log.Info("cluster: local stall, peers' silence ignored", "late_check", lateCheck, "own_heartbeat_age", now.Sub(l.selfSeen).Round(time.Millisecond))
+		}
+		l.stalled = true
+		for _, p := range l.peers {
+			if p.alive {
+				p.last = now
+			}
+		}
+		return
+	}
+	l.stalled = false
 	for inst, p := range l.peers {
 		silent := now.Sub(p.last)
 		if p.alive && silent > l.deadAfter {
@@ -144,10 +175,13 @@ func (l *Liveness) onHeartbeat(m *nats.Msg) {
 		return
 	}
 	inst := string(d[2:])
+	now := time.Now()
 	if inst == l.self {
+		l.mu.Lock()
+		l.selfSeen = now
+		l.mu.Unlock()
 		return
 	}
-	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	p := l.peers[inst]
