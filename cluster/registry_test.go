@@ -93,6 +93,10 @@ func registryCluster(t *testing.T) *testCluster {
 		// Generous: a loaded -race run must not turn a slow commit into
 		// ErrUnavailable here; the timeout itself is tested separately.
 		OpTimeout: 20 * time.Second,
+		// Not about failure detection: a node falsely declared dead in a
+		// stalled -race run would have its fresh registration reaped and
+		// taken by a second winner (which is then reported via OnLost).
+		DeadAfter: 10,
 	})
 }
 
