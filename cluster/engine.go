@@ -29,6 +29,7 @@ type Engine struct {
 	tmpDir string         // removed by Close
 	token  string         // the embedded server's client token
 	nc     *nats.Conn
+	lnc    *nats.Conn    // liveness heartbeats (echoing)
 	closed chan struct{} // closed by nc's ClosedHandler
 	js     jetstream.JetStream
 	reg    *Registry
@@ -119,6 +120,20 @@ func (e *Engine) start(ctx context.Context) error {
 			return fmt.Errorf("in-process connection: %w", err)
 		}
 	}
+	// Heartbeats travel on a connection of their own: it echoes (the
+	// node's main connection does not), so Liveness hears its own
+	// heartbeats and can tell a stall of this process from silent peers,
+	// and a flood of forwarded messages on the main connection does not
+	// delay them.
+	lopts := []nats.Option{nats.Name("zwamp liveness " + e.instance)}
+	if cfg.ExternalNATS != "" {
+		e.lnc, err = nats.Connect(cfg.ExternalNATS, append(lopts, nats.MaxReconnects(-1))...)
+	} else {
+		e.lnc, err = nats.Connect("", append(lopts, nats.InProcessServer(e.srv), nats.Token(e.token))...)
+	}
+	if err != nil {
+		return fmt.Errorf("liveness connection: %w", err)
+	}
 	e.js, err = jetstream.New(e.nc)
 	if err != nil {
 		return err
@@ -131,7 +146,7 @@ func (e *Engine) start(ctx context.Context) error {
 	if err := e.reg.start(ctx); err != nil {
 		return fmt.Errorf("registry watch: %w", err)
 	}
-	e.live = newLiveness(e.nc, e.instance, cfg.Heartbeat, cfg.DeadAfter, e.log)
+	e.live = newLiveness(e.lnc, e.instance, cfg.Heartbeat, cfg.DeadAfter, e.log)
 	e.live.OnChange(e.onLiveChange)
 	if err := e.live.start(); err != nil {
 		return fmt.Errorf("liveness: %w", err)
@@ -485,10 +500,16 @@ func (e *Engine) shutdown(leave bool) {
 		if e.live != nil {
 			e.live.close(leave)
 		}
+		if e.lnc != nil {
+			e.lnc.Close()
+		}
 		if e.reg != nil {
 			e.reg.close()
 		}
-		e.wg.Wait()
+		// The reapers and the watcher renewal may be waiting for a
+		// JetStream answer that will not come (no quorum left): closing
+		// the connection below ends those waits.
+		waitGroup(&e.wg, time.Second)
 		if e.nc != nil {
 			if leave && e.nc.Drain() == nil {
 				select {
@@ -498,6 +519,7 @@ func (e *Engine) shutdown(leave bool) {
 			}
 			e.nc.Close()
 		}
+		waitGroup(&e.wg, 2*time.Second)
 		if e.srv != nil {
 			e.srv.Shutdown()
 			e.srv.WaitForShutdown()
@@ -518,3 +540,13 @@ func (n natsLogger) Fatalf(f string, v ...any)  { n.l.Error("nats: fatal: " + fm
 func (n natsLogger) Errorf(f string, v ...any)  { n.l.Error("nats: " + fmt.Sprintf(f, v...)) }
 func (n natsLogger) Debugf(f string, v ...any)  {}
 func (n natsLogger) Tracef(f string, v ...any)  {}
+
+// waitGroup waits for wg at most d.
+func waitGroup(wg *sync.WaitGroup, d time.Duration) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
+}

@@ -310,6 +310,7 @@ func (l *Liveness) close(leave bool) {
 	l.mu.Unlock()
 	if leave {
 		l.beat('l')
+		_ = l.nc.FlushTimeout(500 * time.Millisecond)
 	}
 	close(l.stop)
 	l.wg.Wait()
