@@ -1,5 +1,7 @@
-// Package cluster is the foundation of zwamp's clustering: many router
-// nodes serving one realm, on NATS.
+// Package cluster spreads zwamp's realms over many router nodes, on NATS:
+// the engine (an embedded nats-server, node liveness, the replicated
+// registration registry) and the WAMP layer around package core that uses
+// it (Node).
 //
 // An Engine is one node's connection to the cluster. It embeds a
 // nats-server (github.com/nats-io/nats-server/v2) whose routes form a full
@@ -9,7 +11,7 @@
 // external NATS cluster with JetStream (Config.ExternalNATS); the subjects
 // are the same.
 //
-// The package provides the engine, not the WAMP wiring:
+// The engine:
 //
 //   - Subjects (subject.go): how realms, topics and node-addressed traffic
 //     map onto NATS subjects, injectively and within NATS's limits, and
@@ -48,9 +50,38 @@
 // (Close) is dead to its peers within milliseconds. Without quorum,
 // Register fails with ErrUnavailable after OpTimeout (2 s).
 //
-// This package does not import core: it deals in strings and integers, and
-// the router's cluster layer (router.go, pubsub.go, rpc.go) builds the WAMP
-// behaviour on it.
+// # The WAMP layer
+//
+// A Node (router.go) attaches a core.Router to an Engine as its
+// core.Cluster. The engine's files deal in strings and integers; the
+// node's files import core:
+//
+//   - PubSub (pubsub.go, interest.go): a PUBLISH accepted on a node is
+//     delivered there as usual and, if another node wants it, sent once
+//     on the topic's subject (the raw WAMP message behind a small header,
+//     envelope.go); each node subscribes to the interest subjects of its
+//     own subscriptions, and one goroutine per node takes every forwarded
+//     event in arrival order, drops duplicates (overlapping subjects) and
+//     delivers it through its own trie (core.Realm.DeliverRemote), so every
+//     subscription gets one EVENT in the publisher's order. Nodes also
+//     announce their WAMP subscriptions to each other (with a digest every
+//     second to repair losses), so a publication nobody elsewhere wants is
+//     never written to NATS. Retained events go to every node.
+//   - RPC (rpc.go): a REGISTER is held until the registry admits it
+//     (core.Cluster.Register); every node mirrors the others' callees as
+//     proxy sessions in its own dealer (core.Router.JoinPeer), in the
+//     registry's order, so the caller's node routes each CALL with the
+//     ordinary dealer. An INVOCATION the dealer sends a proxy is forwarded
+//     to the callee's node, where a peer caller re-issues it as a CALL
+//     aimed at that callee (core.Session.PeerCall); the RESULT or ERROR it
+//     gets back is forwarded home as the proxy's YIELD or ERROR. INTERRUPT
+//     and CANCEL travel the same way.
+//   - Failures (router.go, reconcile.go): a dead node's proxies leave at
+//     once (calls in flight to them fail with wamp.error.canceled) and the
+//     calls it made are interrupted; a local callee the registry could not
+//     keep after a partition is revoked.
+//   - Meta (meta.go): wamp.session.count, list and get are scatter-gathered
+//     over every live node (1 s bound); meta events travel like events.
 //
 // # Network
 //

@@ -28,7 +28,7 @@ func clusterConfig(t *testing.T, node, routeAddr string) string {
   "realms": [{"name": "realm1"}],
   "admin": {"disabled": true},
   "cluster": {"name": "interop", "node": %q, "listen": %s, "routes": %s,
-              "kv_replicas": 1, "jetstream_dir": %q}
+              "kv_replicas": 1, "secret": "interop-route-secret", "jetstream_dir": %q}
 }`, node, listen, routes, filepath.Join(t.TempDir(), "js"))
 }
 

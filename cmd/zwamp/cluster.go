@@ -20,10 +20,13 @@ type ClusterConfig struct {
 	Routes       []string `json:"routes"`
 	JetStreamDir string   `json:"jetstream_dir"`
 	ExternalNATS string   `json:"external_nats"`
-	KVReplicas   int      `json:"kv_replicas"`
-	Heartbeat    Duration `json:"heartbeat"`
-	DeadAfter    int      `json:"dead_after"`
-	OpTimeout    Duration `json:"op_timeout"`
+	// Secret authenticates the nodes' routes to each other (every node
+	// the same); without it anyone who reaches listen joins the cluster.
+	Secret     string   `json:"secret"`
+	KVReplicas int      `json:"kv_replicas"`
+	Heartbeat  Duration `json:"heartbeat"`
+	DeadAfter  int      `json:"dead_after"`
+	OpTimeout  Duration `json:"op_timeout"`
 	// StartTimeout bounds joining the cluster at start (the registry needs
 	// a quorum of its replicas); default 60s.
 	StartTimeout Duration `json:"start_timeout"`
@@ -32,7 +35,7 @@ type ClusterConfig struct {
 func (c *ClusterConfig) engineConfig() (cluster.Config, error) {
 	ec := cluster.Config{
 		Name: c.Name, Node: c.Node, Listen: c.Listen, Routes: c.Routes,
-		JetStreamDir: c.JetStreamDir, ExternalNATS: c.ExternalNATS, KVReplicas: c.KVReplicas,
+		JetStreamDir: c.JetStreamDir, ExternalNATS: c.ExternalNATS, KVReplicas: c.KVReplicas, Secret: c.Secret,
 		Heartbeat: time.Duration(c.Heartbeat), DeadAfter: c.DeadAfter, OpTimeout: time.Duration(c.OpTimeout),
 	}
 	if err := ec.Validate(); err != nil {
