@@ -66,6 +66,7 @@ func TestClusterWAMP(t *testing.T) {
 		{"ProgressAndCancel", clusterProgressAndCancel},
 		{"ExclusiveRace", clusterExclusiveRace},
 		{"SharedRoundRobin", clusterSharedRoundRobin},
+		{"SharedFirstLast", clusterSharedFirstLast},
 		{"MetaEvents", clusterMetaEvents},
 		{"MetaSessions", clusterMetaSessions},
 		{"Retained", clusterRetained},
@@ -832,5 +833,46 @@ func clusterFlood(t *testing.T, nodes []*wampNode) {
 	}
 	if got.Load() != n {
 		t.Fatalf("%d events on node 1, want %d", got.Load(), n)
+	}
+}
+
+// clusterSharedFirstLast: with callees registered on node 1 and then node
+// 2, "first" picks node 1's and "last" node 2's — from every node, since
+// each orders the callees as the registry does.
+func clusterSharedFirstLast(t *testing.T, nodes []*wampNode) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, policy := range []string{"first", "last"} {
+		proc := "com.shared." + policy
+		for i := 1; i <= 2; i++ {
+			c := nodes[i].join(t, client.Config{})
+			if _, err := c.Register(proc, func(context.Context, *client.Invocation) (*client.Result, error) {
+				return &client.Result{Args: []any{i}}, nil
+			}, &client.RegisterOptions{Invoke: policy}); err != nil {
+				t.Fatal(err)
+			}
+			// The second registers once the first is in every replica.
+			eventually(t, 20*time.Second, "the registration in node 2's replica", func() bool {
+				v, ok := nodes[2].e.Registry().Get(RegKey{Realm: "realm1", URI: proc, Match: "exact"})
+				return ok && len(v.Callees) == i
+			})
+		}
+		want := "1"
+		if policy == "last" {
+			want = "2"
+		}
+		for n, nd := range nodes {
+			caller := nd.join(t, client.Config{})
+			eventually(t, 20*time.Second, fmt.Sprintf("node %d to order the %s callees", n, policy), func() bool {
+				r, err := caller.Call(ctx, proc, nil, nil, nil)
+				return err == nil && fmt.Sprint(r.Args[0]) == want
+			})
+			for k := 0; k < 5; k++ {
+				r, err := caller.Call(ctx, proc, nil, nil, nil)
+				if err != nil || fmt.Sprint(r.Args[0]) != want {
+					t.Fatalf("%s from node %d reached %v (%v), want node %s's callee", policy, n, r, err, want)
+				}
+			}
+		}
 	}
 }

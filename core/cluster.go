@@ -186,12 +186,14 @@ func (s *Session) clusterRegister(b *Batch, m *codec.Message, policy trie.Policy
 }
 
 // evictPeers removes the peer callees of (uri, p) when they conflict with a
-// registration the cluster has just admitted for a local callee: the
-// replicated registry is the truth, and a conflicting peer is a copy of an
-// entry that has since gone there (its removal is still on its way here).
-func (r *Realm) evictPeers(uri []byte, p trie.Policy) {
+// registration with invoke policy invoke that the cluster has just admitted
+// for a local callee: the replicated registry is the truth, and a
+// conflicting peer is a copy of an entry that has since gone there (its
+// removal is still on its way here). Peers that agree with it stay: they
+// share the registration.
+func (r *Realm) evictPeers(uri []byte, p trie.Policy, invoke codec.Invoke) {
 	reg, ok := r.regs.Lookup(uri, p)
-	if !ok {
+	if !ok || (reg.invoke == invoke && invoke != codec.InvokeSingle) {
 		return
 	}
 	for _, c := range reg.calleeList() {
@@ -324,7 +326,7 @@ func (s *Session) PeerRegister(uri string, p trie.Policy, invoke codec.Invoke, d
 			if attempt > 0 || slices.ContainsFunc(reg.calleeList(), func(c *Session) bool { return !c.peer }) {
 				return 0, errors.New("core: peer register " + uri + ": conflicts with a local callee")
 			}
-			r.evictPeers(unsafeBytes(uri), p)
+			r.evictPeers(unsafeBytes(uri), p, invoke)
 			continue
 		}
 		if created {

@@ -170,7 +170,7 @@ func (s *Session) handleRegister(b *Batch, m *codec.Message) {
 		return
 	}
 	if admitted {
-		r.evictPeers(m.URI, policy)
+		r.evictPeers(m.URI, policy, d.Invoke)
 	}
 	var reg *registration
 	var created, exists, mismatch bool
