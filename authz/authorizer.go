@@ -83,17 +83,24 @@ type policy struct {
 }
 
 // sessState is what an Authorizer keeps on each session: its role in the
-// current policy generation and its decision cache.
+// current policy generation and its decision cache. The fields every
+// decision reads come first, with the memo table's tags, so that a lookup
+// in the table touches this line and the one slot whose tag matches.
 type sessState struct {
-	gen   uint64
-	role  *role
-	cache *decisionCache // scopeSession, created on first use
-	svc   bool           // the authorizer's own service session
-	// The last decision, or after memoUpgrade misses (a session that
-	// alternates between URIs) the last decisions by URI hash.
-	memo   memo
+	gen    uint64
+	role   *role
 	memos  *[memoSlots]memo
 	misses uint32
+	svc    bool // the authorizer's own service session
+	static bool // a static role, not svc: decided by memo and trie
+	// tags[i] is a byte of the hash of memos[i]'s key and URI (never 0),
+	// 0 for an empty slot: a bucket is searched by comparing bytes, and a
+	// URI is compared only in the slot whose tag matches.
+	tags [memoSlots]uint8
+	// The last decision, until memoUpgrade misses (a session that
+	// alternates between URIs) switch the session to the table.
+	memo  memo
+	cache *decisionCache // scopeSession, created on first use
 }
 
 // The per-session memo table: 32 slots in 8 buckets of 4 (2 KB, allocated
@@ -108,73 +115,138 @@ const (
 
 // memoFor returns the memo slot holding (act, uri), or nil.
 func (st *sessState) memoFor(act core.Action, uri []byte) *memo {
-	if st.memos == nil {
+	t := st.memos
+	if t == nil {
 		if st.memo.is(act, uri) {
 			return &st.memo
 		}
 		return nil
 	}
-	b := memoBucket(uri)
-	for i := range memoWays {
-		if m := &st.memos[b+i]; m.is(act, uri) {
+	n := len(uri)
+	if n < 9 || n > memoLen {
+		return st.memoForOther(act, uri)
+	}
+	// memoHash and memo.is, written out: this runs on every action of a
+	// session that alternates between URIs, and the calls cost as much
+	// as the work (TestMemoForMatchesHash checks it against memoHash).
+	x := binary.LittleEndian.Uint64(uri[n-9:]) ^ bits.RotateLeft64(binary.LittleEndian.Uint64(uri[(n-9)/2:]), 31)
+	b, tag := memoMix(act, x, n, uri[n-1])
+slots:
+	for i := b; i < b+memoWays; i++ {
+		if st.tags[i%memoSlots] != tag {
+			continue
+		}
+		m := &t[i%memoSlots]
+		if m.act != act || int(m.n) != n {
+			continue
+		}
+		// 8 bytes at a time, the last word overlapping the one before.
+		for j := 0; j < n-8; j += 8 {
+			if binary.LittleEndian.Uint64(m.uri[j:]) != binary.LittleEndian.Uint64(uri[j:]) {
+				continue slots
+			}
+		}
+		if binary.LittleEndian.Uint64(m.uri[n-8:]) == binary.LittleEndian.Uint64(uri[n-8:]) {
 			return m
 		}
 	}
 	return nil
 }
 
-// memoBucket returns the first slot of uri's bucket. It runs on every
-// action of a session past its one-entry memo, so instead of hashing the
-// whole URI through maphash (which was most of the memo's cost) it mixes
-// the length and two 8-byte words of the URI without its last byte (the
-// end, where the URIs of one application differ most, and the middle) with
-// one 128-bit multiply, and adds the last byte: URIs numbered in sequence
-// (com.app.echo0…echo15) land in consecutive buckets, at most 3 of 16 in
-// one, so none is evicted. A poor spread only costs misses, which the trie
-// answers identically; and only the session's own URIs share its table, so
-// a client that chooses colliding URIs slows only its own decisions, to
-// the trie's speed.
-func memoBucket(uri []byte) int {
-	n := len(uri)
-	if n == 0 {
-		return 0
+// memoForOther is memoFor in the table for URIs shorter than 9 bytes
+// (longer than memoLen: never remembered).
+func (st *sessState) memoForOther(act core.Action, uri []byte) *memo {
+	if len(uri) > memoLen {
+		return nil
 	}
-	last, rest := uri[n-1], uri[:n-1]
-	var x uint64
-	if m := len(rest); m >= 8 {
-		x = binary.LittleEndian.Uint64(rest[m-8:]) ^ bits.RotateLeft64(binary.LittleEndian.Uint64(rest[(m-8)/2:]), 31)
-	} else {
-		for _, c := range rest {
-			x = x<<8 | uint64(c)
+	b, tag := memoHash(act, uri)
+	for i := b; i < b+memoWays; i++ {
+		if st.tags[i] == tag {
+			if m := &st.memos[i]; m.is(act, uri) {
+				return m
+			}
 		}
 	}
-	// wyhash's mix: a 128-bit product folded, so every input bit reaches
-	// the bucket bits.
+	return nil
+}
+
+// memoBucket returns the first slot of uri's bucket in the memo table.
+func memoBucket(uri []byte) int {
+	b, _ := memoHash(0, uri)
+	return b
+}
+
+// memoHash returns the first slot of uri's bucket and the tag of (act,
+// uri). It runs on every action of a session past its one-entry memo, so
+// instead of hashing the whole URI through maphash (which was most of the
+// memo's cost) it mixes the length and two 8-byte words of the URI
+// without its last byte (the end, where the URIs of one application differ
+// most, and the middle) with one 128-bit multiply, and adds the last byte:
+// URIs numbered in sequence (com.app.echo0…echo15) land in consecutive
+// buckets, at most 3 of 16 in one, so none is evicted. The tag is another
+// byte of the product with the action mixed in. A poor spread only costs
+// misses, which the trie answers identically, and a tag shared by two
+// entries only costs a URI comparison; and only the session's own URIs
+// share its table, so a client that chooses colliding URIs slows only its
+// own decisions, to the trie's speed.
+func memoHash(act core.Action, uri []byte) (bucket int, tag uint8) {
+	n := len(uri)
+	if n < 9 {
+		return memoHashShort(act, uri)
+	}
+	// The 8 bytes before the last one and 8 from the middle.
+	x := binary.LittleEndian.Uint64(uri[n-9:]) ^ bits.RotateLeft64(binary.LittleEndian.Uint64(uri[(n-9)/2:]), 31)
+	return memoMix(act, x, n, uri[n-1])
+}
+
+// memoHashShort is memoHash for URIs shorter than 9 bytes (kept out of
+// memoHash so that the compiler inlines the common case).
+func memoHashShort(act core.Action, uri []byte) (int, uint8) {
+	n := len(uri)
+	if n == 0 {
+		return 0, uint8(act) | 1
+	}
+	var x uint64
+	for _, c := range uri[:n-1] {
+		x = x<<8 | uint64(c)
+	}
+	return memoMix(act, x, n, uri[n-1])
+}
+
+// memoMix is wyhash's mix (a 128-bit product folded, so every input bit
+// reaches the bucket bits) of x and the length; the bucket adds the last
+// byte, the tag mixes in the action and is never 0.
+func memoMix(act core.Action, x uint64, n int, last byte) (int, uint8) {
 	hi, lo := bits.Mul64(x^uint64(n)^0xa0761d6478bd642f, 0xe7037ed1a0b428db)
-	b := (hi^lo)>>(64-memoBucketBits) + uint64(last)
-	return int(b&(memoSlots/memoWays-1)) * memoWays
+	h := hi ^ lo
+	b := h>>(64-memoBucketBits) + uint64(last)
+	return int(b&(memoSlots/memoWays-1)) * memoWays, (uint8(h) ^ uint8(act)<<1) | 1
 }
 
 // remember stores a decision just computed for (act, uri), counting the
 // miss that led to it.
 func (st *sessState) remember(act core.Action, uri []byte, dec core.Decision, exp int64) {
 	st.misses++
-	m := &st.memo
 	if st.memos == nil && st.misses > memoUpgrade {
 		st.memos = new([memoSlots]memo)
 	}
-	if st.memos != nil {
-		// An empty slot of the bucket, else one in turn.
-		b := memoBucket(uri)
-		m = &st.memos[b+int(st.misses%memoWays)]
-		for i := range memoWays {
-			if st.memos[b+i].act == 0 {
-				m = &st.memos[b+i]
-				break
-			}
+	if st.memos == nil {
+		st.memo.set(act, uri, dec, exp)
+		return
+	}
+	// An empty slot of the bucket, else one in turn.
+	b, tag := memoHash(act, uri)
+	i := b + int(st.misses%memoWays)
+	for j := b; j < b+memoWays; j++ {
+		if st.tags[j] == 0 {
+			i = j
+			break
 		}
 	}
-	m.set(act, uri, dec, exp)
+	if !st.memos[i].set(act, uri, dec, exp) {
+		tag = 0
+	}
+	st.tags[i] = tag
 }
 
 // memoLen bounds the URIs the memo remembers (a memo is 64 bytes).
@@ -194,16 +266,33 @@ type memo struct {
 }
 
 func (m *memo) is(act core.Action, uri []byte) bool {
-	return m.act == act && int(m.n) == len(uri) && string(m.uri[:m.n]) == string(uri)
+	n := len(uri)
+	if m.act != act || int(m.n) != n {
+		return false
+	}
+	if n < 8 {
+		return string(m.uri[:n]) == string(uri)
+	}
+	// 8 bytes at a time, the last word overlapping the one before: a
+	// memo's URI is short, and memequal's call costs more than this.
+	for i := 0; i < n-8; i += 8 {
+		if binary.LittleEndian.Uint64(m.uri[i:]) != binary.LittleEndian.Uint64(uri[i:]) {
+			return false
+		}
+	}
+	return binary.LittleEndian.Uint64(m.uri[n-8:]) == binary.LittleEndian.Uint64(uri[n-8:])
 }
 
-func (m *memo) set(act core.Action, uri []byte, dec core.Decision, exp int64) {
+// set remembers a decision, or forgets the slot's for a URI too long to
+// remember (reporting false).
+func (m *memo) set(act core.Action, uri []byte, dec core.Decision, exp int64) bool {
 	if len(uri) > memoLen {
 		m.act = 0
-		return
+		return false
 	}
 	m.act, m.dec, m.exp, m.n = act, dec, exp, uint8(len(uri))
 	copy(m.uri[:], uri)
+	return true
 }
 
 // Options tune an Authorizer's dynamic authorizer calls.
@@ -300,48 +389,59 @@ func (a *Authorizer) HasRole(name string) bool {
 // an answer not cached counts as a refusal. Like Decide, it must be called
 // with the session's connection lock held (inside core's handlers).
 func (a *Authorizer) Authorize(s *core.Session, act core.Action, uri []byte) bool {
-	return a.decide(s, act, uri, nil)&core.Allow != 0
+	return a.Decide(s, act, uri, nil)&core.Allow != 0
 }
 
 // Decide implements core.Decider. Static roles are one trie lookup; a
 // dynamic role answers from its cache or goes Pending while a worker asks
-// the authorizer. With a warm cache nothing allocates.
+// the authorizer. With a warm cache nothing allocates. With d nil (from
+// Authorize) a dynamic role never goes Pending.
+//
+// It runs on every action, so the common case (a static role, a decision
+// the session's memo holds) is kept to this function and memoFor: the
+// service session, a removed role and dynamic roles go through decideOther.
 func (a *Authorizer) Decide(s *core.Session, act core.Action, uri []byte, d *codec.Details) core.Decision {
-	return a.decide(s, act, uri, d)
-}
-
-// decide is Decide; with d nil a dynamic role never goes Pending.
-func (a *Authorizer) decide(s *core.Session, act core.Action, uri []byte, d *codec.Details) core.Decision {
 	pol := a.pol.Load()
 	st, _ := s.AuthorizerState().(*sessState)
 	if st == nil || st.gen != pol.gen {
-		st = &sessState{gen: pol.gen, role: pol.roles[s.AuthRole()]}
-		st.svc = s.AuthRole() == ServiceRole && a.svcID.Load() == s.ID()
-		s.SetAuthorizerState(st)
-	}
-	if st.svc {
-		return core.Allow
+		// First action, or the first since a reload: the memo and the
+		// caches of the old policy go with the old state.
+		st = a.newState(s, pol)
 	}
 	// A SUBSCRIBE or REGISTER may name a pattern: its match policy is part
 	// of what is decided (and of the memo and cache keys).
-	policy := trie.Exact
-	if d != nil && (act == core.ActionSubscribe || act == core.ActionRegister) {
-		policy = trie.Policy(d.Match)
+	key := act
+	if d != nil && d.Match != codec.MatchExact && (act == core.ActionSubscribe || act == core.ActionRegister) {
+		key |= core.Action(d.Match) << 4
 	}
-	key := act | core.Action(policy)<<4
+	if st.static {
+		if m := st.memoFor(key, uri); m != nil {
+			return m.dec
+		}
+		return st.decideStatic(act, key, uri)
+	}
+	return a.decideOther(st, s, act, key, uri, d)
+}
+
+// newState makes s's state for policy generation pol. Once per session
+// and reload: kept out of Decide.
+//
+//go:noinline
+func (a *Authorizer) newState(s *core.Session, pol *policy) *sessState {
+	st := &sessState{gen: pol.gen, role: pol.roles[s.AuthRole()]}
+	st.svc = s.AuthRole() == ServiceRole && a.svcID.Load() == s.ID()
+	st.static = !st.svc && st.role != nil && st.role.dyn == nil
+	s.SetAuthorizerState(st)
+	return st
+}
+
+// decideStatic looks up a decision the memo does not hold in the static
+// role's permissions and remembers it. key is act with the match policy of
+// a pattern in bits 4-5.
+func (st *sessState) decideStatic(act, key core.Action, uri []byte) core.Decision {
 	r := st.role
-	switch {
-	case r == nil:
-		// The role was removed by a reload after the session joined.
-		return 0
-	case r.dyn != nil:
-		return a.decideDynamic(st, s, act, key, uri, d)
-	}
-	if m := st.memoFor(key, uri); m != nil {
-		return m.dec
-	}
 	var dec core.Decision
-	if p, ok := patternPermission(r, uri, policy); ok {
+	if p, ok := patternPermission(r, uri, trie.Policy(key>>4)); ok {
 		dec = p.dec[act]
 	} else if p, _, ok := r.perms.Best(uri); ok {
 		dec = p.dec[act]
@@ -350,6 +450,20 @@ func (a *Authorizer) decide(s *core.Session, act core.Action, uri []byte, d *cod
 	}
 	st.remember(key, uri, dec, 0)
 	return dec
+}
+
+// decideOther decides for a session that is not in a static role: the
+// authorizer's service session (allowed everything), a session whose role
+// a reload removed (refused), a dynamic role.
+func (a *Authorizer) decideOther(st *sessState, s *core.Session, act, key core.Action, uri []byte, d *codec.Details) core.Decision {
+	switch {
+	case st.svc:
+		return core.Allow
+	case st.role == nil:
+		// The role was removed by a reload after the session joined.
+		return 0
+	}
+	return a.decideDynamic(st, s, act, key, uri, d)
 }
 
 // patternPermission finds the permission stated for exactly the pattern a

@@ -16,8 +16,11 @@
 // decision found in the cache is a hash, an uncontended mutex and a byte
 // comparison: no allocation. In front of both, each session remembers its
 // last decision (action and URI, compared byte for byte), and a session
-// that keeps alternating between URIs gets a small memo table (32 slots,
-// allocated once): a repeated action costs a comparison, not a lookup. A dynamic decision not in the cache returns
+// that keeps alternating between URIs gets a small memo table (32 slots in
+// buckets of 4, allocated once; a one-byte tag per slot, kept beside the
+// session's role, picks the one slot whose URI is compared): a repeated
+// action costs a cheap hash and a comparison, not a lookup. A dynamic
+// decision not in the cache returns
 // core.Pending: core holds the action (and the session's later messages)
 // while one of a few worker goroutines calls the authorizer through an
 // in-process service session and then calls core.Session.Resume. Nothing
