@@ -8,7 +8,7 @@ import (
 	"encoding/base64"
 	"fmt"
 
-	"golang.org/x/crypto/argon2"
+	"github.com/zwamp/zwamp/auth/internal/argon2"
 )
 
 // KDF names (wamp-scram's CHALLENGE.Details.kdf strings).
@@ -71,7 +71,9 @@ func (p *KDFParams) check(field string) error {
 
 // derive computes the 32-byte KDF output of password under p (the
 // SaltedPassword of SCRAM). The salt is used as its base64 string's
-// decoded bytes.
+// decoded bytes. argon2id runs in the internal copy of x/crypto's, which
+// reuses its block memory and yields the processor while it hashes (see
+// its package doc).
 func (p *KDFParams) derive(password string) ([]byte, error) {
 	salt, err := base64.StdEncoding.DecodeString(p.Salt)
 	if err != nil {
@@ -81,7 +83,7 @@ func (p *KDFParams) derive(password string) ([]byte, error) {
 	case KDFPBKDF2:
 		return pbkdf2.Key(sha256.New, password, salt, p.Iterations, 32)
 	case KDFArgon2id:
-		return argon2.IDKey([]byte(password), salt, uint32(p.Iterations), uint32(p.Memory), 1, 32), nil
+		return argon2.IDKey([]byte(password), salt, uint32(p.Iterations), uint32(p.Memory), 32), nil
 	}
 	return nil, fmt.Errorf("auth: unknown kdf %q", p.KDF)
 }

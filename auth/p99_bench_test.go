@@ -2,7 +2,9 @@ package auth_test
 
 import (
 	"context"
+	"math"
 	"os"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"sync"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zwamp/zwamp/auth"
 	"github.com/zwamp/zwamp/client"
 	"github.com/zwamp/zwamp/core"
 )
@@ -25,13 +28,39 @@ func BenchmarkPubSubUnderLogins(b *testing.B) {
 	// All logins come from 127.0.0.1: lift the per-address bounds.
 	// ZWAMP_AUTH_WORKERS sets the pool size (default GOMAXPROCS-1, at least 1).
 	workers, _ := strconv.Atoi(os.Getenv("ZWAMP_AUTH_WORKERS"))
-	tr := start(b, core.AuthLimits{MaxFailuresPerAddr: -1, MaxFailuresPerAuthID: -1, MaxPendingPerAddr: 1 << 20, Workers: workers}, nil)
-	// ZWAMP_LOGIN=alice logs in with alice's pbkdf2 ticket instead of bob's
-	// argon2id one.
-	who, ticket := "bob", "bob-ticket"
-	if os.Getenv("ZWAMP_LOGIN") == "alice" {
+	// ZWAMP_LOGIN=alice logs in with alice's pbkdf2 ticket (4096
+	// iterations) instead of bob's argon2id one; ZWAMP_LOGIN=scram with
+	// alice's wamp-scram password (argon2id, 1 iteration x 8 MiB), where the
+	// router never runs the KDF and the clients, one per login in flight,
+	// cache their salted password as the spec allows; ZWAMP_LOGIN=carol with a
+	// pbkdf2 ticket of ZWAMP_PBKDF2_ITER iterations (default 24,000: about
+	// the CPU time of bob's argon2id check without its 8 MiB), which tells
+	// the cost of the CPU from the cost of the memory.
+	realm, who, ticket := "secure", "bob", "bob-ticket"
+	var extra map[string]*auth.RealmConfig
+	var scram chan *auth.SCRAMClient
+	switch os.Getenv("ZWAMP_LOGIN") {
+	case "alice":
 		who, ticket = "alice", "alice-ticket"
+	case "scram":
+		scram = make(chan *auth.SCRAMClient, 32)
+		for range cap(scram) {
+			scram <- auth.NewSCRAMClient("alice", "alice-pw")
+		}
+	case "carol":
+		iter, _ := strconv.Atoi(os.Getenv("ZWAMP_PBKDF2_ITER"))
+		if iter == 0 {
+			iter = 24000
+		}
+		h, err := auth.HashTicket("carol-ticket", auth.KDFParams{KDF: auth.KDFPBKDF2, Iterations: iter})
+		if err != nil {
+			b.Fatal(err)
+		}
+		realm, who, ticket = "heavy", "carol", "carol-ticket"
+		extra = map[string]*auth.RealmConfig{"heavy": {Methods: []string{"ticket"},
+			Principals: map[string]auth.PrincipalConfig{"carol": {Role: "user", Ticket: h}}}}
 	}
+	tr := start(b, core.AuthLimits{MaxFailuresPerAddr: -1, MaxFailuresPerAuthID: -1, MaxPendingPerAddr: 1 << 20, Workers: workers}, extra)
 	sub, err := tr.connect(b, client.Config{Realm: "realm1"})
 	if err != nil {
 		b.Fatal(err)
@@ -114,8 +143,14 @@ func BenchmarkPubSubUnderLogins(b *testing.B) {
 					defer func() { <-sem }()
 					ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 					defer cancel()
-					c, err := client.Connect(ctx, tr.url, client.Config{Realm: "secure", AuthID: who,
-						AuthMethods: []string{"ticket"}, Authenticate: client.TicketAuth(ticket)})
+					cfg := client.Config{Realm: realm, AuthID: who, AuthMethods: []string{"ticket"}, Authenticate: client.TicketAuth(ticket)}
+					if scram != nil {
+						sc := <-scram
+						defer func() { scram <- sc }()
+						sc.Renew()
+						cfg = sc.Config(client.Config{Realm: realm})
+					}
+					c, err := client.Connect(ctx, tr.url, cfg)
 					if err != nil {
 						failures.Add(1)
 						return
@@ -128,7 +163,9 @@ func BenchmarkPubSubUnderLogins(b *testing.B) {
 		time.Sleep(200 * time.Millisecond) // let the login load settle
 		startLogins := logins.Load()
 		t0 := time.Now()
+		gc0 := readGC()
 		load50, load99 := phase(events)
+		gc := readGC().sub(gc0)
 		rate := float64(logins.Load()-startLogins) / time.Since(t0).Seconds()
 		close(stop)
 		wg.Wait()
@@ -138,6 +175,67 @@ func BenchmarkPubSubUnderLogins(b *testing.B) {
 		b.ReportMetric(float64(load99.Microseconds()), "load-p99-µs")
 		b.ReportMetric(rate, "logins/s")
 		b.ReportMetric(float64(failures.Load()), "skipped-logins")
+		b.ReportMetric(gc.cycles, "gc-cycles")
+		b.ReportMetric(gc.cpu*1000, "gc-cpu-ms")
+		b.ReportMetric(gc.pauseMax*1e6, "gc-pause-max-µs")
+		b.ReportMetric(gc.schedP99*1e6, "sched-p99-µs")
 		b.Logf("auth stats %+v", tr.r.AuthStats())
 	}
+}
+
+// gcStats are runtime/metrics read over the loaded phase: GC cycles, GC
+// CPU time (assists, workers, pauses), the longest stop-the-world pause
+// and the p99 of the time runnable goroutines waited for a P.
+type gcStats struct {
+	cycles, cpu, pauseMax, schedP99 float64
+	pauses, sched                   *metrics.Float64Histogram
+}
+
+var gcSamples = []metrics.Sample{
+	{Name: "/gc/cycles/total:gc-cycles"},
+	{Name: "/cpu/classes/gc/total:cpu-seconds"},
+	{Name: "/sched/pauses/total/gc:seconds"},
+	{Name: "/sched/latencies:seconds"},
+}
+
+func readGC() gcStats {
+	s := slices.Clone(gcSamples)
+	metrics.Read(s)
+	return gcStats{cycles: float64(s[0].Value.Uint64()), cpu: s[1].Value.Float64(),
+		pauses: s[2].Value.Float64Histogram(), sched: s[3].Value.Float64Histogram()}
+}
+
+// sub returns the counts since old, with the histograms' maximum and p99.
+func (g gcStats) sub(old gcStats) gcStats {
+	g.cycles -= old.cycles
+	g.cpu -= old.cpu
+	g.pauseMax = quantile(g.pauses, old.pauses, 1)
+	g.schedP99 = quantile(g.sched, old.sched, 0.99)
+	return g
+}
+
+// quantile is the q quantile of the difference of two readings of one
+// histogram (the upper bound of its bucket).
+func quantile(h, old *metrics.Float64Histogram, q float64) float64 {
+	var total uint64
+	d := make([]uint64, len(h.Counts))
+	for i := range h.Counts {
+		d[i] = h.Counts[i] - old.Counts[i]
+		total += d[i]
+	}
+	if total == 0 {
+		return 0
+	}
+	want := uint64(math.Ceil(q * float64(total)))
+	var n uint64
+	for i, c := range d {
+		n += c
+		if n >= want {
+			if math.IsInf(h.Buckets[i+1], 1) {
+				return h.Buckets[i]
+			}
+			return h.Buckets[i+1]
+		}
+	}
+	return 0
 }
