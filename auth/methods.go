@@ -381,6 +381,10 @@ func (s *SCRAM) Begin(h *core.Hello) (*core.Challenge, core.Identity, *core.Auth
 	if cb, ok := h.AuthExtra["channel_binding"]; ok && cb != nil {
 		return nil, core.Identity{}, &core.AuthError{URI: core.ErrAuthenticationFailed, Message: "wamp-scram channel binding is not supported"}
 	}
+	authid, err := SASLprep(h.AuthID)
+	if err != nil {
+		return nil, core.Identity{}, failed
+	}
 	p, err := s.o.lookup(&Query{Method: MethodSCRAM, Hello: h})
 	st := &scramState{}
 	params := s.o.MockSCRAM
@@ -396,7 +400,10 @@ func (s *SCRAM) Begin(h *core.Hello) (*core.Challenge, core.Identity, *core.Auth
 	var sn [16]byte
 	_, _ = rand.Read(sn[:])
 	st.nonce = cnonce + base64.StdEncoding.EncodeToString(sn[:])
-	st.clientFirstBare = "n=" + scramEscape(h.AuthID) + ",r=" + cnonce
+	// The client-first-message carries the SASLprep-prepared user name
+	// (an ASCII authid is its own); the principal is looked up by the
+	// authid as sent.
+	st.clientFirstBare = "n=" + scramEscape(authid) + ",r=" + cnonce
 	st.serverFirst = "r=" + st.nonce + ",s=" + params.Salt + ",i=" + strconv.Itoa(params.Iterations)
 	extra := map[string]any{"nonce": st.nonce, "salt": params.Salt, "kdf": params.KDF,
 		"iterations": params.Iterations, "memory": nil}

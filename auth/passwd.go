@@ -35,13 +35,19 @@ func HashTicket(ticket string, p KDFParams) (*HashedSecret, error) {
 }
 
 // SCRAMKeysFor returns the stored form of a wamp-scram password under p
-// (p.Salt empty: a random 16-byte salt).
+// (p.Salt empty: a random 16-byte salt). The password is prepared with
+// SASLprep first, as the spec's SaltedPassword = KDF(Normalize(password))
+// and every conforming client do; a password SASLprep refuses is an error.
 func SCRAMKeysFor(password string, p KDFParams) (*SCRAMKeys, error) {
 	if p.Salt == "" {
 		p.Salt = randomSalt(16)
 	}
 	if err := p.check("wamp-scram"); err != nil {
 		return nil, err
+	}
+	password, err := SASLprep(password)
+	if err != nil {
+		return nil, fmt.Errorf("wamp-scram password: %w", err)
 	}
 	salted, err := p.derive(password)
 	if err != nil {
@@ -69,7 +75,10 @@ func CRAKeyFor(secret string, iterations, keylen int) (*CRAKey, error) {
 // SCRAMClient answers wamp-scram as a client: it returns the HELLO
 // authextra (a fresh client nonce) and the client.AuthFunc that computes
 // the ClientProof. After the session is established, check the router's
-// verifier with VerifyServer(welcome authextra).
+// verifier with VerifyServer(welcome authextra). The authid and password
+// are prepared with SASLprep (spec: Username/Password String
+// Normalization): Config sends the prepared authid, and the KDF gets the
+// prepared password.
 type SCRAMClient struct {
 	AuthID, Password string
 	nonce            string
@@ -116,19 +125,26 @@ func (s *SCRAMClient) Authenticate(method string, extra map[string]any) (string,
 	if (p.KDF == KDFPBKDF2 && p.Iterations < s.MinPBKDF2Iterations) || (p.KDF == KDFArgon2id && p.Memory < s.MinArgon2Memory) {
 		return "", nil, errors.New("auth: wamp-scram parameters are too weak")
 	}
+	authid, err := SASLprep(s.AuthID)
+	if err != nil {
+		return "", nil, fmt.Errorf("auth: wamp-scram authid: %w", err)
+	}
 	// The client may cache the salted password (spec: SCRAM algorithms);
 	// a reconnect with the same parameters skips the KDF.
 	salted := s.salted
 	if salted == nil || s.params != p {
-		var err error
-		if salted, err = p.derive(s.Password); err != nil {
+		password, err := SASLprep(s.Password)
+		if err != nil {
+			return "", nil, fmt.Errorf("auth: wamp-scram password: %w", err)
+		}
+		if salted, err = p.derive(password); err != nil {
 			return "", nil, err
 		}
 		s.salted, s.params = salted, p
 	}
 	clientKey := hmacSHA256(salted, []byte("Client Key"))
 	stored := sha256.Sum256(clientKey)
-	s.authMsg = "n=" + scramEscape(s.AuthID) + ",r=" + s.nonce + ",r=" + nonce + ",s=" + p.Salt + ",i=" + fmt.Sprint(p.Iterations) +
+	s.authMsg = "n=" + scramEscape(authid) + ",r=" + s.nonce + ",r=" + nonce + ",s=" + p.Salt + ",i=" + fmt.Sprint(p.Iterations) +
 		",c=" + base64.StdEncoding.EncodeToString([]byte("n,,")) + ",r=" + nonce
 	sig := hmacSHA256(stored[:], []byte(s.authMsg))
 	proof := make([]byte, len(sig))
@@ -148,9 +164,14 @@ func (s *SCRAMClient) VerifyServer(welcome map[string]any) bool {
 	return subtle.ConstantTimeCompare([]byte(want), []byte(v)) == 1
 }
 
-// Config fills a client.Config for wamp-scram.
+// Config fills a client.Config for wamp-scram. The authid is sent
+// SASLprep-prepared when SASLprep accepts it (else as given, and
+// Authenticate reports the error).
 func (s *SCRAMClient) Config(cfg client.Config) client.Config {
 	cfg.AuthID = s.AuthID
+	if id, err := SASLprep(s.AuthID); err == nil {
+		cfg.AuthID = id
+	}
 	cfg.AuthMethods = []string{MethodSCRAM}
 	cfg.AuthExtra = s.AuthExtra()
 	cfg.Authenticate = s.Authenticate
