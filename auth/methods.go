@@ -348,7 +348,9 @@ func (c *Cryptosign) Verify(h *core.Hello, ch *core.Challenge, a *core.Authentic
 // SCRAM is the wamp-scram method. The router stores only StoredKey and
 // ServerKey and never runs the KDF itself; an unknown authid gets a mock
 // challenge with a salt that is stable per authid and the configured
-// parameters.
+// parameters. A HELLO asking for channel binding (authextra
+// channel_binding) gets it when the transport provides the data
+// (scramChannelBinding), else an ABORT, as the spec requires.
 type SCRAM struct{ o Options }
 
 // Method implements core.Authenticator.
@@ -363,6 +365,38 @@ type scramState struct {
 	serverFirst     string
 	keys            *SCRAMKeys // nil: mock
 	p               *Principal
+	cbName          string // channel binding type; "" none
+	cbData          []byte // the channel binding data this side of the channel
+}
+
+// scramChannelBinding returns the channel binding data of type name that
+// the transport provides, or nil. WAMP-SCRAM's section names RFC 5929's
+// tls-unique (the first Finished message, TLS 1.2 only) and
+// tls-server-end-point; RFC 9266 adds tls-exporter as SCRAM's binding for
+// TLS 1.3 (Go's default), where tls-unique does not exist.
+// tls-server-end-point is not offered: the router would need its own
+// certificate per connection, which the transport does not pass on.
+func scramChannelBinding(h *core.Hello, name string) []byte {
+	var key string
+	switch name {
+	case "tls-unique":
+		key = "channel_binding.tls-unique-raw"
+	case "tls-exporter":
+		key = "channel_binding.tls-exporter"
+	default:
+		return nil
+	}
+	b, _ := h.Transport.Auth[key].([]byte)
+	return b
+}
+
+// scramCBindInput is the spec's CBindInput: "n,," without channel binding,
+// else "p=<type>,,<data>".
+func scramCBindInput(name string, data []byte) string {
+	if name == "" {
+		return "n,,"
+	}
+	return "p=" + name + ",," + string(data)
 }
 
 func scramEscape(s string) string {
@@ -378,15 +412,26 @@ func (s *SCRAM) Begin(h *core.Hello) (*core.Challenge, core.Identity, *core.Auth
 	if _, err := base64.StdEncoding.DecodeString(cnonce); err != nil {
 		return nil, core.Identity{}, failed
 	}
+	// A channel binding the router cannot honour ends the login (spec:
+	// the server MUST ABORT when it does not support the requested type).
+	var cbName string
+	var cbData []byte
 	if cb, ok := h.AuthExtra["channel_binding"]; ok && cb != nil {
-		return nil, core.Identity{}, &core.AuthError{URI: core.ErrAuthenticationFailed, Message: "wamp-scram channel binding is not supported"}
+		cbName, _ = cb.(string)
+		if cbData = scramChannelBinding(h, cbName); cbData == nil {
+			msg := "wamp-scram channel binding " + cbName + " is not available on this transport"
+			if cbName != "tls-unique" && cbName != "tls-exporter" {
+				msg = "wamp-scram channel binding: the router supports tls-unique and tls-exporter"
+			}
+			return nil, core.Identity{}, &core.AuthError{URI: core.ErrAuthenticationFailed, Message: msg}
+		}
 	}
 	authid, err := SASLprep(h.AuthID)
 	if err != nil {
 		return nil, core.Identity{}, failed
 	}
 	p, err := s.o.lookup(&Query{Method: MethodSCRAM, Hello: h})
-	st := &scramState{}
+	st := &scramState{cbName: cbName, cbData: cbData}
 	params := s.o.MockSCRAM
 	switch {
 	case err == nil && p.SCRAM != nil:
@@ -410,6 +455,9 @@ func (s *SCRAM) Begin(h *core.Hello) (*core.Challenge, core.Identity, *core.Auth
 	if params.KDF == KDFArgon2id {
 		extra["memory"] = params.Memory
 	}
+	if cbName != "" {
+		extra["channel_binding"] = cbName
+	}
 	return &core.Challenge{Extra: extra, State: st}, core.Identity{}, nil
 }
 
@@ -418,10 +466,18 @@ func (s *SCRAM) Begin(h *core.Hello) (*core.Challenge, core.Identity, *core.Auth
 func (s *SCRAM) Verify(h *core.Hello, ch *core.Challenge, a *core.Authenticate) (core.Identity, *core.AuthError) {
 	st := ch.State.(*scramState)
 	nonce, _ := a.Extra["nonce"].(string)
-	if cb, ok := a.Extra["channel_binding"]; ok && cb != nil {
+	// channel_binding must repeat HELLO's, and cbind_data be present if
+	// and only if it is, holding the data this side of the channel sees.
+	cbName, _ := a.Extra["channel_binding"].(string)
+	cbData, _ := a.Extra["cbind_data"].(string)
+	if cbName != st.cbName || (a.Extra["channel_binding"] != nil && cbName == "") || (a.Extra["cbind_data"] != nil && cbData == "") {
 		return core.Identity{}, failed
 	}
-	if cd, ok := a.Extra["cbind_data"]; ok && cd != nil {
+	if st.cbName == "" {
+		if cbData != "" {
+			return core.Identity{}, failed
+		}
+	} else if got, err := base64.StdEncoding.DecodeString(cbData); err != nil || subtle.ConstantTimeCompare(got, st.cbData) != 1 {
 		return core.Identity{}, failed
 	}
 	proof, err := base64.StdEncoding.DecodeString(a.Signature)
@@ -430,7 +486,7 @@ func (s *SCRAM) Verify(h *core.Hello, ch *core.Challenge, a *core.Authenticate) 
 	}
 	stored, _ := base64.StdEncoding.DecodeString(st.keys.StoredKey)
 	serverKey, _ := base64.StdEncoding.DecodeString(st.keys.ServerKey)
-	authMsg := st.clientFirstBare + "," + st.serverFirst + ",c=" + base64.StdEncoding.EncodeToString([]byte("n,,")) + ",r=" + nonce
+	authMsg := st.clientFirstBare + "," + st.serverFirst + ",c=" + base64.StdEncoding.EncodeToString([]byte(scramCBindInput(st.cbName, st.cbData))) + ",r=" + nonce
 	clientSig := hmacSHA256(stored, []byte(authMsg))
 	clientKey := make([]byte, sha256.Size)
 	subtle.XORBytes(clientKey, clientSig, proof)

@@ -88,6 +88,15 @@ type SCRAMClient struct {
 	// MinIterations and MinMemory refuse a challenge with suspiciously
 	// weak parameters (spec: a rogue router could harvest weak hashes).
 	MinPBKDF2Iterations, MinArgon2Memory int
+	// ChannelBinding, when set, binds the login to the TLS connection it
+	// runs on: "tls-unique" (CBindData: the connection's first Finished
+	// message, tls.ConnectionState.TLSUnique, TLS 1.2 only) or
+	// "tls-exporter" (RFC 9266, TLS 1.3: CBindData is
+	// ExportKeyingMaterial("EXPORTER-Channel-Binding", nil, 32)). A router
+	// on the other end of another TLS connection (a man in the middle)
+	// sees other data, and the proof does not check out.
+	ChannelBinding string
+	CBindData      []byte
 }
 
 // NewSCRAMClient makes a client for authid and password.
@@ -108,7 +117,11 @@ func (s *SCRAMClient) Renew() {
 
 // AuthExtra is the HELLO authextra.
 func (s *SCRAMClient) AuthExtra() map[string]any {
-	return map[string]any{"nonce": s.nonce, "channel_binding": nil}
+	var cb any
+	if s.ChannelBinding != "" {
+		cb = s.ChannelBinding
+	}
+	return map[string]any{"nonce": s.nonce, "channel_binding": cb}
 }
 
 // Authenticate is a client.AuthFunc.
@@ -119,6 +132,9 @@ func (s *SCRAMClient) Authenticate(method string, extra map[string]any) (string,
 	nonce, _ := extra["nonce"].(string)
 	if !strings.HasPrefix(nonce, s.nonce) || len(nonce) == len(s.nonce) {
 		return "", nil, errors.New("auth: wamp-scram nonce does not extend the client nonce")
+	}
+	if cb, ok := extra["channel_binding"].(string); ok && cb != s.ChannelBinding {
+		return "", nil, fmt.Errorf("auth: wamp-scram challenge binds to %q, not the requested %q", cb, s.ChannelBinding)
 	}
 	p := KDFParams{Salt: fmt.Sprint(extra["salt"]), Iterations: asInt(extra["iterations"], 0), Memory: asInt(extra["memory"], 0)}
 	p.KDF, _ = extra["kdf"].(string)
@@ -145,11 +161,16 @@ func (s *SCRAMClient) Authenticate(method string, extra map[string]any) (string,
 	clientKey := hmacSHA256(salted, []byte("Client Key"))
 	stored := sha256.Sum256(clientKey)
 	s.authMsg = "n=" + scramEscape(authid) + ",r=" + s.nonce + ",r=" + nonce + ",s=" + p.Salt + ",i=" + fmt.Sprint(p.Iterations) +
-		",c=" + base64.StdEncoding.EncodeToString([]byte("n,,")) + ",r=" + nonce
+		",c=" + base64.StdEncoding.EncodeToString([]byte(scramCBindInput(s.ChannelBinding, s.CBindData))) + ",r=" + nonce
 	sig := hmacSHA256(stored[:], []byte(s.authMsg))
 	proof := make([]byte, len(sig))
 	subtle.XORBytes(proof, clientKey, sig)
-	return base64.StdEncoding.EncodeToString(proof), map[string]any{"nonce": nonce, "channel_binding": nil, "cbind_data": nil}, nil
+	ext := map[string]any{"nonce": nonce, "channel_binding": nil, "cbind_data": nil}
+	if s.ChannelBinding != "" {
+		ext["channel_binding"] = s.ChannelBinding
+		ext["cbind_data"] = base64.StdEncoding.EncodeToString(s.CBindData)
+	}
+	return base64.StdEncoding.EncodeToString(proof), ext, nil
 }
 
 // VerifyServer checks WELCOME.Details.authextra.verifier (mutual

@@ -10,6 +10,7 @@ import (
 //
 //	"tls.peer_certificates"      []*x509.Certificate  the client's verified chain (leaf first); absent without one
 //	"channel_binding.tls-unique"   []byte (32)          SHA-256 of the first TLS Finished message (TLS 1.2; Autobahn's channel id)
+//	"channel_binding.tls-unique-raw" []byte             the first TLS Finished message itself (TLS 1.2; RFC 5929's tls-unique, for wamp-scram)
 //	"channel_binding.tls-exporter" []byte (32)          RFC 9266 exporter (TLS 1.3 and 1.2 with extended master secret)
 //	"cookie"                       string               the connection's cookie id (Listener.Cookies)
 //
@@ -22,6 +23,7 @@ import (
 const (
 	AuthPeerCertificates = "tls.peer_certificates"
 	AuthTLSUnique        = "channel_binding.tls-unique"
+	AuthTLSUniqueRaw     = "channel_binding.tls-unique-raw"
 	AuthTLSExporter      = "channel_binding.tls-exporter"
 	AuthCookie           = "cookie"
 )
@@ -35,6 +37,7 @@ func tlsAuth(cs tls.ConnectionState) map[string]any {
 	if len(cs.TLSUnique) > 0 {
 		h := sha256.Sum256(cs.TLSUnique)
 		m[AuthTLSUnique] = h[:]
+		m[AuthTLSUniqueRaw] = cs.TLSUnique
 	}
 	if ekm, err := cs.ExportKeyingMaterial("EXPORTER-Channel-Binding", nil, 32); err == nil {
 		m[AuthTLSExporter] = ekm
