@@ -39,7 +39,8 @@ type RealmConfig struct {
 	// argon2id13 with 3 iterations and 64 MiB.
 	MockSCRAM *KDFParams `json:"mock_scram"`
 	// TrustedRole is the role of in-process sessions (method
-	// zwamp-local), default "trusted".
+	// zwamp-local, LocalTrust), default "trusted"; when the realm has
+	// roles, it must be one of them.
 	TrustedRole string `json:"trusted_role"`
 	// MockSecret keeps the salts of mock challenges (unknown authids in
 	// wamp-scram and wampcra) the same across restarts; without it they

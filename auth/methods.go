@@ -130,6 +130,19 @@ func (a *Anonymous) Authenticate(h *core.Hello) (core.Identity, *core.AuthError)
 // LocalTrust admits in-process sessions (core.Local transports, which no
 // network peer can open) with Role; the dynamic authenticator's service
 // session joins through it. Method "zwamp-local".
+//
+// It is one of two ways an in-process session skips the challenge. This
+// one is an authentication method like the others: the session says
+// HELLO with authmethods ["zwamp-local"] (client.ConnectLocal), the realm's
+// authenticators decide, the role (RealmConfig.TrustedRole) must be one
+// the realm's authorizer knows and its permissions apply — so it suits
+// code embedding the router that should be governed by the configuration
+// (a realm with roles must grant the trusted role what it does, e.g. call
+// on its dynamic authenticator). core.Router.ConnectLocalAs (and
+// client.ConnectLocalAs) is the other: the caller fixes the identity in
+// code and the session joins without any handshake or role check, for the
+// router's own service sessions that must work whatever the configuration
+// says (the dynamic authorizer's caller, bridges).
 type LocalTrust struct{ Role string }
 
 // MethodLocal is LocalTrust's method.

@@ -247,8 +247,12 @@ func (c *Conn) replay(b *Batch, data []byte) {
 
 // ConnectLocalAs opens an in-process connection whose session joins with
 // identity id, without authentication and whatever its HELLO says: for the
-// router's own service sessions (the dynamic authorizer's caller), never
-// for anything a remote peer controls.
+// router's own service sessions (the dynamic authorizer's caller,
+// bridges), never for anything a remote peer controls. Its role need not
+// be one the realm's authorizer knows (no ABORT wamp.error.no_such_role),
+// though the authorizer still decides its actions. In-process sessions
+// that the configuration should govern authenticate instead, with package
+// auth's LocalTrust (authmethod "zwamp-local", the realm's trusted role).
 func (r *Router) ConnectLocalAs(f codec.Format, id Identity) *Local {
 	l := r.ConnectLocal(f)
 	l.conn.trusted = &id
