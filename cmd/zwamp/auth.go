@@ -170,7 +170,8 @@ const passwdUsage = `usage: zwamp passwd [--method ticket|wampcra|wamp-scram] [-
                     [--iterations N] [--memory KiB] [--keylen N]
 Reads the secret from the first line of standard input and prints the JSON
 to put under realms[].auth.principals["<authid>"]["<method>"]. The
-secret itself is not printed and need not be stored.
+secret itself is not printed and need not be stored. A wamp-scram password
+is prepared with SASLprep (RFC 4013) first, as clients do.
 `
 
 // passwd implements `zwamp passwd`.

@@ -163,3 +163,29 @@ func TestReloadAuth(t *testing.T) {
 		t.Fatalf("method change: %v", err)
 	}
 }
+
+// TestPasswdSASLprep: `zwamp passwd --method wamp-scram` prepares the
+// password with SASLprep (the keys printed for "I<soft hyphen>X" are those
+// of "IX" under the printed salt) and refuses one SASLprep prohibits.
+func TestPasswdSASLprep(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := passwd([]string{"--method", "wamp-scram", "--kdf", "pbkdf2", "--iterations", "4096"}, strings.NewReader("I\u00ADX\n"), &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var got map[string]*auth.SCRAMKeys
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	k := got["wamp-scram"]
+	want, err := auth.SCRAMKeysFor("IX", k.KDFParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.StoredKey != want.StoredKey || k.ServerKey != want.ServerKey {
+		t.Fatal("the keys printed for I<soft hyphen>X are not those of IX")
+	}
+	errb.Reset()
+	if code := passwd([]string{"--method", "wamp-scram", "--kdf", "pbkdf2", "--iterations", "4096"}, strings.NewReader("bell\a\n"), &out, &errb); code == 0 || !strings.Contains(errb.String(), "saslprep") {
+		t.Fatalf("a password with a control character: exit %d, %q", code, errb.String())
+	}
+}
