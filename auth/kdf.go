@@ -73,7 +73,7 @@ func (p *KDFParams) check(field string) error {
 // SaltedPassword of SCRAM). The salt is used as its base64 string's
 // decoded bytes. argon2id runs in the internal copy of x/crypto's, which
 // reuses its block memory and yields the processor while it hashes (see
-// its package doc).
+// its package doc); pbkdf2 yields too (pbkdf2SHA256).
 func (p *KDFParams) derive(password string) ([]byte, error) {
 	salt, err := base64.StdEncoding.DecodeString(p.Salt)
 	if err != nil {
@@ -81,7 +81,7 @@ func (p *KDFParams) derive(password string) ([]byte, error) {
 	}
 	switch p.KDF {
 	case KDFPBKDF2:
-		return pbkdf2.Key(sha256.New, password, salt, p.Iterations, 32)
+		return pbkdf2SHA256([]byte(password), salt, p.Iterations), nil
 	case KDFArgon2id:
 		return argon2.IDKey([]byte(password), salt, uint32(p.Iterations), uint32(p.Memory), 32), nil
 	}
