@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -94,9 +95,23 @@ type SCRAMClient struct {
 	// "tls-exporter" (RFC 9266, TLS 1.3: CBindData is
 	// ExportKeyingMaterial("EXPORTER-Channel-Binding", nil, 32)). A router
 	// on the other end of another TLS connection (a man in the middle)
-	// sees other data, and the proof does not check out.
+	// sees other data, and the proof does not check out. With Config and
+	// client.Connect, CBindData is read from the connection (SetTLSState).
 	ChannelBinding string
 	CBindData      []byte
+}
+
+// SetTLSState sets CBindData for ChannelBinding from the state of the TLS
+// connection the login runs on (client.Config.TLSHandshake). Data the
+// connection cannot provide (tls-unique on TLS 1.3) is left empty, and
+// the router refuses the binding.
+func (s *SCRAMClient) SetTLSState(cs tls.ConnectionState) {
+	switch s.ChannelBinding {
+	case "tls-unique":
+		s.CBindData = cs.TLSUnique
+	case "tls-exporter":
+		s.CBindData, _ = cs.ExportKeyingMaterial("EXPORTER-Channel-Binding", nil, 32)
+	}
 }
 
 // NewSCRAMClient makes a client for authid and password.
@@ -196,5 +211,8 @@ func (s *SCRAMClient) Config(cfg client.Config) client.Config {
 	cfg.AuthMethods = []string{MethodSCRAM}
 	cfg.AuthExtra = s.AuthExtra()
 	cfg.Authenticate = s.Authenticate
+	if s.ChannelBinding != "" {
+		cfg.TLSHandshake = s.SetTLSState
+	}
 	return cfg
 }

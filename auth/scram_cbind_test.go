@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/zwamp/zwamp/auth"
+	"github.com/zwamp/zwamp/client"
 	"github.com/zwamp/zwamp/codec"
 	"github.com/zwamp/zwamp/core"
 )
@@ -126,3 +127,32 @@ func TestSCRAMChannelBinding(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// TestSCRAMChannelBindingClient: the Go client binds a wamp-scram login
+// to its connection through Config.TLSHandshake (SCRAMClient.Config sets
+// it): tls-exporter on TLS 1.3 and tls-unique on TLS 1.2 are admitted
+// with the verifier checking out; tls-unique on TLS 1.3, which the
+// connection cannot provide, is refused.
+func TestSCRAMChannelBindingClient(t *testing.T) {
+	p := newPKI(t)
+	_, addr := startTLS(t, p, map[string]*auth.RealmConfig{"sc": {Methods: []string{"wamp-scram"},
+		Principals: map[string]auth.PrincipalConfig{"alice": {Role: "user", SCRAM: must(auth.SCRAMKeysFor("alice-pw", pbkdf2Params))}}}}, nil)
+	tr := &testRouter{url: "wss://" + addr + "/ws"}
+	for _, c := range []struct {
+		binding string
+		max     uint16
+		ok      bool
+	}{{"tls-exporter", 0, true}, {"tls-unique", tls.VersionTLS12, true}, {"tls-unique", 0, false}} {
+		sc := auth.NewSCRAMClient("alice", "alice-pw")
+		sc.ChannelBinding = c.binding
+		cfg := sc.Config(client.Config{Realm: "sc", TLSConfig: &tls.Config{RootCAs: p.pool, ServerName: "127.0.0.1", MaxVersion: c.max}})
+		if !c.ok {
+			tr.refused(t, cfg, core.ErrAuthenticationFailed)
+			continue
+		}
+		cl := tr.ok(t, cfg, "alice", "user", "wamp-scram", "static")
+		if len(sc.CBindData) == 0 || !sc.VerifyServer(cl.Details()) {
+			t.Fatalf("%s: binding data %x, verifier check failed or missing: %v", c.binding, sc.CBindData, cl.Details())
+		}
+	}
+}

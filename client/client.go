@@ -51,6 +51,11 @@ type Config struct {
 	// TLSConfig is used by Connect for wss://, rss:// and tcps:// URLs;
 	// nil means a default configuration with ServerName taken from the URL.
 	TLSConfig *tls.Config
+	// TLSHandshake, when set, is called by Connect with the state of the
+	// TLS connection once its handshake is done and before HELLO: channel
+	// binding (auth.SCRAMClient.Config sets it to read tls-unique or
+	// tls-exporter) needs what this side of the connection sees.
+	TLSHandshake func(tls.ConnectionState)
 	// MaxMessageSize bounds the messages Connect's transports accept from
 	// the router (and is announced in the RawSocket handshake); 0 means
 	// 16 MiB.

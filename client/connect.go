@@ -114,6 +114,9 @@ func handshake(ctx context.Context, conn net.Conn, u *url.URL, secure, ws bool, 
 		if err := c.HandshakeContext(ctx); err != nil {
 			return nil, fmt.Errorf("tls: %w", err)
 		}
+		if cfg.TLSHandshake != nil {
+			cfg.TLSHandshake(c.ConnectionState())
+		}
 		conn = c
 	}
 	var t Transport
