@@ -199,8 +199,8 @@ func memoHash(act core.Action, uri []byte) (bucket int, tag uint8) {
 	return memoMix(act, x, n, uri[n-1])
 }
 
-// memoHashShort is memoHash for URIs shorter than 9 bytes (kept out of
-// memoHash so that the compiler inlines the common case).
+// memoHashShort is memoHash for URIs shorter than 9 bytes, which cannot
+// load the two words.
 func memoHashShort(act core.Action, uri []byte) (int, uint8) {
 	n := len(uri)
 	if n == 0 {
