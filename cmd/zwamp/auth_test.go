@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/zwamp/zwamp/auth"
+	"github.com/zwamp/zwamp/authz"
 	"github.com/zwamp/zwamp/client"
 	"github.com/zwamp/zwamp/core"
 )
@@ -187,5 +188,25 @@ func TestPasswdSASLprep(t *testing.T) {
 	errb.Reset()
 	if code := passwd([]string{"--method", "wamp-scram", "--kdf", "pbkdf2", "--iterations", "4096"}, strings.NewReader("bell\a\n"), &out, &errb); code == 0 || !strings.Contains(errb.String(), "saslprep") {
 		t.Fatalf("a password with a control character: exit %d, %q", code, errb.String())
+	}
+}
+
+// TestAuthenticatorRoleChecked: a dynamic authenticator whose realm has
+// roles but not the trusted role its caller joins with is a startup (and
+// reload) error naming the field; with the role it passes.
+func TestAuthenticatorRoleChecked(t *testing.T) {
+	cfg := &Config{Realms: []RealmConfig{
+		{Name: "users", Auth: &auth.RealmConfig{Methods: []string{"ticket"}, Authenticator: "com.x.authenticate", AuthenticatorRealm: "ops"}},
+		{Name: "ops", Auth: &auth.RealmConfig{Methods: []string{"anonymous"}},
+			Roles: []authz.RoleConfig{{Name: "anonymous", Permissions: []authz.PermissionConfig{{URI: "com.x.", Match: "prefix", Allow: authz.AllowConfig{Register: true}}}}}},
+	}}
+	err := cfg.checkRoles()
+	if err == nil || !strings.Contains(err.Error(), `realms[1].auth.trusted_role: "trusted"`) {
+		t.Fatalf("checkRoles: %v, want an error naming realms[1].auth.trusted_role", err)
+	}
+	cfg.Realms[1].Roles = append(cfg.Realms[1].Roles, authz.RoleConfig{Name: "trusted",
+		Permissions: []authz.PermissionConfig{{URI: "com.x.authenticate", Allow: authz.AllowConfig{Call: true}}}})
+	if err := cfg.checkRoles(); err != nil {
+		t.Fatalf("with the trusted role: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 
 	"github.com/zwamp/zwamp/authz"
@@ -30,7 +31,38 @@ func (c *Config) checkRoles() error {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, c.checkAuthenticatorRole())...)
+}
+
+// checkAuthenticatorRole refuses a dynamic authenticator whose caller
+// could never join: it joins the authenticator's realm as an in-process
+// session with method zwamp-local and that realm's trusted_role (package
+// auth's LocalTrust), and a secured realm with roles refuses a role it
+// does not have (wamp.error.no_such_role), which would fail every login.
+func (c *Config) checkAuthenticatorRole() error {
+	for i, r := range c.Realms {
+		if r.Auth == nil || r.Auth.Authenticator == "" {
+			continue
+		}
+		target := r.Auth.AuthenticatorRealm
+		if target == "" {
+			target = r.Name
+		}
+		for j, t := range c.Realms {
+			if t.Name != target || t.Auth == nil || len(t.Roles) == 0 {
+				continue
+			}
+			role := t.Auth.TrustedRole
+			if role == "" {
+				role = "trusted"
+			}
+			if !slices.ContainsFunc(t.Roles, func(rc authz.RoleConfig) bool { return rc.Name == role }) {
+				return fmt.Errorf("realms[%d].auth.trusted_role: %q is not one of realms[%d].roles, but realms[%d].auth.authenticator %q is called through a session of that role (give it call on the procedure)",
+					j, role, j, i, r.Auth.Authenticator)
+			}
+		}
+	}
+	return nil
 }
 
 // startAuthorizers installs an Authorizer on every realm with roles and
