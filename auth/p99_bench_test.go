@@ -2,8 +2,10 @@ package auth_test
 
 import (
 	"context"
+	"io"
 	"math"
 	"os"
+	"os/exec"
 	"runtime/metrics"
 	"slices"
 	"strconv"
@@ -24,6 +26,11 @@ import (
 // run against the same router over WebSocket. Run it once:
 //
 //	go test -run XXX -bench PubSubUnderLogins -benchtime 1x ./auth/
+//
+// Variables: ZWAMP_LOGIN (below) picks the logins, ZWAMP_AUTH_WORKERS the
+// pool size, ZWAMP_LOGIN_PROC=1 runs the login load in another process.
+// Besides the latencies it reports, over the loaded phase, GC cycles, GC
+// CPU, the longest GC pause and the Go scheduler's latency p99.
 func BenchmarkPubSubUnderLogins(b *testing.B) {
 	// All logins come from 127.0.0.1: lift the per-address bounds.
 	// ZWAMP_AUTH_WORKERS sets the pool size (default GOMAXPROCS-1, at least 1).
@@ -43,6 +50,7 @@ func BenchmarkPubSubUnderLogins(b *testing.B) {
 	case "alice":
 		who, ticket = "alice", "alice-ticket"
 	case "scram":
+		who = "alice"
 		scram = make(chan *auth.SCRAMClient, 32)
 		for range cap(scram) {
 			scram <- auth.NewSCRAMClient("alice", "alice-pw")
@@ -116,65 +124,53 @@ func BenchmarkPubSubUnderLogins(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		idle50, idle99 := phase(events)
 
+		// ZWAMP_LOGIN_PROC=1 runs the login load in another process (this
+		// test binary, TestLoginLoadHelper), so that the router's process
+		// pays only the router's side of the logins.
 		stop := make(chan struct{})
 		var logins, failures atomic.Int64
 		var wg sync.WaitGroup
-		sem := make(chan struct{}, 32)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tick := time.NewTicker(5 * time.Millisecond) // 200/s
-			defer tick.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-tick.C:
-				}
-				select {
-				case sem <- struct{}{}:
-				default:
-					failures.Add(1) // the router is behind: count, do not pile up
-					continue
-				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					defer func() { <-sem }()
-					ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-					defer cancel()
-					cfg := client.Config{Realm: realm, AuthID: who, AuthMethods: []string{"ticket"}, Authenticate: client.TicketAuth(ticket)}
-					if scram != nil {
-						sc := <-scram
-						defer func() { scram <- sc }()
-						sc.Renew()
-						cfg = sc.Config(client.Config{Realm: realm})
-					}
-					c, err := client.Connect(ctx, tr.url, cfg)
-					if err != nil {
-						failures.Add(1)
-						return
-					}
-					logins.Add(1)
-					_ = c.Close()
-				}()
+		var helper *exec.Cmd
+		var helperIn io.WriteCloser
+		if os.Getenv("ZWAMP_LOGIN_PROC") == "1" {
+			helper = exec.Command(os.Args[0], "-test.run", "^TestLoginLoadHelper$")
+			helper.Env = append(os.Environ(), "ZWAMP_HELPER_URL="+tr.url, "ZWAMP_HELPER_REALM="+realm,
+				"ZWAMP_HELPER_WHO="+who, "ZWAMP_HELPER_TICKET="+ticket, "ZWAMP_HELPER_SCRAM="+strconv.FormatBool(scram != nil))
+			helper.Stderr = os.Stderr
+			var err error
+			if helperIn, err = helper.StdinPipe(); err != nil {
+				b.Fatal(err)
 			}
-		}()
+			if err := helper.Start(); err != nil {
+				b.Fatal(err)
+			}
+			time.Sleep(300 * time.Millisecond) // the helper's start
+		} else {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				loginLoad(tr.url, realm, who, ticket, scram, stop, &logins, &failures)
+			}()
+		}
 		time.Sleep(200 * time.Millisecond) // let the login load settle
-		startLogins := logins.Load()
+		startLogins := tr.r.AuthStats().Successes
 		t0 := time.Now()
 		gc0 := readGC()
 		load50, load99 := phase(events)
 		gc := readGC().sub(gc0)
-		rate := float64(logins.Load()-startLogins) / time.Since(t0).Seconds()
+		rate := float64(tr.r.AuthStats().Successes-startLogins) / time.Since(t0).Seconds()
 		close(stop)
 		wg.Wait()
+		if helper != nil {
+			_ = helperIn.Close() // the helper stops at EOF
+			_ = helper.Wait()
+		}
 		b.ReportMetric(float64(idle50.Microseconds()), "idle-p50-µs")
 		b.ReportMetric(float64(idle99.Microseconds()), "idle-p99-µs")
 		b.ReportMetric(float64(load50.Microseconds()), "load-p50-µs")
 		b.ReportMetric(float64(load99.Microseconds()), "load-p99-µs")
 		b.ReportMetric(rate, "logins/s")
-		b.ReportMetric(float64(failures.Load()), "skipped-logins")
+		b.ReportMetric(float64(failures.Load()), "skipped-logins") // in-process load only
 		b.ReportMetric(gc.cycles, "gc-cycles")
 		b.ReportMetric(gc.cpu*1000, "gc-cpu-ms")
 		b.ReportMetric(gc.pauseMax*1e6, "gc-pause-max-µs")
@@ -238,4 +234,76 @@ func quantile(h, old *metrics.Float64Histogram, q float64) float64 {
 		}
 	}
 	return 0
+}
+
+// loginLoad opens logins at 200/s to url until stop closes, at most 32 in
+// flight (a tick that finds 32 is skipped and counted in failures, as is
+// a refused login): tickets for who, or wamp-scram logins with the
+// clients in scram (each caches its salted password).
+func loginLoad(url, realm, who, ticket string, scram chan *auth.SCRAMClient, stop <-chan struct{}, logins, failures *atomic.Int64) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sem := make(chan struct{}, 32)
+	tick := time.NewTicker(5 * time.Millisecond) // 200/s
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		select {
+		case sem <- struct{}{}:
+		default:
+			failures.Add(1) // the router is behind: count, do not pile up
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			cfg := client.Config{Realm: realm, AuthID: who, AuthMethods: []string{"ticket"}, Authenticate: client.TicketAuth(ticket)}
+			if scram != nil {
+				sc := <-scram
+				defer func() { scram <- sc }()
+				sc.Renew()
+				cfg = sc.Config(client.Config{Realm: realm})
+			}
+			c, err := client.Connect(ctx, url, cfg)
+			if err != nil {
+				failures.Add(1)
+				return
+			}
+			logins.Add(1)
+			_ = c.Close()
+		}()
+	}
+}
+
+// TestLoginLoadHelper is BenchmarkPubSubUnderLogins's login load in a
+// process of its own (ZWAMP_LOGIN_PROC=1): it runs loginLoad against
+// ZWAMP_HELPER_URL until its standard input ends. Without that variable it
+// does nothing.
+func TestLoginLoadHelper(t *testing.T) {
+	url := os.Getenv("ZWAMP_HELPER_URL")
+	if url == "" {
+		return
+	}
+	var scram chan *auth.SCRAMClient
+	if os.Getenv("ZWAMP_HELPER_SCRAM") == "true" {
+		scram = make(chan *auth.SCRAMClient, 32)
+		for range cap(scram) {
+			scram <- auth.NewSCRAMClient(os.Getenv("ZWAMP_HELPER_WHO"), "alice-pw")
+		}
+	}
+	stop := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		close(stop)
+	}()
+	var logins, failures atomic.Int64
+	loginLoad(url, os.Getenv("ZWAMP_HELPER_REALM"), os.Getenv("ZWAMP_HELPER_WHO"), os.Getenv("ZWAMP_HELPER_TICKET"), scram, stop, &logins, &failures)
+	t.Logf("helper: %d logins, %d skipped or refused", logins.Load(), failures.Load())
 }
