@@ -10,8 +10,7 @@
 // Every method is a core.Challenger: core runs Begin and Verify on its
 // bounded worker pool, never on a poller, and enforces the handshake
 // timeout, the pending-handshake bounds and the failed-login windows.
-// This package only decides. argon2id runs in internal/argon2, a copy of
-// x/crypto's that reuses its memory and yields while it hashes. Refusals use one generic message so that a
+// This package only decides. Refusals use one generic message so that a
 // client cannot tell a wrong secret from an unknown authid; secrets and
 // keys are compared in constant time and never logged.
 //

@@ -8,7 +8,7 @@ import (
 	"encoding/base64"
 	"fmt"
 
-	"github.com/zwamp/zwamp/auth/internal/argon2"
+	"golang.org/x/crypto/argon2"
 )
 
 // KDF names (wamp-scram's CHALLENGE.Details.kdf strings).
@@ -71,9 +71,10 @@ func (p *KDFParams) check(field string) error {
 
 // derive computes the 32-byte KDF output of password under p (the
 // SaltedPassword of SCRAM). The salt is used as its base64 string's
-// decoded bytes. argon2id runs in the internal copy of x/crypto's, which
-// reuses its block memory and yields the processor while it hashes (see
-// its package doc); pbkdf2 yields too (pbkdf2SHA256).
+// decoded bytes. argon2id is x/crypto's, which allocates its whole memory
+// cost per hash (the garbage collector's cost under many argon2 logins:
+// bench/README.md); pbkdf2 yields the processor while it hashes
+// (pbkdf2SHA256).
 func (p *KDFParams) derive(password string) ([]byte, error) {
 	salt, err := base64.StdEncoding.DecodeString(p.Salt)
 	if err != nil {
@@ -83,7 +84,7 @@ func (p *KDFParams) derive(password string) ([]byte, error) {
 	case KDFPBKDF2:
 		return pbkdf2SHA256([]byte(password), salt, p.Iterations), nil
 	case KDFArgon2id:
-		return argon2.IDKey([]byte(password), salt, uint32(p.Iterations), uint32(p.Memory), 32), nil
+		return argon2.IDKey([]byte(password), salt, uint32(p.Iterations), uint32(p.Memory), 1, 32), nil
 	}
 	return nil, fmt.Errorf("auth: unknown kdf %q", p.KDF)
 }
