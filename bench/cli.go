@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -43,12 +45,22 @@ common flags:
   --pid PID            router process: report its CPU (/proc/PID/stat) and RSS
   --sources N          spread connections over 127.0.0.1 ... 127.0.0.N (default 1)
   --allow-remote       allow a URL that is not a loopback address
+  --sub-url URLS       comma-separated routers for the receiving side (subscribers, callees,
+                       conns sessions), spread over them in turn; publishers/callers stay on --url
+                       (nodes of a cluster: every message crosses nodes; probes wait for the cluster
+                       to route before the load starts). --callee-url is the same flag
+  --pids PIDS          comma-separated other router processes (a cluster's nodes): their CPU is
+                       added to --pid's and reported one by one
   --quiet              no progress lines
   --cpuprofile FILE    write the load tool's own CPU profile (is the tool the bottleneck?)
 pubsub:   --publishers P (1) --subscribers S (1) --window W (1000; 0 = flat out)
           --batch B (64 frames per write) --rate R (total publishes/s; 0 = no cap) --topic URI
 rpc:      --callees K (1) --callers C (1) --inflight W (1) --procedure URI
 conns:    --sessions N (1000) --concurrency C (64) --events E (5) --topic URI
+          --event-gap D (100ms: pause after each timed event)
+          --hold D (publish nothing: hold the sessions until another process's E events on
+          --topic reached all of them, at most D; reports last_rx_unix_ns per event)
+          --ready-file FILE (created once the sessions are subscribed)
 ceiling:  --listen ADDR (127.0.0.1:8081) --pollers N (GOMAXPROCS) --coalesce
           --cpuprofile FILE (the server's CPU profile, written at Ctrl-C)
 `
@@ -105,7 +117,27 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Sessions, "sessions", 1000, "")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 64, "")
 	fs.IntVar(&cfg.Events, "events", 5, "")
+	fs.DurationVar(&cfg.EventGap, "event-gap", 100*time.Millisecond, "")
+	fs.DurationVar(&cfg.Hold, "hold", 0, "")
+	fs.StringVar(&cfg.ReadyFile, "ready-file", "", "")
+	var subURLs, pids string
+	fs.StringVar(&subURLs, "sub-url", "", "")
+	fs.StringVar(&subURLs, "callee-url", "", "")
+	fs.StringVar(&pids, "pids", "", "")
 	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	cfg.SubURLs = splitList(subURLs)
+	for _, p := range splitList(pids) {
+		pid, err := strconv.Atoi(p)
+		if err != nil || pid <= 0 {
+			fmt.Fprintf(stderr, "zwamp bench: --pids: %q is not a process id\n", p)
+			return 2
+		}
+		cfg.PIDs = append(cfg.PIDs, pid)
+	}
+	if len(cfg.PIDs) > 0 && cfg.PID == 0 {
+		fmt.Fprintln(stderr, "zwamp bench: --pids needs --pid")
 		return 2
 	}
 	if fs.NArg() > 0 {
@@ -121,7 +153,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// A hard cap on the whole run, whatever happens.
-	ctx, cancel := context.WithTimeout(ctx, cfg.Warmup+cfg.Duration+cfg.Drain+5*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, cfg.Warmup+cfg.Duration+cfg.Drain+cfg.Hold+5*time.Minute)
 	defer cancel()
 
 	if cpuprofile != "" {
@@ -220,4 +252,15 @@ type ceilingServer interface {
 	Addr() net.Addr
 	Stop()
 	Counts() (received, delivered int64)
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }

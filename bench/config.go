@@ -20,6 +20,15 @@ type Config struct {
 	Realm string
 	// AllowRemote permits a URL that does not resolve to loopback.
 	AllowRemote bool
+	// SubURLs, when set, are the routers the receiving side connects to —
+	// subscribers (pubsub), callees (rpc), the held sessions (conns) —
+	// spread over them in turn, while publishers and callers connect to
+	// URL: nodes of one cluster, so that every message crosses nodes.
+	// Before the load starts the run waits until a probe publication
+	// (pubsub) or call (rpc) from URL's side gets through to every
+	// receiver (a cluster propagates interest and registrations
+	// asynchronously); probes are not counted.
+	SubURLs []string
 
 	// Duration of the measurement, after Warmup; default 10s. When Count
 	// is set the run ends when Count messages are done instead, and
@@ -71,6 +80,24 @@ type Config struct {
 	// PID of the router process, to read its CPU time and RSS from /proc;
 	// 0: unknown.
 	PID int
+	// PIDs are more router processes (a cluster's other nodes): their CPU
+	// time is added to PID's, and reported one by one too.
+	PIDs []int
+
+	// Hold (conns) makes the run a holder: it establishes its sessions,
+	// publishes nothing, and waits until each of the --events events
+	// another process publishes on Topic has reached every one of them, or
+	// Hold passes; it reports when the last session received each event
+	// (unix ns), to be set against the publisher's send times.
+	Hold time.Duration
+	// ReadyFile (conns), if set, is created once the sessions are
+	// established and subscribed (holding its count), for a script that
+	// starts the publisher only when every holder is ready.
+	ReadyFile string
+	// EventGap (conns) is the pause after each timed event once every
+	// local session has it; default 100ms (more when other processes hold
+	// sessions that must see it first).
+	EventGap time.Duration
 
 	// Progress receives a line per second for long runs; nil: silent.
 	Progress io.Writer
@@ -129,6 +156,9 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.Concurrency, 64)
 	def(&c.Events, 5)
 	def(&c.Sources, 1)
+	if c.EventGap <= 0 {
+		c.EventGap = 100 * time.Millisecond
+	}
 	switch {
 	case c.Payload < MinPayload:
 		return c, fmt.Errorf("bench: --payload %d: at least %d bytes (the stamp)", c.Payload, MinPayload)
@@ -148,42 +178,49 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("bench: --inflight %d: at most 65536", c.InFlight)
 	case c.Events > 1000:
 		return c, fmt.Errorf("bench: --events %d: at most 1000", c.Events)
+	case len(c.SubURLs) > 0 && c.Publishers >= probeSrc:
+		return c, fmt.Errorf("bench: --sub-url: at most %d publishers", probeSrc-1)
+	case c.Hold < 0:
+		return c, fmt.Errorf("bench: --hold %v: must be >= 0", c.Hold)
 	}
 	return c, nil
 }
 
 // Params are the parameters of a run as reported in its JSON line.
 type Params struct {
-	URL         string  `json:"url"`
-	Serializer  string  `json:"serializer"`
-	Realm       string  `json:"realm"`
-	Duration    string  `json:"duration,omitempty"`
-	Warmup      string  `json:"warmup,omitempty"`
-	Drain       string  `json:"drain,omitempty"`
-	Count       int64   `json:"count,omitempty"`
-	Payload     int     `json:"payload"`
-	Topic       string  `json:"topic,omitempty"`
-	Procedure   string  `json:"procedure,omitempty"`
-	Publishers  int     `json:"publishers,omitempty"`
-	Subscribers int     `json:"subscribers,omitempty"`
-	Window      *int    `json:"window,omitempty"`
-	Batch       int     `json:"batch,omitempty"`
-	Rate        float64 `json:"rate,omitempty"`
-	Callees     int     `json:"callees,omitempty"`
-	Callers     int     `json:"callers,omitempty"`
-	InFlight    int     `json:"inflight,omitempty"`
-	Sessions    int     `json:"sessions,omitempty"`
-	Concurrency int     `json:"concurrency,omitempty"`
-	Events      int     `json:"events,omitempty"`
-	Sources     int     `json:"sources"`
-	PID         int     `json:"pid,omitempty"`
-	GOMAXPROCS  int     `json:"tool_gomaxprocs"`
-	NoFile      uint64  `json:"tool_nofile"`
+	URL         string   `json:"url"`
+	SubURLs     []string `json:"sub_urls,omitempty"`
+	Serializer  string   `json:"serializer"`
+	Realm       string   `json:"realm"`
+	Duration    string   `json:"duration,omitempty"`
+	Warmup      string   `json:"warmup,omitempty"`
+	Drain       string   `json:"drain,omitempty"`
+	Count       int64    `json:"count,omitempty"`
+	Payload     int      `json:"payload"`
+	Topic       string   `json:"topic,omitempty"`
+	Procedure   string   `json:"procedure,omitempty"`
+	Publishers  int      `json:"publishers,omitempty"`
+	Subscribers int      `json:"subscribers,omitempty"`
+	Window      *int     `json:"window,omitempty"`
+	Batch       int      `json:"batch,omitempty"`
+	Rate        float64  `json:"rate,omitempty"`
+	Callees     int      `json:"callees,omitempty"`
+	Callers     int      `json:"callers,omitempty"`
+	InFlight    int      `json:"inflight,omitempty"`
+	Sessions    int      `json:"sessions,omitempty"`
+	Concurrency int      `json:"concurrency,omitempty"`
+	Events      int      `json:"events,omitempty"`
+	Sources     int      `json:"sources"`
+	PID         int      `json:"pid,omitempty"`
+	PIDs        []int    `json:"pids,omitempty"`
+	Hold        string   `json:"hold,omitempty"`
+	GOMAXPROCS  int      `json:"tool_gomaxprocs"`
+	NoFile      uint64   `json:"tool_nofile"`
 }
 
 func (c *Config) params(mode string, gomaxprocs int, nofile uint64) Params {
 	p := Params{
-		URL: c.URL, Serializer: c.Serializer, Realm: c.Realm,
+		URL: c.URL, SubURLs: c.SubURLs, PIDs: c.PIDs, Serializer: c.Serializer, Realm: c.Realm,
 		Duration: c.Duration.String(), Warmup: c.Warmup.String(), Drain: c.Drain.String(),
 		Count: c.Count, Payload: c.Payload, Sources: c.Sources, PID: c.PID,
 		GOMAXPROCS: gomaxprocs, NoFile: nofile,
@@ -197,6 +234,9 @@ func (c *Config) params(mode string, gomaxprocs int, nofile uint64) Params {
 	case "conns":
 		p.Topic, p.Sessions, p.Concurrency, p.Events = c.Topic, c.Sessions, c.Concurrency, c.Events
 		p.Duration, p.Warmup, p.Drain = "", "", "" // not used: conns is bounded by its counts
+		if c.Hold > 0 {
+			p.Hold = c.Hold.String()
+		}
 	}
 	return p
 }

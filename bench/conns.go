@@ -110,7 +110,7 @@ func RunConns(ctx context.Context, cfg Config) (*Result, error) {
 			return ctx.Err()
 		}
 		t := r.clk.now()
-		c, err := r.connect(ctx, idleReadBuffer)
+		c, err := r.connectSub(ctx, i, idleReadBuffer)
 		if err == nil {
 			if _, err = c.subscribe(cfg.Topic); err != nil {
 				c.nc.Close()
@@ -187,6 +187,19 @@ func RunConns(ctx context.Context, cfg Config) (*Result, error) {
 	if tsOff.Load() {
 		res.note("kernel receive timestamps (SO_TIMESTAMPNS) unavailable on some sockets; fanout_kernel_us omitted")
 	}
+	if cfg.ReadyFile != "" {
+		if err := writeReady(cfg.ReadyFile, len(live)); err != nil {
+			closeAll()
+			wg.Wait()
+			return nil, err
+		}
+	}
+	if cfg.Hold > 0 {
+		hold(ctx, r, cr, fo, int64(len(live)))
+		closeAll()
+		wg.Wait()
+		return res, holdDone(res, cr, live, tsOff.Load())
+	}
 
 	// Time single events.
 	pub, err := r.connect(ctx, idleReadBuffer)
@@ -198,6 +211,7 @@ func RunConns(ctx context.Context, cfg Config) (*Result, error) {
 	n := int64(len(live))
 	for e := 0; e < cfg.Events && ctx.Err() == nil; e++ {
 		sendMono, sendWall := r.clk.now(), time.Now().UnixNano()
+		cr.SendUnix = append(cr.SendUnix, sendWall)
 		pub.appendTemplate(pt, 0, uint64(e), sendMono)
 		if err := pub.flush(); err != nil {
 			res.note("publish: %v", err)
@@ -211,9 +225,11 @@ func RunConns(ctx context.Context, cfg Config) (*Result, error) {
 		cr.Fanout = append(cr.Fanout, round3(float64(fo.lastMono[e].Load()-sendMono)/1e3))
 		if !tsOff.Load() {
 			cr.FanoutKernel = append(cr.FanoutKernel, round3(float64(fo.lastRx[e].Load()-sendWall)/1e3))
+			cr.LastRxUnix = append(cr.LastRxUnix, fo.lastRx[e].Load())
 		}
-		// Let the tool's goroutines go back to sleep before the next event.
-		time.Sleep(100 * time.Millisecond)
+		// Let the tool's goroutines go back to sleep before the next event
+		// (and, with holders elsewhere, let them receive it).
+		time.Sleep(cfg.EventGap)
 	}
 	pub.close()
 	pub.release()

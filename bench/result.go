@@ -97,7 +97,10 @@ type Result struct {
 	Latency *Latency `json:"latency_us,omitempty"`
 
 	RouterCPU *CPU `json:"router_cpu,omitempty"`
-	ToolCPU   *CPU `json:"tool_cpu,omitempty"`
+	// RouterCPUEach is, with --pids, each router process's share of
+	// RouterCPU: --pid's first, then --pids' in order.
+	RouterCPUEach []*CPU `json:"router_cpu_each,omitempty"`
+	ToolCPU       *CPU   `json:"tool_cpu,omitempty"`
 
 	// conns
 	Conns *ConnsResult `json:"conns,omitempty"`
@@ -129,6 +132,16 @@ type ConnsResult struct {
 	FanoutKernel []float64 `json:"fanout_kernel_us,omitempty"`
 	// Missed counts, per event, sessions that did not see it in time.
 	Missed []int `json:"missed"`
+	// SendUnix is, per event, the wall-clock time (unix ns) just before
+	// the publisher's write; LastRxUnix the kernel receive time of the
+	// last session's copy (unix ns, 0: none arrived). A holder (--hold)
+	// has no SendUnix: set its LastRxUnix against the publishing run's
+	// SendUnix (the same clock on one machine) for the fan-out time over
+	// every process's sessions.
+	SendUnix   []int64 `json:"send_unix_ns,omitempty"`
+	LastRxUnix []int64 `json:"last_rx_unix_ns,omitempty"`
+	// Got is, per event, how many of the holder's sessions saw it.
+	Got []int64 `json:"got,omitempty"`
 }
 
 func (r *Result) note(format string, args ...any) {

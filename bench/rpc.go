@@ -203,7 +203,7 @@ func RunRPC(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	// One at a time: the first registration creates the procedure.
 	err = parallel(cfg.Callees, 1, func(i int) error {
-		c, err := r.connect(ctx, rbuf)
+		c, err := r.connectSub(ctx, i, rbuf)
 		if err != nil {
 			return err
 		}
@@ -231,8 +231,6 @@ func RunRPC(ctx context.Context, cfg Config) (*Result, error) {
 
 	res := r.result()
 	f := &flow{limit: cfg.Count}
-	t0 := r.clk.now()
-	measureFrom := t0 + int64(cfg.Warmup)
 	var eWG, kWG sync.WaitGroup
 	for _, e := range callees {
 		if err := e.c.setSink(e); err != nil {
@@ -241,6 +239,16 @@ func RunRPC(ctx context.Context, cfg Config) (*Result, error) {
 		eWG.Add(1)
 		go func() { defer eWG.Done(); e.loop(&r.stopping) }()
 	}
+	if len(r.subT) > 0 {
+		if err := probeRPC(ctx, r, callers[0]); err != nil {
+			r.stop()
+			closeAll()
+			eWG.Wait()
+			return nil, err
+		}
+	}
+	t0 := r.clk.now()
+	measureFrom := t0 + int64(cfg.Warmup)
 	counts := func() (issued, completed int64) {
 		for _, k := range callers {
 			completed += k.completed.v.Load()

@@ -16,6 +16,7 @@ type run struct {
 	cfg    Config
 	mode   string
 	t      *Target
+	subT   []*Target // Config.SubURLs parsed; nil: the receivers use t
 	clk    clock
 	srcs   []*net.TCPAddr
 	next   atomic.Uint32
@@ -39,11 +40,22 @@ func newRun(mode string, cfg Config) (*run, error) {
 	if err != nil {
 		return nil, err
 	}
+	var subT []*Target
+	for _, u := range cfg.SubURLs {
+		st, err := ParseTarget(u, cfg.Serializer, cfg.AllowRemote)
+		if err != nil {
+			return nil, fmt.Errorf("--sub-url: %w", err)
+		}
+		if cfg.Sources > 1 && !st.Loopback {
+			return nil, fmt.Errorf("bench: --sources applies to loopback targets only")
+		}
+		subT = append(subT, st)
+	}
 	nofile, err := RaiseNoFile()
 	if err != nil {
 		return nil, err
 	}
-	return &run{cfg: cfg, mode: mode, t: t, clk: clock{time.Now()}, srcs: srcs, nofile: nofile, stopCh: make(chan struct{})}, nil
+	return &run{cfg: cfg, mode: mode, t: t, subT: subT, clk: clock{time.Now()}, srcs: srcs, nofile: nofile, stopCh: make(chan struct{})}, nil
 }
 
 func (r *run) result() *Result {
@@ -62,16 +74,30 @@ func (r *run) stop() {
 	})
 }
 
-// connect dials from the next source address and joins the realm.
+// connect dials the router at --url from the next source address and
+// joins the realm.
 func (r *run) connect(ctx context.Context, rbuf int) (*conn, error) {
+	return r.connectTo(ctx, r.t, rbuf)
+}
+
+// connectSub connects receiver i (subscriber, callee, held session): to
+// the i-th of --sub-url in turn, or to --url without it.
+func (r *run) connectSub(ctx context.Context, i, rbuf int) (*conn, error) {
+	if len(r.subT) == 0 {
+		return r.connect(ctx, rbuf)
+	}
+	return r.connectTo(ctx, r.subT[i%len(r.subT)], rbuf)
+}
+
+func (r *run) connectTo(ctx context.Context, t *Target, rbuf int) (*conn, error) {
 	src := r.srcs[int(r.next.Add(1)-1)%len(r.srcs)]
-	c, err := dial(ctx, r.t, src, &r.clk, rbuf)
+	c, err := dial(ctx, t, src, &r.clk, rbuf)
 	if err != nil {
 		return nil, err
 	}
 	if err := c.join(r.cfg.Realm); err != nil {
 		c.nc.Close()
-		return nil, fmt.Errorf("bench: join %q at %s: %w", r.cfg.Realm, r.t.Addr, err)
+		return nil, fmt.Errorf("bench: join %q at %s: %w", r.cfg.Realm, t.Addr, err)
 	}
 	return c, nil
 }
@@ -116,10 +142,11 @@ func parallel(n, conc int, f func(i int) error) error {
 
 // sample is a snapshot of the counters at one instant.
 type sample struct {
-	at        int64 // clk.now()
-	sent      int64 // publishes or calls issued
-	done      int64 // deliveries or calls completed
-	routerCPU time.Duration
+	at        int64           // clk.now()
+	sent      int64           // publishes or calls issued
+	done      int64           // deliveries or calls completed
+	routerCPU time.Duration   // PID's and PIDs' together
+	each      []time.Duration // with PIDs: PID's, then each of PIDs
 	toolCPU   time.Duration
 	cpuErr    error
 }
@@ -128,6 +155,17 @@ func (r *run) sample(sent, done int64) sample {
 	s := sample{at: r.clk.now(), sent: sent, done: done, toolCPU: selfCPU()}
 	if r.cfg.PID > 0 {
 		s.routerCPU, s.cpuErr = ProcCPU(r.cfg.PID)
+		if len(r.cfg.PIDs) > 0 {
+			s.each = append(s.each, s.routerCPU)
+		}
+		for _, pid := range r.cfg.PIDs {
+			d, err := ProcCPU(pid)
+			if err != nil && s.cpuErr == nil {
+				s.cpuErr = err
+			}
+			s.routerCPU += d
+			s.each = append(s.each, d)
+		}
 	}
 	return s
 }
@@ -218,6 +256,9 @@ func (r *run) cpuFigures(res *Result, a, b sample) {
 			res.note("router cpu unavailable: %v", firstErr(a.cpuErr, b.cpuErr))
 		} else {
 			res.RouterCPU = fig(b.routerCPU - a.routerCPU)
+			for i := range b.each {
+				res.RouterCPUEach = append(res.RouterCPUEach, fig(b.each[i]-a.each[i]))
+			}
 		}
 	}
 }
