@@ -8,7 +8,7 @@ BENCHTIME ?= 1s
 SOAKTIME  ?= 10m
 PKGS      ?= ./...
 
-.PHONY: all test vet unit allocs fuzz fuzz-smoke bench scale compare run build interop-deps soak
+.PHONY: all test vet unit allocs fuzz fuzz-smoke bench scale scale-cluster bench-cluster compare run build interop-deps soak
 
 all: build
 
@@ -54,6 +54,16 @@ run:
 # limit) and reports memory per session and one event's fan-out time.
 scale:
 	./bench/scale.sh
+
+# scale-cluster holds NODES × SESSIONS sessions (default 6 × 17,000) on a
+# cluster of router processes and times one event reaching all of them.
+scale-cluster:
+	./bench/scale-cluster.sh
+
+# bench-cluster measures cross-node pubsub/RPC against a single node and
+# against NATS's own cross-node rate (bench/README.md, "Cluster").
+bench-cluster:
+	./bench/cluster.sh
 
 # compare measures zwamp against the coalescing and the write-per-message reference ceilings, pinned cores.
 compare:
