@@ -165,6 +165,12 @@ func (r *Result) WriteTable(w io.Writer) error {
 	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, args...)...) }
 	p := &r.Params
 	row("mode", "%s  %s  %s  payload %d B", r.Mode, p.URL, p.Serializer, p.Payload)
+	if len(p.SubURLs) > 0 {
+		row("receivers", "%s (subscribers, callees, held sessions)", strings.Join(p.SubURLs, " "))
+	}
+	if p.Hold != "" {
+		row("hold", "%s: publishes nothing, waits for another process's events", p.Hold)
+	}
 	switch r.Mode {
 	case "pubsub":
 		win := "off (flat out)"
@@ -195,7 +201,11 @@ func (r *Result) WriteTable(w io.Writer) error {
 			if c.RouterCPUPerSession > 0 {
 				row("router cpu", "%.1f µs/session to establish", c.RouterCPUPerSession)
 			}
-			row("fan-out", "median %.0f µs: %s (the tool saw the last copy)", median(c.Fanout), floats(c.Fanout))
+			if p.Hold != "" {
+				row("events seen", "%v of %d sessions (last_rx_unix_ns in the JSON line)", c.Got, c.Sessions)
+			} else {
+				row("fan-out", "median %.0f µs: %s (the tool saw the last copy)", median(c.Fanout), floats(c.Fanout))
+			}
 			if len(c.FanoutKernel) > 0 {
 				row("fan-out kernel", "median %.0f µs: %s (kernel rx timestamp of the last copy)", median(c.FanoutKernel), floats(c.FanoutKernel))
 			}
@@ -211,6 +221,13 @@ func (r *Result) WriteTable(w io.Writer) error {
 			s += fmt.Sprintf(", %.0f ns/msg", c.NsPerMsg)
 		}
 		row("router cpu", "%s", s)
+		for i, e := range r.RouterCPUEach {
+			pid := r.Params.PID
+			if i > 0 {
+				pid = r.Params.PIDs[i-1]
+			}
+			row("", "pid %d: %.1f%% of a core, %.0f ns/msg", pid, e.Percent, e.NsPerMsg)
+		}
 	}
 	if c := r.ToolCPU; c != nil {
 		s := fmt.Sprintf("%.1f%% of a core (%d procs)", c.Percent, r.Params.GOMAXPROCS)
