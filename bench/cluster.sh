@@ -120,7 +120,7 @@ args_for() {
 	case $1 in
 	pubsub-1x1) echo "pubsub --publishers 1 --subscribers 1" ;;
 	pubsub-1x100) echo "pubsub --publishers 1 --subscribers 100" ;;
-	rpc-16x16) echo "rpc --callers 16 --inflight 16 --callees 16" ;;
+	rpc-16x16) echo "rpc --callers 16 --inflight 16" ;; # one callee, as compare.sh
 	*) echo "cluster.sh: unknown scenario $1" >&2; exit 2 ;;
 	esac
 }
