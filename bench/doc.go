@@ -12,6 +12,12 @@
 //   - conns: N idle subscribed sessions; time to establish them, the
 //     router's RSS per session, and the time one event takes to reach all.
 //
+// With --sub-url the receiving side (subscribers, callees, held sessions)
+// connects to other routers than the sending side — the nodes of a
+// cluster — so that every message crosses nodes (cross.go); conns --hold
+// lets several processes hold the sessions of one fan-out (one process
+// may open only so many files) and time it together.
+//
 // Given the router's pid, every run also reports the router's CPU time per
 // message (/proc/PID/stat) next to the tool's own, so that a run whose
 // tool is the bottleneck shows it. Package bench/ceiling holds the
