@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zwamp/zwamp/client"
 	"github.com/zwamp/zwamp/cluster"
 	"github.com/zwamp/zwamp/core"
 	"github.com/zwamp/zwamp/netpoll"
@@ -217,9 +218,10 @@ func TestCrossNode(t *testing.T) {
 		}
 		// The holder's subscriptions are on node 1; the publisher's run
 		// (its own sessions on node 0) publishes on node 0. Interest
-		// reaches node 0 asynchronously: the publishing run retries
-		// nothing, so wait for it here as a script would.
-		time.Sleep(time.Second)
+		// reaches node 0 asynchronously and the publishing run retries
+		// nothing, so probe first: unstamped events, which the holder's
+		// sessions ignore, from node 0 until a subscriber on node 1 has one.
+		waitRouted(t, ctx, "ws://"+addrs[0]+"/ws", "ws://"+addrs[1]+"/ws", topic)
 		pres, err := RunConns(ctx, Config{URL: a, Topic: topic, Sessions: sessions, Events: events, EventGap: 200 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
@@ -245,4 +247,43 @@ func TestCrossNode(t *testing.T) {
 			}
 		}
 	})
+}
+
+// waitRouted publishes unstamped probes on topic at from until a
+// subscriber at to receives one.
+func waitRouted(t *testing.T, ctx context.Context, from, to, topic string) {
+	t.Helper()
+	sub, err := client.Connect(ctx, to, client.Config{Realm: "realm1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	got := make(chan struct{}, 1)
+	if _, err := sub.Subscribe(topic, func(*client.Event) {
+		select {
+		case got <- struct{}{}:
+		default:
+		}
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := client.Connect(ctx, from, client.Config{Realm: "realm1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if err := pub.Publish(topic, []any{"probe"}, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-got:
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no event from %s reached %s within a minute", from, to)
+		}
+	}
 }
