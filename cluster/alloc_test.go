@@ -13,16 +13,7 @@ import (
 // 1→1 publish whose subscriber is local (and that no other node wants)
 // allocates nothing: the remote-interest check is a trie lookup.
 func TestAllocClusteredLocalPublish(t *testing.T) {
-	e := startNodes(t, 1)[0]
-	r, err := core.NewRouter(core.Config{Realms: []core.RealmConfig{{Name: "realm1"}}, LaxRequestIDs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := Attach(r, e, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
+	r, _ := laxNode(t, startNodes(t, 1)[0])
 	sub := &discard{}
 	joinRaw(t, r, sub, hello, `[32,1,{},"com.bench.topic"]`)
 	pub := joinRaw(t, r, &discard{}, hello)
@@ -44,16 +35,7 @@ func TestAllocClusteredLocalPublish(t *testing.T) {
 // embedded server's drop of it — the receiving side, with a subscriber,
 // allocates in nats.go (a Msg and its data per message).
 func TestAllocClusteredForward(t *testing.T) {
-	e := startNodes(t, 1)[0]
-	r, err := core.NewRouter(core.Config{Realms: []core.RealmConfig{{Name: "realm1"}}, LaxRequestIDs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := Attach(r, e, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
+	r, n := laxNode(t, startNodes(t, 1)[0])
 	n.ev.rint.apply(interestNote{Origin: "elsewhere", Items: []interestItem{{Realm: "realm1", URI: "com.bench.far", On: true}}})
 	pub := joinRaw(t, r, &discard{}, hello)
 	msg := []byte(`[16,2,{},"com.bench.far",["hello"]]`)

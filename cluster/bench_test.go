@@ -29,6 +29,22 @@ func joinRaw(b testing.TB, r *core.Router, t core.Transport, msgs ...string) *co
 
 const hello = `[1,"realm1",{"roles":{"publisher":{},"subscriber":{}}}]`
 
+// laxNode attaches a router with realm1 and lax request ids (the same
+// PUBLISH is sent again and again) to e; the node closes with the test.
+func laxNode(tb testing.TB, e *Engine) (*core.Router, *Node) {
+	tb.Helper()
+	r, err := core.NewRouter(core.Config{Realms: []core.RealmConfig{{Name: "realm1"}}, LaxRequestIDs: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	n, err := Attach(r, e, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(n.Close)
+	return r, n
+}
+
 // BenchmarkLocalPublish is a 1→1 publish on one node, the subscriber on
 // the same node: the router alone, and the router as a node of a
 // (one-node) cluster, where every publication is also offered to NATS
@@ -59,16 +75,7 @@ func BenchmarkLocalPublish(b *testing.B) {
 		run(b, r)
 	})
 	b.Run("clustered", func(b *testing.B) {
-		e := startNodes(b, 1)[0]
-		r, err := core.NewRouter(core.Config{Realms: []core.RealmConfig{{Name: "realm1"}}, LaxRequestIDs: true})
-		if err != nil {
-			b.Fatal(err)
-		}
-		n, err := Attach(r, e, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer n.Close()
+		r, _ := laxNode(b, startNodes(b, 1)[0])
 		run(b, r)
 	})
 }

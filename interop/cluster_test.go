@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -126,17 +125,7 @@ func startDaemonsTogether(t *testing.T, configs ...string) []*daemon {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := &daemon{addr: addr, exited: make(chan struct{})}
-		d.cmd = exec.Command(bin, "serve", "--listen", addr, "--config", path)
-		d.cmd.Stdout = &d.log
-		d.cmd.Stderr = &d.log
-		if err := d.cmd.Start(); err != nil {
-			t.Fatalf("start %s: %v", bin, err)
-		}
-		go func() {
-			d.waitErr = d.cmd.Wait()
-			close(d.exited)
-		}()
+		d := launchDaemon(t, bin, addr, "--config", path)
 		t.Cleanup(d.kill)
 		ds[i] = d
 	}

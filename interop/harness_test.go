@@ -240,17 +240,7 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 		if err != nil {
 			t.Fatalf("free port: %v", err)
 		}
-		d := &daemon{addr: addr, exited: make(chan struct{})}
-		d.cmd = exec.Command(bin, append([]string{"serve", "--listen", addr}, args...)...)
-		d.cmd.Stdout = &d.log
-		d.cmd.Stderr = &d.log
-		if err := d.cmd.Start(); err != nil {
-			t.Fatalf("start %s: %v", bin, err)
-		}
-		go func() {
-			d.waitErr = d.cmd.Wait()
-			close(d.exited)
-		}()
+		d := launchDaemon(t, bin, addr, args...)
 		if lastErr = d.waitAccepting(20 * time.Second); lastErr == nil {
 			t.Cleanup(d.kill)
 			return d
@@ -259,6 +249,24 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 	}
 	t.Fatalf("daemon did not start: %v", lastErr)
 	return nil
+}
+
+// launchDaemon starts `zwamp serve --listen addr args...` without waiting
+// for it to accept connections.
+func launchDaemon(t *testing.T, bin, addr string, args ...string) *daemon {
+	t.Helper()
+	d := &daemon{addr: addr, exited: make(chan struct{})}
+	d.cmd = exec.Command(bin, append([]string{"serve", "--listen", addr}, args...)...)
+	d.cmd.Stdout = &d.log
+	d.cmd.Stderr = &d.log
+	if err := d.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	go func() {
+		d.waitErr = d.cmd.Wait()
+		close(d.exited)
+	}()
+	return d
 }
 
 func (d *daemon) waitAccepting(timeout time.Duration) error {
