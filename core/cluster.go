@@ -151,7 +151,13 @@ func (r *Router) SetIDBase(base uint64) { r.ids.Store(base) }
 // session ended meanwhile and an admitted registration must be withdrawn.
 func (s *Session) ClusterRegistered(errURI, msg string) bool {
 	ans := &clusterAnswer{uri: errURI, msg: msg}
-	return s.resumeHeld(func() { s.clusterAns = ans }, func() { s.clusterAns = nil })
+	// A replay that is held again (a dynamic authorizer asked once more)
+	// keeps the answer for the replay after that one.
+	return s.resumeHeld(func() { s.clusterAns = ans }, func() {
+		if !s.holding {
+			s.clusterAns = nil
+		}
+	})
 }
 
 // clusterAnswer is the cluster's answer to a held REGISTER.
