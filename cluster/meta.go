@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -23,10 +24,11 @@ const (
 )
 
 type metaRequest struct {
-	Origin string `json:"origin"` // the asking node, which answers itself
-	Realm  string `json:"realm"`
-	Proc   string `json:"proc"`
-	Args   []any  `json:"args"`
+	Origin string         `json:"origin"` // the asking node, which answers itself
+	Realm  string         `json:"realm"`
+	Proc   string         `json:"proc"`
+	Args   []any          `json:"args"`
+	Kw     map[string]any `json:"kw,omitempty"`
 }
 
 type metaAnswer struct {
@@ -46,7 +48,7 @@ func (n *Node) startMeta() (*nats.Subscription, error) {
 		if r := n.router.Realm(req.Realm); r == nil {
 			ans.Error, ans.Msg = core.ErrNoSuchRealm, "no realm "+req.Realm
 		} else {
-			ans.Result, ans.Error, ans.Msg = r.MetaLocal(req.Proc, req.Args)
+			ans.Result, ans.Error, ans.Msg = r.MetaLocal(req.Proc, req.Args, req.Kw, nil)
 		}
 		data, err := json.Marshal(ans)
 		if err == nil {
@@ -56,12 +58,16 @@ func (n *Node) startMeta() (*nats.Subscription, error) {
 }
 
 // MetaCall implements core.Cluster.
-func (n *Node) MetaCall(r *core.Realm, s *core.Session, proc string, args []any, req uint64) bool {
+func (n *Node) MetaCall(r *core.Realm, s *core.Session, proc string, args []any, kw map[string]any, req uint64) bool {
 	peers := len(n.e.Liveness().Peers())
 	if peers == 0 {
 		return false
 	}
-	local, uri, _ := r.MetaLocal(proc, args)
+	if strings.HasPrefix(proc, "wamp.session.kill") {
+		go n.gatherKill(r, s, proc, args, kw, req, peers)
+		return true
+	}
+	local, uri, _ := r.MetaLocal(proc, args, nil, s)
 	if proc == "wamp.session.get" && uri == "" {
 		return false // here: this node answers alone
 	}
@@ -103,6 +109,51 @@ func (n *Node) gather(r *core.Realm, s *core.Session, proc string, args []any, r
 			}
 		}
 		s.ReplyError(req, core.ErrNoSuchSession, "no session with that id in the cluster")
+	}
+}
+
+// gatherKill runs a kill procedure here (the caller excluded) and on every
+// other node and answers s: kill with the first node that had the session,
+// kill_by_authid with every node's ids, the others with the total count.
+func (n *Node) gatherKill(r *core.Realm, s *core.Session, proc string, args []any, kw map[string]any, req uint64, peers int) {
+	local, uri, msg := r.MetaLocal(proc, args, kw, s)
+	switch {
+	case uri == "" && proc == "wamp.session.kill":
+		s.Reply(req, nil) // it was here
+		return
+	case uri != "" && uri != core.ErrNoSuchSession:
+		s.ReplyError(req, uri, msg) // bad arguments, or kills disabled
+		return
+	}
+	answers := n.askAll(metaRequest{Origin: n.self, Realm: r.Name(), Proc: proc, Args: args, Kw: kw}, peers)
+	switch proc {
+	case "wamp.session.kill":
+		for _, a := range answers {
+			if a.Error == "" {
+				s.Reply(req, nil)
+				return
+			}
+		}
+		s.ReplyError(req, uri, msg)
+	case "wamp.session.kill_by_authid":
+		ids, _ := local.([]any)
+		for _, a := range answers {
+			if l, ok := a.Result.([]any); ok && a.Error == "" {
+				ids = append(ids, l...)
+			}
+		}
+		if ids == nil {
+			ids = []any{}
+		}
+		s.Reply(req, ids)
+	default:
+		total := toInt(local)
+		for _, a := range answers {
+			if a.Error == "" {
+				total += toInt(a.Result)
+			}
+		}
+		s.Reply(req, total)
 	}
 }
 

@@ -35,7 +35,7 @@ func startRoutersWith(t *testing.T, n int, o clusterOptions) (*testCluster, []*w
 	tc := startCluster(t, n, o)
 	nodes := make([]*wampNode, n)
 	for i, e := range tc.Nodes {
-		r, err := core.NewRouter(core.Config{Realms: []core.RealmConfig{{Name: "realm1"}}})
+		r, err := core.NewRouter(core.Config{Realms: []core.RealmConfig{{Name: "realm1"}}, AllowMetaKill: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,6 +69,7 @@ func TestClusterWAMP(t *testing.T) {
 		{"SharedFirstLast", clusterSharedFirstLast},
 		{"MetaEvents", clusterMetaEvents},
 		{"MetaSessions", clusterMetaSessions},
+		{"MetaKill", clusterMetaKill},
 		{"Retained", clusterRetained},
 		{"Flood", clusterFlood},
 	} {
@@ -874,5 +875,47 @@ func clusterSharedFirstLast(t *testing.T, nodes []*wampNode) {
 				}
 			}
 		}
+	}
+}
+
+// clusterMetaKill: the kill procedures reach sessions on other nodes.
+func clusterMetaKill(t *testing.T, nodes []*wampNode) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	killer := nodes[0].join(t, client.Config{})
+	victim := nodes[2].join(t, client.Config{AuthID: "kv-victim"})
+	if _, err := killer.Call(ctx, "wamp.session.kill", []any{victim.ID()}, nil, nil); err != nil {
+		t.Fatalf("wamp.session.kill of a session on node 2: %v", err)
+	}
+	select {
+	case <-victim.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the session on node 2 was not killed")
+	}
+	b1 := nodes[1].join(t, client.Config{AuthID: "kv-bob"})
+	b2 := nodes[2].join(t, client.Config{AuthID: "kv-bob"})
+	r, err := killer.Call(ctx, "wamp.session.kill_by_authid", []any{"kv-bob"}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := r.Args[0].([]any)
+	got := map[string]bool{}
+	for _, id := range ids {
+		got[fmt.Sprint(id)] = true
+	}
+	if len(ids) != 2 || !got[fmt.Sprint(b1.ID())] || !got[fmt.Sprint(b2.ID())] {
+		t.Fatalf("kill_by_authid killed %v, want %d and %d", ids, b1.ID(), b2.ID())
+	}
+	for _, c := range []*client.Client{b1, b2} {
+		select {
+		case <-c.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("session %d survived kill_by_authid", c.ID())
+		}
+	}
+	_, err = killer.Call(ctx, "wamp.session.kill", []any{424242}, nil, nil)
+	var werr *client.Error
+	if !errors.As(err, &werr) || werr.URI != core.ErrNoSuchSession {
+		t.Fatalf("killing an unknown session: %v, want %s", err, core.ErrNoSuchSession)
 	}
 }

@@ -38,48 +38,71 @@ type Cluster interface {
 	// (uri, p) (UNREGISTER, remove_callee or the session's end).
 	Unregistered(r *Realm, s *Session, uri string, p trie.Policy)
 
-	// MetaCall may take over a session meta procedure whose answer covers
-	// every node (wamp.session.count, list, get): it reports true when it
-	// will answer the CALL (request req of s) with Session.Reply or
-	// Session.ReplyError, false to let this node answer alone.
-	MetaCall(r *Realm, s *Session, proc string, args []any, req uint64) bool
+	// MetaCall may take over a meta procedure whose answer covers every
+	// node (ClusterMeta): it reports true when it will answer the CALL
+	// (request req of s) with Session.Reply or Session.ReplyError, false
+	// to let this node answer alone. args and kw are the CALL's payload.
+	MetaCall(r *Realm, s *Session, proc string, args []any, kw map[string]any, req uint64) bool
 }
 
-// clusterMeta are the meta procedures offered to Cluster.MetaCall.
-var clusterMeta = map[string]bool{"wamp.session.count": true, "wamp.session.list": true, "wamp.session.get": true}
+// ClusterMeta are the meta procedures offered to Cluster.MetaCall: the
+// session queries and the kill procedures.
+var ClusterMeta = map[string]bool{
+	"wamp.session.count": true, "wamp.session.list": true, "wamp.session.get": true,
+	"wamp.session.kill": true, "wamp.session.kill_by_authid": true,
+	"wamp.session.kill_by_authrole": true, "wamp.session.kill_all": true,
+}
 
-// MetaLocal runs meta procedure proc with args on this node only and
-// returns its result or its error URI and message (uri "" on success);
-// for the cluster's scatter-gather of MetaCall.
-func (r *Realm) MetaLocal(proc string, args []any) (res any, uri, msg string) {
-	fn, ok := metaProcedures[proc]
-	if !ok {
+// MetaLocal runs meta procedure proc (one of ClusterMeta) with args and kw
+// on this node only, as caller (nil: a caller on another node), and returns
+// its result (nil for none) or its error URI and message (uri "" on
+// success); for the cluster's scatter-gather of MetaCall. Kills take effect
+// before it returns.
+func (r *Realm) MetaLocal(proc string, args []any, kw map[string]any, caller *Session) (res any, uri, msg string) {
+	if fn, ok := metaProcedures[proc]; ok && ClusterMeta[proc] {
+		res, merr := fn(r, args)
+		if merr != nil {
+			return nil, merr.uri, merr.msg
+		}
+		return res, "", ""
+	}
+	fn, ok := metaProceduresExt[proc]
+	if !ok || !ClusterMeta[proc] {
 		return nil, ErrNoSuchProcedure, "no meta procedure " + proc
 	}
-	res, merr := fn(r, args)
+	c := &metaCall{s: caller, r: r, uri: proc, args: args, kw: kw}
+	res, merr := fn(c)
+	for _, fn := range c.after {
+		fn()
+	}
 	if merr != nil {
 		return nil, merr.uri, merr.msg
+	}
+	if _, none := res.(noResultT); none {
+		res = nil
 	}
 	return res, "", ""
 }
 
-// Reply sends RESULT with res as the only argument for request req of s,
-// from any goroutine (a CALL answered later, e.g. by Cluster.MetaCall). A
-// session that has ended since is skipped.
+// Reply sends RESULT for request req of s, with res as the only argument
+// (nil: none), from any goroutine (a CALL answered later, e.g. by
+// Cluster.MetaCall). A session that has ended since is skipped.
 func (s *Session) Reply(req uint64, res any) {
 	c := s.conn
 	b := AcquireBatch()
 	c.mu.Lock()
 	if c.sess == s {
-		raw, err := codec.EncodeGo(s.format, []any{res})
+		out := &b.out
+		out.Reset()
+		out.Type = codec.RESULT
+		out.Request = req
+		var err error
+		if res != nil {
+			out.Args, err = codec.EncodeGo(s.format, []any{res})
+		}
 		if err != nil {
 			s.replyError(b, codec.CALL, req, ErrInvalidArgument, err.Error())
 		} else {
-			out := &b.out
-			out.Reset()
-			out.Type = codec.RESULT
-			out.Request = req
-			out.Args = raw
 			_ = s.send(b, out)
 		}
 	}

@@ -30,7 +30,9 @@ func (c *fakeCluster) Unregistered(*core.Realm, *core.Session, string, trie.Poli
 	c.unregs++
 	c.mu.Unlock()
 }
-func (c *fakeCluster) MetaCall(*core.Realm, *core.Session, string, []any, uint64) bool { return false }
+func (c *fakeCluster) MetaCall(*core.Realm, *core.Session, string, []any, map[string]any, uint64) bool {
+	return false
+}
 
 func (c *fakeCluster) asked() []*core.Session {
 	c.mu.Lock()

@@ -131,10 +131,10 @@ func (m *metaAPI) call(b *Batch, s *Session, msg *codec.Message) bool {
 		s.replyError(b, codec.CALL, msg.Request, ErrInvalidArgument, err.Error())
 		return true
 	}
-	if cl := m.realm.router.cluster; cl != nil && clusterMeta[string(msg.URI)] {
+	if cl := m.realm.router.cluster; cl != nil && ClusterMeta[string(msg.URI)] {
 		// The answer covers every node: the cluster gathers it and replies
 		// later (Session.Reply).
-		if cl.MetaCall(m.realm, s, string(msg.URI), args, msg.Request) {
+		if cl.MetaCall(m.realm, s, string(msg.URI), args, nil, msg.Request) {
 			return true
 		}
 	}

@@ -95,6 +95,12 @@ func (m *metaAPI) callExt(b *Batch, s *Session, msg *codec.Message) bool {
 			return true
 		}
 	}
+	if cl := m.realm.router.cluster; cl != nil && ClusterMeta[uri] {
+		// The kill procedures act on every node (Cluster.MetaCall).
+		if cl.MetaCall(m.realm, s, uri, c.args, c.kw, msg.Request) {
+			return true
+		}
+	}
 	res, merr := fn(c)
 	if merr != nil {
 		s.replyError(b, codec.CALL, msg.Request, merr.uri, merr.msg)
