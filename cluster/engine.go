@@ -368,6 +368,7 @@ func (e *Engine) reap(inst string) {
 			delete(e.reaping, inst)
 			e.reapMu.Unlock()
 		}()
+		minority := false
 		for delay := 100 * time.Millisecond; ; delay = min(2*delay, 2*time.Second) {
 			if e.live.Alive(inst) {
 				return
@@ -377,10 +378,23 @@ func (e *Engine) reap(inst string) {
 				// dead, this node is alone. A reap would commit the moment
 				// the partition heals, before their heartbeats are back
 				// here, and take the majority's registrations away.
+				minority = true
 				select {
 				case <-e.ctx.Done():
 					return
 				case <-time.After(delay):
+				}
+				continue
+			}
+			if minority {
+				// Back in touch with a majority: the peers' heartbeats come
+				// back one by one, so give the others a full dead-after
+				// window to be heard before taking anyone for dead.
+				minority = false
+				select {
+				case <-e.ctx.Done():
+					return
+				case <-time.After(time.Duration(e.cfg.DeadAfter+1) * e.cfg.Heartbeat):
 				}
 				continue
 			}
