@@ -21,6 +21,7 @@ const (
 	kindEvent  byte = 1 // a publication: to every node with interest
 	kindInvoke byte = 2 // INVOCATION or INTERRUPT for a callee on the receiving node
 	kindAnswer byte = 3 // RESULT or ERROR for a call made from the receiving node
+	kindGone   byte = 4 // a proxy left: its peer caller on the receiving node may go
 )
 
 var errShortEnvelope = errors.New("cluster: truncated envelope")
@@ -117,7 +118,7 @@ func appendRPC(dst []byte, h *rpcHeader, raw []byte) []byte {
 }
 
 func parseRPC(b []byte, h *rpcHeader) (raw []byte, err error) {
-	if len(b) < 2 || (b[0] != kindInvoke && b[0] != kindAnswer) {
+	if len(b) < 2 || (b[0] != kindInvoke && b[0] != kindAnswer && b[0] != kindGone) {
 		return nil, errShortEnvelope
 	}
 	h.kind, h.format = b[0], codec.Format(b[1])
@@ -218,7 +219,7 @@ func ParseEnvelope(b []byte) (EnvelopeFields, []byte, error) {
 		f = EnvelopeFields{Kind: kindEvent, Format: h.format, Origin: h.origin, Realm: h.realm, PubID: h.pubID,
 			Publisher: h.publisher, AuthID: h.authID, AuthRole: h.authRole}
 		return f, raw, err
-	case kindInvoke, kindAnswer:
+	case kindInvoke, kindAnswer, kindGone:
 		var h rpcHeader
 		raw, err := parseRPC(b, &h)
 		f = EnvelopeFields{Kind: h.kind, Format: h.format, Origin: h.origin, Realm: h.realm, Proxy: h.proxy,

@@ -55,6 +55,8 @@ func startRoutersWith(t *testing.T, n int, o clusterOptions) (*testCluster, []*w
 // TestClusterWAMP runs the WAMP-level behaviours that need no fault on one
 // 3-node cluster (each subtest uses its own URIs).
 func TestClusterWAMP(t *testing.T) {
+	defer func(d time.Duration) { proxyIdle = d }(proxyIdle)
+	proxyIdle = 300 * time.Millisecond // ProxyGone
 	nodes := startRouters(t, 3)
 	for _, tt := range []struct {
 		name string
@@ -72,6 +74,7 @@ func TestClusterWAMP(t *testing.T) {
 		{"MetaKill", clusterMetaKill},
 		{"Retained", clusterRetained},
 		{"Flood", clusterFlood},
+		{"ProxyGone", clusterProxyGone},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, nodes) })
 	}
@@ -918,4 +921,44 @@ func clusterMetaKill(t *testing.T, nodes []*wampNode) {
 	if !errors.As(err, &werr) || werr.URI != core.ErrNoSuchSession {
 		t.Fatalf("killing an unknown session: %v, want %s", err, core.ErrNoSuchSession)
 	}
+}
+
+// clusterProxyGone: when a callee's last registration goes, the proxy that
+// stood for it on the caller's node leaves after its idle time, and so
+// does the peer caller that stood for that proxy on the callee's node.
+func clusterProxyGone(t *testing.T, nodes []*wampNode) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	callee := nodes[2].join(t, client.Config{})
+	reg, err := callee.Register("com.gone.p", func(context.Context, *client.Invocation) (*client.Result, error) {
+		return &client.Result{}, nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller := nodes[0].join(t, client.Config{})
+	eventually(t, 20*time.Second, "a call from node 0 to node 2", func() bool {
+		_, err := caller.Call(ctx, "com.gone.p", nil, nil, nil)
+		return err == nil
+	})
+	key := proxyKey{nodes[2].node.Instance(), "realm1", callee.ID()}
+	p := nodes[0].node.rpc.lookup(key)
+	if p == nil {
+		t.Fatal("no proxy for node 2's callee on node 0")
+	}
+	ck := callerKey{nodes[0].node.Instance(), "realm1", p.id}
+	hasCaller := func() bool {
+		rs := &nodes[2].node.rpc
+		rs.mu.Lock()
+		defer rs.mu.Unlock()
+		return rs.callers[ck] != nil
+	}
+	if !hasCaller() {
+		t.Fatal("no peer caller on node 2 for node 0's proxy")
+	}
+	if err := reg.Unregister(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the proxy on node 0 to leave", func() bool { return nodes[0].node.rpc.lookup(key) == nil })
+	eventually(t, 10*time.Second, "its peer caller on node 2 to leave", func() bool { return !hasCaller() })
 }

@@ -34,7 +34,8 @@ const peerFormat = codec.MsgPack
 
 // proxyIdle is how long a proxy whose callee has no registrations left
 // stays, so that calls already forwarded to it can still be answered.
-const proxyIdle = 30 * time.Second
+// (A variable for the tests; a node reads it when it attaches.)
+var proxyIdle = 30 * time.Second
 
 type proxyKey struct {
 	instance, realm string
@@ -60,9 +61,10 @@ type proxy struct {
 }
 
 type rpcState struct {
-	n   *Node
-	sub *nats.Subscription
-	ch  chan *nats.Msg
+	n         *Node
+	idleAfter time.Duration // proxyIdle when the node attached
+	sub       *nats.Subscription
+	ch        chan *nats.Msg
 
 	mu      sync.Mutex
 	next    uint64
@@ -78,6 +80,7 @@ type rpcState struct {
 
 func (rs *rpcState) start(n *Node) error {
 	rs.n = n
+	rs.idleAfter = proxyIdle
 	rs.proxies = make(map[proxyKey]*proxy)
 	rs.byID = make(map[uint64]*proxy)
 	rs.callers = make(map[callerKey]*core.Session)
@@ -337,7 +340,7 @@ func (rs *rpcState) idle(p *proxy) {
 	if p.sess.PeerRegistrations() > 0 {
 		return
 	}
-	time.AfterFunc(proxyIdle, func() {
+	time.AfterFunc(rs.idleAfter, func() {
 		rs.mu.Lock()
 		gone := rs.proxies[p.key] == p && p.sess.PeerRegistrations() == 0
 		if gone {
@@ -347,6 +350,9 @@ func (rs *rpcState) idle(p *proxy) {
 		rs.mu.Unlock()
 		if gone {
 			p.sess.PeerLeave()
+			// The callee's node may let the proxy's peer caller go.
+			h := rpcHeader{kind: kindGone, format: peerFormat, origin: rs.n.self, realm: p.key.realm, proxy: p.id}
+			_ = rs.n.nc.Publish(p.dst, appendRPC(nil, &h, nil))
 		}
 	})
 }
@@ -409,6 +415,10 @@ func (rs *rpcState) receive(b *core.Batch, msg *nats.Msg) {
 	raw, err := parseRPC(msg.Data, &h)
 	if err != nil {
 		rs.n.ev.dropped.Add(1)
+		return
+	}
+	if h.kind == kindGone {
+		rs.callerGone(&h)
 		return
 	}
 	c := codec.ByFormat(h.format)
@@ -485,6 +495,20 @@ func (rs *rpcState) caller(h *rpcHeader) *core.Session {
 	}
 	rs.callers[k] = q
 	return q
+}
+
+// callerGone ends the peer caller of a proxy that left on its node: the
+// calls it made there were answered or given up by then (the proxy idled
+// proxyIdle with no registration), and nothing will be sent to it again.
+func (rs *rpcState) callerGone(h *rpcHeader) {
+	k := callerKey{h.origin, h.realm, h.proxy}
+	rs.mu.Lock()
+	q := rs.callers[k]
+	delete(rs.callers, k)
+	rs.mu.Unlock()
+	if q != nil {
+		q.PeerLeave()
+	}
 }
 
 // answer hands a RESULT or ERROR from the callee's node to the proxy that
