@@ -585,14 +585,14 @@ func (c *Conn) open(b *Batch, realm *Realm, id Identity, roles codec.Role, featu
 		features: features,
 		joined:   time.Now(),
 	}
-	sid, admitted := realm.sessions.addPreferred(s, b, sessionID, r.limits.SessionsPerRealm)
-	if !admitted {
+	// The table sets s.id under its lock as it publishes s: other
+	// goroutines (a kill, the meta API) may read it from then on.
+	if _, admitted := realm.sessions.addPreferred(s, b, sessionID, r.limits.SessionsPerRealm); !admitted {
 		r.stats.limits.sessions.Add(1)
 		c.sendAbort(b, ErrLimitExceeded, limitMessage("sessions per realm", r.limits.SessionsPerRealm))
 		c.close()
 		return
 	}
-	s.id = sid
 	c.sess = s
 	c.state = connEstablished
 	r.stats.sessions.Add(1)
