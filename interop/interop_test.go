@@ -370,7 +370,7 @@ func TestBrowser(t *testing.T) {
 			svc.next(readyTimeout)
 
 			results := make(chan []byte, 1)
-			page := servePage(t, results)
+			page := servePage(t, "index.html", results)
 			q := url.Values{"url": {d.ws()}, "serializer": {ser}, "topic": {topic}}
 			profile := t.TempDir() // before startClient: Chromium must be gone before it is removed
 			chrome := startClient(t, "chromium", []string{chromiumBin,
@@ -418,13 +418,13 @@ func TestBrowser(t *testing.T) {
 	}
 }
 
-// servePage serves browser/index.html and the autobahn-browser bundle on a
+// servePage serves browser/<page> and the autobahn-browser bundle on a
 // loopback port and sends the body POSTed to /result to results.
-func servePage(t *testing.T, results chan<- []byte) string {
+func servePage(t *testing.T, page string, results chan<- []byte) string {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFile(w, r, filepath.Join("browser", "index.html"))
+		http.ServeFile(w, r, filepath.Join("browser", page))
 	})
 	mux.HandleFunc("GET /autobahn.min.js", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFile(w, r, filepath.Join("node", "node_modules", "autobahn-browser", "autobahn.min.js"))

@@ -13,10 +13,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"math/big"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -245,7 +243,7 @@ func TestBrowserTLS(t *testing.T) {
 			slot(t)
 			d := startDaemon(t, "--config", pki.conf)
 			results := make(chan []byte, 1)
-			page := serveTLSPage(t, results)
+			page := servePage(t, "tls.html", results)
 			q := url.Values{"url": {"wss://" + d.addr + "/ws"}}
 			profile := t.TempDir() // before startClient: Chromium must be gone before it is removed
 			args := []string{chromiumBin,
@@ -284,38 +282,6 @@ func TestBrowserTLS(t *testing.T) {
 			d.stop(t)
 		})
 	}
-}
-
-// serveTLSPage serves browser/tls.html and the autobahn-browser bundle on
-// a loopback port and sends the body POSTed to /result to results.
-func serveTLSPage(t *testing.T, results chan<- []byte) string {
-	t.Helper()
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFile(w, r, filepath.Join("browser", "tls.html"))
-	})
-	mux.HandleFunc("GET /autobahn.min.js", func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFile(w, r, filepath.Join("node", "node_modules", "autobahn-browser", "autobahn.min.js"))
-	})
-	mux.HandleFunc("POST /result", func(w http.ResponseWriter, r *http.Request) {
-		b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		select {
-		case results <- b:
-		default: // the first report counts
-		}
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return "http://" + ln.Addr().String()
 }
 
 // TestTLSReloadSIGHUP replaces the daemon's certificate files and sends it
