@@ -233,19 +233,27 @@ func CallLatency() Histogram {
 // publication (EVENTs sent for one PUBLISH or router meta event), all
 // routers.
 func FanOutHistogram() Histogram {
-	h := Histogram{Upper: make([]float64, FanOutBuckets), Counts: make([]uint64, FanOutBuckets)}
-	var sum uint64
+	return pow2Histogram(FanOutBuckets,
+		func(s, i int) uint64 { return msgShards[s].fan[i].Load() },
+		func(s int) uint64 { return msgShards[s].fanSum.Load() })
+}
+
+// pow2Histogram sums n buckets with upper bounds 0, 1, 3, 7, …, +Inf
+// (inclusive) and their sum over every counter shard.
+func pow2Histogram(n int, bucket func(shard, i int) uint64, sum func(shard int) uint64) Histogram {
+	h := Histogram{Upper: make([]float64, n), Counts: make([]uint64, n)}
+	var total uint64
 	for s := range msgShards {
 		for i := range h.Counts {
-			h.Counts[i] += msgShards[s].fan[i].Load()
+			h.Counts[i] += bucket(s, i)
 		}
-		sum += msgShards[s].fanSum.Load()
+		total += sum(s)
 	}
 	for i := range h.Upper {
 		h.Upper[i] = float64(uint64(1)<<i - 1)
 		h.Count += h.Counts[i]
 	}
-	h.Upper[FanOutBuckets-1] = math.Inf(1)
-	h.Sum = float64(sum)
+	h.Upper[n-1] = math.Inf(1)
+	h.Sum = float64(total)
 	return h
 }

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"math"
 	"math/bits"
 	"sort"
 	"sync"
@@ -52,21 +51,9 @@ func (c *callCounts) wrote(n int) {
 // transports that implement CountingFlusher (netpoll's), all routers.
 // Upper bounds are inclusive: 0, 1, 3, 7, …, +Inf.
 func WritesHistogram() Histogram {
-	h := Histogram{Upper: make([]float64, WriteBuckets), Counts: make([]uint64, WriteBuckets)}
-	var sum uint64
-	for s := range msgShards {
-		for i := range h.Counts {
-			h.Counts[i] += msgShards[s].wr[i].Load()
-		}
-		sum += msgShards[s].wrSum.Load()
-	}
-	for i := range h.Upper {
-		h.Upper[i] = float64(uint64(1)<<i - 1)
-		h.Count += h.Counts[i]
-	}
-	h.Upper[WriteBuckets-1] = math.Inf(1)
-	h.Sum = float64(sum)
-	return h
+	return pow2Histogram(WriteBuckets,
+		func(s, i int) uint64 { return msgShards[s].wr[i].Load() },
+		func(s int) uint64 { return msgShards[s].wrSum.Load() })
 }
 
 // TransportKinder is a Transport that can name its kind without building
