@@ -3,7 +3,6 @@ package cluster
 import (
 	"bytes"
 	"encoding/json"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -57,85 +56,46 @@ func (n *Node) startMeta() (*nats.Subscription, error) {
 	})
 }
 
-// MetaCall implements core.Cluster.
+// MetaCall implements core.Cluster. The procedure runs here first (for a
+// kill, with the caller excluded); a bad argument or a refusal is answered
+// from here, and so is a session found here by get or kill.
 func (n *Node) MetaCall(r *core.Realm, s *core.Session, proc string, args []any, kw map[string]any, req uint64) bool {
 	peers := len(n.e.Liveness().Peers())
 	if peers == 0 {
 		return false
 	}
-	if strings.HasPrefix(proc, "wamp.session.kill") {
-		go n.gatherKill(r, s, proc, args, kw, req, peers)
+	local, uri, msg := r.MetaLocal(proc, args, kw, s)
+	one := proc == "wamp.session.get" || proc == "wamp.session.kill"
+	// Replies come from goroutines: the caller's driver holds its
+	// connection's lock, which Reply takes.
+	switch {
+	case uri == "" && one:
+		go s.Reply(req, local)
+		return true
+	case uri != "" && uri != core.ErrNoSuchSession:
+		go s.ReplyError(req, uri, msg)
 		return true
 	}
-	local, uri, _ := r.MetaLocal(proc, args, nil, s)
-	if proc == "wamp.session.get" && uri == "" {
-		return false // here: this node answers alone
-	}
-	if uri != "" && uri != core.ErrNoSuchSession {
-		return false // bad arguments: the same error everywhere
-	}
-	go n.gather(r, s, proc, args, req, peers, local)
+	go n.gather(r, s, metaRequest{Origin: n.self, Realm: r.Name(), Proc: proc, Args: args, Kw: kw}, req, peers, local, uri, msg)
 	return true
 }
 
-// gather asks the other nodes and answers s.
-func (n *Node) gather(r *core.Realm, s *core.Session, proc string, args []any, req uint64, peers int, local any) {
-	answers := n.askAll(metaRequest{Origin: n.self, Realm: r.Name(), Proc: proc, Args: args}, peers)
-	switch proc {
-	case "wamp.session.count":
-		total := toInt(local)
+// gather asks the other nodes and answers s, combining the answers with
+// this node's (local, or its error uri and msg): get and kill with the
+// first node that has the session, list and kill_by_authid with every
+// node's ids, count, kill_by_authrole and kill_all with the total.
+func (n *Node) gather(r *core.Realm, s *core.Session, q metaRequest, req uint64, peers int, local any, uri, msg string) {
+	answers := n.askAll(q, peers)
+	switch q.Proc {
+	case "wamp.session.get", "wamp.session.kill":
 		for _, a := range answers {
 			if a.Error == "" {
-				total += toInt(a.Result)
-			}
-		}
-		s.Reply(req, total)
-	case "wamp.session.list":
-		ids, _ := local.([]any)
-		for _, a := range answers {
-			if l, ok := a.Result.([]any); ok && a.Error == "" {
-				ids = append(ids, l...)
-			}
-		}
-		if ids == nil {
-			ids = []any{}
-		}
-		s.Reply(req, ids)
-	case "wamp.session.get":
-		for _, a := range answers {
-			if a.Error == "" && a.Result != nil {
 				s.Reply(req, a.Result)
 				return
 			}
 		}
-		s.ReplyError(req, core.ErrNoSuchSession, "no session with that id in the cluster")
-	}
-}
-
-// gatherKill runs a kill procedure here (the caller excluded) and on every
-// other node and answers s: kill with the first node that had the session,
-// kill_by_authid with every node's ids, the others with the total count.
-func (n *Node) gatherKill(r *core.Realm, s *core.Session, proc string, args []any, kw map[string]any, req uint64, peers int) {
-	local, uri, msg := r.MetaLocal(proc, args, kw, s)
-	switch {
-	case uri == "" && proc == "wamp.session.kill":
-		s.Reply(req, nil) // it was here
-		return
-	case uri != "" && uri != core.ErrNoSuchSession:
-		s.ReplyError(req, uri, msg) // bad arguments, or kills disabled
-		return
-	}
-	answers := n.askAll(metaRequest{Origin: n.self, Realm: r.Name(), Proc: proc, Args: args, Kw: kw}, peers)
-	switch proc {
-	case "wamp.session.kill":
-		for _, a := range answers {
-			if a.Error == "" {
-				s.Reply(req, nil)
-				return
-			}
-		}
 		s.ReplyError(req, uri, msg)
-	case "wamp.session.kill_by_authid":
+	case "wamp.session.list", "wamp.session.kill_by_authid":
 		ids, _ := local.([]any)
 		for _, a := range answers {
 			if l, ok := a.Result.([]any); ok && a.Error == "" {
